@@ -1,0 +1,52 @@
+// The HTTP/1.1 server: one io_context per thread, each with its own SO_REUSEPORT acceptor; one
+// coroutine per connection (read -> handle -> write -> repeat) with limits set on the parser
+// before reading. Applies to every response: X-Request-ID, the SPEC section 3 security headers,
+// CORS, the error body of SPEC section 2, the access log line and request metrics.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "http/router.hpp"
+#include "observability/metrics.hpp"
+
+namespace sr::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;  // 0: the kernel picks; start() returns the chosen port
+  int threads = 1;
+  int max_connections = 10000;  // beyond: new connections are closed at once
+  std::size_t header_limit = 16 * 1024;   // 431 beyond
+  std::size_t body_limit = 64 * 1024;     // 413 beyond
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds body_timeout{30};
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds shutdown_grace{10};
+  std::vector<std::string> cors_origins;  // exact origins
+  bool hsts = false;                      // send Strict-Transport-Security (cookies Secure)
+  std::string tls_cert, tls_key;          // native TLS when both set
+};
+
+class Server {
+ public:
+  Server(ServerOptions opts, const Router& router, obs::Metrics& metrics);
+  ~Server();
+  // Binds every acceptor; returns the bound port. Throws std::runtime_error on bind failure.
+  uint16_t start();
+  // Runs the io_contexts on `threads` threads; returns after stop() has drained connections.
+  void run();
+  // Graceful: stop accepting, let in-flight requests finish (<= shutdown_grace), then return from
+  // run(). Safe from a signal-handling thread.
+  void stop();
+  int open_connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sr::http

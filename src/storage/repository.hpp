@@ -1,0 +1,180 @@
+// The storage contract. A Repository is bound to one database connection and is used by one thread
+// at a time; its methods are synchronous, atomic (each one its own transaction unless stated) and
+// fully parameterized. Two implementations: sqlite/ and postgres/. One conformance suite
+// (tests/unit/storage) runs against both.
+//
+// Errors: UnavailableError (util/error.hpp) when the database cannot be reached or a statement times
+// out; ConflictError on a uniqueness violation; anything else is a bug and surfaces as 500.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/task.hpp"
+
+namespace sr::storage {
+
+struct User {
+  int64_t id = 0;
+  std::string username;   // as typed at signup
+  std::string email;      // stored lowercased
+  std::string password_hash;
+  int64_t created_at = 0;  // unix seconds
+};
+
+struct Session {
+  std::string id;  // opaque random string
+  int64_t user_id = 0;
+  std::string refresh_jti;  // the only refresh jti of this session that may still be spent
+  int64_t created_at = 0, last_used_at = 0, expires_at = 0;
+  std::optional<int64_t> revoked_at;
+  std::string user_agent, ip;
+  int64_t vault_epoch = 0;  // bumped by /vault/lock: ends the vault sessions sealed for this session
+};
+
+struct Handbook {
+  std::optional<std::string> full_name;
+  std::optional<int64_t> age;
+  std::optional<std::string> phone, address, bio;
+  int64_t updated_at = 0;
+};
+
+struct SocialLink {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string platform, url;
+  int64_t created_at = 0;
+};
+
+struct VaultKey {
+  int64_t user_id = 0;
+  std::string kdf_salt;      // 16 random bytes
+  int64_t kdf_mem_kib = 0;   // Argon2id cost, stored so it can be raised later
+  int64_t kdf_passes = 0;
+  std::string wrapped_key;   // versioned blob: XChaCha20-Poly1305(data key), binary
+  int64_t generation = 0;    // bumped on vault password change: ends every vault session
+  int64_t created_at = 0, updated_at = 0;
+};
+
+struct VaultEntry {
+  int64_t id = 0;
+  int64_t user_id = 0;
+  std::string ciphertext;  // versioned blob, binary; every field of the entry is inside
+  int64_t created_at = 0, updated_at = 0;
+};
+
+class Repository {
+ public:
+  virtual ~Repository() = default;
+
+  // --- health
+  virtual void ping() = 0;  // throws UnavailableError when the database is unreachable
+
+  // --- users. username_norm = lowercase username; uniqueness on username_norm and on email.
+  // Throws ConflictError when either is taken.
+  virtual int64_t create_user(const std::string& username, const std::string& username_norm,
+                              const std::string& email, const std::string& password_hash,
+                              int64_t now) = 0;
+  // login is compared against username_norm and against email (both already lowercased by caller).
+  virtual std::optional<User> find_user_by_login(const std::string& login_lower) = 0;
+  virtual std::optional<User> find_user(int64_t id) = 0;
+  virtual bool update_password_hash(int64_t user_id, const std::string& hash) = 0;
+  // Deletes the user; every row of theirs goes with it (ON DELETE CASCADE).
+  virtual bool delete_user(int64_t user_id) = 0;
+
+  // --- sessions
+  virtual void create_session(const Session& s) = 0;
+  virtual std::optional<Session> find_session(const std::string& id) = 0;
+  // Compare-and-swap of the refresh jti: succeeds (true) only when the session is not revoked and
+  // its refresh_jti is old_jti. Two concurrent rotations with one token: at most one true.
+  virtual bool rotate_refresh(const std::string& sid, const std::string& old_jti,
+                              const std::string& new_jti, int64_t new_expires_at, int64_t now) = 0;
+  // Sets last_used_at = now only when it is older than now - 60 (at most one write a minute).
+  virtual void touch_session(const std::string& sid, int64_t now) = 0;
+  virtual bool revoke_session(const std::string& sid, int64_t now) = 0;
+  // Revokes the user's sessions other than except_sid (all when except_sid is empty); returns count.
+  virtual int64_t revoke_user_sessions(int64_t user_id, const std::string& except_sid,
+                                       int64_t now) = 0;
+  // Not revoked and expires_at > now, oldest first.
+  virtual std::vector<Session> list_active_sessions(int64_t user_id, int64_t now) = 0;
+  virtual int64_t bump_vault_epoch(const std::string& sid) = 0;  // returns the new epoch
+
+  // --- token blocklist (spent refresh jtis and revoked access jtis)
+  virtual void block_token(const std::string& jti, const std::string& sid, int64_t user_id,
+                           int64_t expires_at) = 0;
+  virtual bool is_token_blocked(const std::string& jti) = 0;
+
+  // Deletes sessions and blocklist rows whose expiry is before now; returns rows removed.
+  virtual int64_t purge_expired(int64_t now) = 0;
+
+  // --- personal handbook
+  virtual std::optional<Handbook> get_handbook(int64_t user_id) = 0;
+  virtual Handbook put_handbook(int64_t user_id, const Handbook& h) = 0;  // upsert; returns stored
+
+  // --- social links (creation order = id order)
+  virtual std::vector<SocialLink> list_links(int64_t user_id) = 0;
+  // nullopt when the user already has `cap` links (checked race-free inside the transaction).
+  virtual std::optional<SocialLink> add_link(int64_t user_id, const std::string& platform,
+                                             const std::string& url, int64_t now, int64_t cap) = 0;
+  // nullopt when no such link of this user.
+  virtual std::optional<SocialLink> update_link(int64_t user_id, int64_t id,
+                                                const std::string& platform,
+                                                const std::string& url) = 0;
+  virtual bool delete_link(int64_t user_id, int64_t id) = 0;
+
+  // --- vault keys
+  virtual std::optional<VaultKey> get_vault_key(int64_t user_id) = 0;
+  virtual bool create_vault_key(const VaultKey& k) = 0;  // false when one exists
+  // Replaces salt/params/wrapped key and bumps generation, only if generation == expected.
+  virtual bool update_vault_key(const VaultKey& k, int64_t expected_generation) = 0;
+
+  // --- vault entries
+  // Inserts an entry in one transaction: reserves the id, calls seal(id) for the ciphertext (the id
+  // is bound into the associated data), stores it. nullopt when the user has `cap` entries.
+  virtual std::optional<VaultEntry> add_vault_entry(
+      int64_t user_id, int64_t now, int64_t cap,
+      const std::function<std::string(int64_t id)>& seal) = 0;
+  virtual std::vector<VaultEntry> list_vault_entries(int64_t user_id) = 0;
+  virtual std::optional<VaultEntry> get_vault_entry(int64_t user_id, int64_t id) = 0;
+  virtual std::optional<VaultEntry> update_vault_entry(int64_t user_id, int64_t id,
+                                                       const std::string& ciphertext,
+                                                       int64_t now) = 0;
+  virtual bool delete_vault_entry(int64_t user_id, int64_t id) = 0;
+};
+
+enum class Access { read, write };
+
+// The storage engine: owns connections and the threads that use them. Network threads call run();
+// the work executes where the backend decides (SQLite: reads inline on the calling thread with a
+// per-thread connection, writes on one writer thread; PostgreSQL: a pool of db_pool_size
+// connections on worker threads) and the coroutine resumes on the caller's executor. Network
+// threads never block on the database for longer than one brief SQLite read.
+class Storage {
+ public:
+  virtual ~Storage() = default;
+  virtual Task<void> run(Access access, std::function<void(Repository&)> work) = 0;
+  // Blocking variant for the CLI (migrate) and tests.
+  virtual void run_sync(Access access, const std::function<void(Repository&)>& work) = 0;
+  // Applies pending migrations; throws std::runtime_error with a clear message when the database
+  // is newer than this binary.
+  virtual void migrate() = 0;
+  virtual int schema_version() = 0;
+  virtual const char* dialect() const = 0;  // "sqlite" | "postgresql"
+  virtual void close() = 0;                 // finishes queued work, closes connections
+};
+
+struct StorageOptions {
+  std::string url;             // sqlite:///path or postgresql://...
+  int pool_size = 10;          // PostgreSQL connections
+  int statement_timeout_ms = 5000;
+  int connect_timeout_s = 1;
+};
+
+// Creates the backend for the URL. Throws std::runtime_error (message free of passwords) when the
+// URL is malformed or, for SQLite, the file cannot be opened.
+std::unique_ptr<Storage> open_storage(const StorageOptions& opts);
+
+}  // namespace sr::storage

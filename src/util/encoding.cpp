@@ -1,0 +1,72 @@
+#include "util/encoding.hpp"
+
+#include <sodium.h>
+
+#include "util/random.hpp"
+
+namespace sr {
+namespace {
+std::string b64_encode(std::string_view bytes, int variant) {
+  crypto_init();
+  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), variant);
+  out.resize(out.size() - 1);  // drop the terminating NUL
+  return out;
+}
+std::optional<std::string> b64_decode(std::string_view text, int variant) {
+  crypto_init();
+  std::string out(text.size() / 4 * 3 + 3, '\0');
+  size_t len = 0;
+  const char* end = nullptr;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                        text.size(), nullptr, &len, &end, variant) != 0)
+    return std::nullopt;
+  if (end != text.data() + text.size()) return std::nullopt;
+  out.resize(len);
+  return out;
+}
+}  // namespace
+
+std::string base64url_encode(std::string_view bytes) {
+  return b64_encode(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return b64_decode(text, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+std::string base64_encode(std::string_view bytes) {
+  return b64_encode(bytes, sodium_base64_VARIANT_ORIGINAL);
+}
+std::optional<std::string> base64_decode(std::string_view text) {
+  return b64_decode(text, sodium_base64_VARIANT_ORIGINAL);
+}
+
+std::string hex_encode(std::string_view bytes) {
+  static const char* d = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(d[c >> 4]);
+    out.push_back(d[c & 15]);
+  }
+  return out;
+}
+std::optional<std::string> hex_decode(std::string_view text) {
+  if (text.size() % 2) return std::nullopt;
+  auto val = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (size_t i = 0; i < text.size(); i += 2) {
+    int h = val(text[i]), l = val(text[i + 1]);
+    if (h < 0 || l < 0) return std::nullopt;
+    out.push_back(static_cast<char>(h * 16 + l));
+  }
+  return out;
+}
+
+}  // namespace sr

@@ -1,0 +1,55 @@
+#include "util/secret.hpp"
+
+#include <sodium.h>
+
+#include "util/random.hpp"
+
+namespace sr {
+
+SecretBytes::SecretBytes(std::size_t n) : buf_(n) {
+  if (n) sodium_mlock(buf_.data(), n);
+}
+SecretBytes::SecretBytes(const unsigned char* p, std::size_t n) : buf_(p, p + n) {
+  if (n) sodium_mlock(buf_.data(), n);
+}
+SecretBytes SecretBytes::random(std::size_t n) {
+  SecretBytes s(n);
+  random_fill(s.data(), n);
+  return s;
+}
+SecretBytes::SecretBytes(const SecretBytes& o) : SecretBytes(o.data(), o.size()) {}
+SecretBytes& SecretBytes::operator=(const SecretBytes& o) {
+  if (this != &o) {
+    SecretBytes t(o);
+    *this = std::move(t);
+  }
+  return *this;
+}
+SecretBytes::SecretBytes(SecretBytes&& o) noexcept : buf_(std::move(o.buf_)) { o.buf_.clear(); }
+SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
+  if (this != &o) {
+    wipe();
+    buf_ = std::move(o.buf_);
+    o.buf_.clear();
+  }
+  return *this;
+}
+SecretBytes::~SecretBytes() { wipe(); }
+
+void SecretBytes::wipe() noexcept {
+  if (!buf_.empty()) {
+    sodium_munlock(buf_.data(), buf_.size());  // also zeroes
+    sodium_memzero(buf_.data(), buf_.size());
+  }
+  buf_.clear();
+}
+
+bool SecretBytes::equals(const SecretBytes& o) const noexcept { return ct_equal(view(), o.view()); }
+
+bool ct_equal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace sr
