@@ -56,8 +56,13 @@ struct Config {
   bool password_composition_rules = false;
   bool migrate_on_start = true;
 
-  // Where each secret came from, for `check` ("file", "env", "generated", "ephemeral", "missing").
+  // Where each secret came from, for `check` ("file", "env", "flag", "generated", "ephemeral",
+  // "missing").
   std::string jwt_secret_source, vault_session_key_source;
+
+  // Additions (not in the first contract):
+  std::string config_file;            // the TOML file that was read, empty if none
+  std::vector<std::string> warnings;  // e.g. unknown STRONGROOM_* variables; the caller logs them
 };
 
 struct Sources {

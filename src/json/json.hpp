@@ -6,7 +6,8 @@
 //     duplicate keys (at any depth)                      -> ApiError(invalid_json)
 //   - unknown field, missing required field, wrong type, too short/long (Unicode code points),
 //     control characters in a single-line field, NUL anywhere, failed custom check
-//                                                          -> ApiError(validation_failed, fields{...})
+//                                                          -> ApiError(validation_failed,
+//                                                          fields{...})
 //     listing every problem at once.
 // Fields owns copies of the accepted values and wipes them (sodium_memzero) on destruction, since
 // passwords pass through here.
@@ -30,13 +31,13 @@ enum class Type { string, integer, boolean };
 struct FieldRule {
   std::string name;
   Type type = Type::string;
-  bool required = false;    // absent -> "is required"
-  bool nullable = false;    // explicit null accepted (reads as absent); else null -> wrong type
-  std::size_t min_chars = 0;                                   // strings: code points
+  bool required = false;      // absent -> "is required"
+  bool nullable = false;      // explicit null accepted (reads as absent); else null -> wrong type
+  std::size_t min_chars = 0;  // strings: code points
   std::size_t max_chars = std::numeric_limits<std::size_t>::max();
   bool single_line = true;  // true: any C0 control or DEL rejected; false: only NUL (and other C0
                             // controls except \t \n \r) rejected
-  int64_t min_int = std::numeric_limits<int64_t>::min();       // integers: inclusive bounds
+  int64_t min_int = std::numeric_limits<int64_t>::min();  // integers: inclusive bounds
   int64_t max_int = std::numeric_limits<int64_t>::max();
   // Extra check on a string value; returns the message for `fields` when the value is bad.
   std::function<std::optional<std::string>(std::string_view)> check;
@@ -60,7 +61,7 @@ class Fields {
  public:
   Fields() = default;
   Fields(Fields&&) noexcept = default;
-  Fields& operator=(Fields&&) noexcept = default;
+  Fields& operator=(Fields&&) noexcept;  // wipes the values it replaces
   ~Fields();
   // Present (and not null) values. str() views stay valid while this Fields lives.
   std::optional<std::string_view> str(std::string_view name) const;

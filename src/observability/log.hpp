@@ -41,6 +41,9 @@ void shutdown_logging();
 
 void log(Level level, std::string_view event, std::initializer_list<Field> fields = {});
 
+// The exact line (no trailing newline) that log() writes; exposed for tests and tools.
+std::string format_line(Level level, std::string_view event, std::initializer_list<Field> fields);
+
 // Security events (SPEC 9): logged at warn (failures) or info (success) with "security":true.
 void security_event(std::string_view event, std::string_view request_id, std::string_view ip,
                     std::initializer_list<Field> extra = {}, Level level = Level::warn);

@@ -42,8 +42,13 @@ class Limiter {
 
 // max_keys bounds memory: beyond it the stalest keys are evicted (documented trade-off).
 std::unique_ptr<Limiter> make_memory_limiter(std::size_t max_keys = 1'000'000, Clock clock = {});
-// Redis at url (redis://host:port/db); fallback used when Redis is unreachable.
-std::unique_ptr<Limiter> make_redis_limiter(const std::string& url,
-                                            std::shared_ptr<Limiter> fallback);
+// Redis at url (redis://[[user]:password@]host[:port][/db]); fallback used when Redis is unreachable
+// or errs (a null fallback gets an internal memory limiter). Throws std::invalid_argument on a bad
+// url; an unreachable Redis at start is not an error (fallback, reconnect at most once per second).
+// on_warning: called (from the limiter's worker thread) at most once per 10 s when Redis fails.
+// Destroy the limiter before the io_contexts whose coroutines await its check().
+std::unique_ptr<Limiter> make_redis_limiter(
+    const std::string& url, std::shared_ptr<Limiter> fallback,
+    std::function<void(std::string_view)> on_warning = {});
 
 }  // namespace sr::ratelimit

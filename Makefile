@@ -1,0 +1,61 @@
+# strongroom — every entry point. `make run` and `make test` do all set-up on a fresh Debian 12.
+SHELL := /bin/bash
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+# Debian packages the project needs to build, test and benchmark.
+DEB_PACKAGES := build-essential cmake pkg-config \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
+  libsodium-dev libssl-dev libsqlite3-dev libpq-dev libhiredis-dev libtomlplusplus-dev \
+  libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev libgtest-dev libbenchmark-dev \
+  postgresql redis-server python3 python3-pytest python3-requests wrk procps
+
+.PHONY: all deps build run test unit-test api-test asan-test bench format clean
+
+all: build
+
+# Installs what is missing (idempotent; apt-get update only when something must be installed).
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing $$missing"; \
+	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "make deps: all packages present"; fi
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: deps build
+	$(BUILD)/strongroom serve
+
+# Unit tests (GoogleTest, against real SQLite, PostgreSQL and Redis) and black-box API tests
+# (pytest against the real binary); ends with one line "N passed, M failed".
+test: deps build
+	BUILD=$(BUILD) scripts/run-tests.sh all
+
+unit-test: build
+	BUILD=$(BUILD) scripts/run-tests.sh unit
+
+api-test: build
+	BUILD=$(BUILD) scripts/run-tests.sh api
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan-test: deps
+	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DSR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+	BUILD=build-asan scripts/run-tests.sh all
+
+bench: deps
+	$(MAKE) build BUILD=build-bench CMAKE_FLAGS="-DSR_BENCH=ON"
+	BUILD=build-bench scripts/run-bench.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
+
+clean:
+	rm -rf build build-asan build-bench

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Runs the test suites against real services and prints one closing line "N passed, M failed".
+#   scripts/run-tests.sh all|unit|api      (BUILD=build by default)
+# Starts a throwaway PostgreSQL (scripts/pg-test.sh) for the run and always stops it; Redis
+# servers are started by the tests that need them.
+set -uo pipefail
+mode=${1:-all}
+root=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-build}
+case "$BUILD" in /*) ;; *) BUILD="$root/$BUILD" ;; esac
+PY=/usr/bin/python3
+work=$(mktemp -d /tmp/strongroom-test.XXXXXX)
+chmod 0755 "$work"
+
+cleanup() {
+  "$root/scripts/pg-test.sh" stop "$work/pg.env" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+if ! "$root/scripts/pg-test.sh" start "$work/pg.env"; then
+  echo "run-tests: could not start PostgreSQL" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+set -a
+# shellcheck disable=SC1091
+source "$work/pg.env"
+set +a
+export SR_TEST_PG_URL STRONGROOM_BIN="$BUILD/strongroom"
+
+status=0
+if [[ $mode == all || $mode == unit ]]; then
+  for t in "$BUILD"/test_*; do
+    [[ -x $t ]] || continue
+    name=$(basename "$t")
+    echo "=== $name"
+    if ! (cd "$work" && "$t" --gtest_brief=1 --gtest_output="json:$work/unit-$name.json"); then
+      status=1
+      [[ -f $work/unit-$name.json ]] || echo "{\"crashed\": \"$name\"}" >"$work/unit-$name.json"
+    fi
+  done
+fi
+if [[ $mode == all || $mode == api ]]; then
+  echo "=== api (pytest)"
+  (cd "$root" && $PY -m pytest tests/api -q -p no:cacheprovider -o cache_dir="$work/.pytest" \
+      --junitxml="$work/api.xml") || status=1
+fi
+
+$PY - "$work" <<'PYEOF' || status=1
+import glob, json, sys, xml.etree.ElementTree as ET
+work = sys.argv[1]
+passed = failed = skipped = 0
+for f in glob.glob(work + "/unit-*.json"):
+    d = json.load(open(f))
+    if "crashed" in d:
+        print("crashed:", d["crashed"]); failed += 1; continue
+    for suite in d.get("testsuites", []):
+        for t in suite.get("testsuite", []):
+            if t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN":
+                skipped += 1
+            elif t.get("failures"):
+                failed += 1
+            else:
+                passed += 1
+try:
+    root = ET.parse(work + "/api.xml").getroot()
+    for ts in root.iter("testsuite"):
+        t = int(ts.get("tests", 0)); fl = int(ts.get("failures", 0)) + int(ts.get("errors", 0))
+        sk = int(ts.get("skipped", 0))
+        passed += t - fl - sk; failed += fl; skipped += sk
+except FileNotFoundError:
+    pass
+line = f"{passed} passed, {failed} failed"
+if skipped: line += f", {skipped} skipped"
+print(line)
+sys.exit(1 if failed or passed == 0 else 0)
+PYEOF
+exit $status

@@ -1,0 +1,37 @@
+// What every route needs, built once by the composition root (app/) and passed by reference.
+// No globals: tests and several instances in one process stay possible.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "auth/hash_pool.hpp"
+#include "auth/jwt.hpp"
+#include "auth/password.hpp"
+#include "api/net.hpp"
+#include "api/cookies.hpp"
+#include "auth/policy.hpp"
+#include "config/config.hpp"
+#include "observability/metrics.hpp"
+#include "ratelimit/limiter.hpp"
+#include "storage/repository.hpp"
+#include "util/secret.hpp"
+
+namespace sr::api {
+
+struct Context {
+  const config::Config& cfg;
+  storage::Storage& db;
+  auth::HashPool& hashes;
+  ratelimit::Limiter& limiter;
+  obs::Metrics& metrics;
+  auth::JwtKeys jwt;
+  SecretBytes vault_key;           // seals vault sessions
+  auth::Argon2Params argon2;       // account and vault KDF cost
+  auth::PolicyOptions policy;
+  std::string dummy_hash;          // spent for unknown users, so timing does not tell
+  AddressSet trusted_proxies;      // whose X-Forwarded-For is believed
+  AddressSet metrics_allow;        // who may read /metrics
+  CookieNames cookies;             // names per cookie_secure
+};
+
+}  // namespace sr::api

@@ -1,0 +1,35 @@
+// Address helpers: client IP resolution behind trusted proxies, CIDR allowlists.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sr::api {
+
+// A parsed IPv4/IPv6 network ("10.0.0.0/8", "::1", "127.0.0.1").
+struct Cidr {
+  unsigned char addr[16] = {};
+  int bits = 0;
+  bool v4 = false;
+};
+std::optional<Cidr> parse_cidr(std::string_view text);
+
+class AddressSet {
+ public:
+  AddressSet() = default;
+  // Throws std::invalid_argument naming the bad entry.
+  explicit AddressSet(const std::vector<std::string>& entries);
+  bool contains(std::string_view ip) const;
+  bool empty() const noexcept { return nets_.empty(); }
+
+ private:
+  std::vector<Cidr> nets_;
+};
+
+// The client IP: the socket peer, unless the peer is a trusted proxy; then the right-most address
+// of X-Forwarded-For that is not itself a trusted proxy (malformed entries stop the walk and the
+// last trusted hop is used).
+std::string client_ip(std::string_view peer, std::string_view xff, const AddressSet& trusted);
+
+}  // namespace sr::api

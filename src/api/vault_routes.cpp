@@ -1,0 +1,378 @@
+// /vault/*: the password vault (SPEC 7 and 12). Entries are sealed with the user's data key; the
+// data key exists in clear only inside a vault session token sealed with the server's key, and in
+// memory for the duration of one request.
+#include <sodium.h>
+
+#include "api/cookies.hpp"
+#include "api/pipeline.hpp"
+#include "api/routes.hpp"
+#include "api/tokens.hpp"
+#include "api/validation.hpp"
+#include "observability/log.hpp"
+#include "util/clock.hpp"
+#include "vault/crypto.hpp"
+
+namespace sr::api {
+namespace {
+
+using http::Method;
+using storage::Access;
+using storage::Repository;
+
+constexpr int64_t kMaxEntries = 10000;
+
+struct Unlocked {
+  vault::VaultSession vs;
+  storage::VaultKey key;
+};
+
+// Wipes a std::string that held secret text before it is freed.
+struct Wipe {
+  std::string& s;
+  ~Wipe() { sodium_memzero(s.data(), s.size()); }
+};
+
+Task<storage::VaultKey> require_key(Call& call) {
+  const int64_t uid = call.who().user_id;
+  std::optional<storage::VaultKey> k;
+  co_await call.ctx.db.run(Access::read, [&](Repository& r) { k = r.get_vault_key(uid); });
+  if (!k) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
+  co_return std::move(*k);
+}
+
+std::string_view vault_token(const Call& call) {
+  std::string_view t = call.req.header("X-Vault-Token");
+  if (t.empty()) t = find_cookie(call.req.header("Cookie"), call.ctx.cookies.vault);
+  return t;
+}
+
+// The open vault session of this auth session, or nullopt when locked/expired/ended.
+std::optional<vault::VaultSession> open_vault(const Call& call, const storage::VaultKey& key,
+                                              int64_t now) {
+  std::string_view token = vault_token(call);
+  if (token.empty() || token.size() > 1024) return std::nullopt;
+  auto vs = vault::open_session(token, call.ctx.vault_key);
+  if (!vs) return std::nullopt;
+  const auto& p = call.who();
+  if (vs->user_id != p.user_id || vs->sid != p.session.id || now >= vs->expires_at ||
+      vs->key_generation != key.generation || vs->epoch != p.session.vault_epoch)
+    return std::nullopt;
+  return vs;
+}
+
+Task<Unlocked> require_unlocked(Call& call) {
+  auto key = co_await require_key(call);
+  const int64_t now = now_unix();
+  auto vs = open_vault(call, key, now);
+  if (!vs) throw ApiError(ErrorCode::vault_locked, "Vault is locked");
+  // Sliding session: with half of it gone, renew, never past vault_max_ttl from unlock.
+  const auto& cfg = call.ctx.cfg;
+  const int64_t cap = vs->unlocked_at + cfg.vault_max_ttl;
+  if (now - vs->issued_at >= (vs->expires_at - vs->issued_at) / 2 && vs->expires_at < cap) {
+    vs->issued_at = now;
+    vs->expires_at = std::min(now + cfg.vault_ttl, cap);
+    std::string t = vault::seal_session(*vs, call.ctx.vault_key);
+    call.cookies.push_back(vault_cookie(call.ctx, t, vs->expires_at - now));
+    call.headers.emplace_back("X-Vault-Token", t);
+  }
+  co_return Unlocked{std::move(*vs), std::move(key)};
+}
+
+json::FieldRule secret_field(std::string name) { return json::str(std::move(name), 1, 1024, true); }
+
+const json::Schema& entry_schema() {
+  static const json::Schema schema = [] {
+    auto url = json::str("url", 1, 2048, false);
+    url.check = check_url;
+    url.nullable = true;
+    auto notes = json::str("notes", 0, 10000, false);
+    notes.single_line = false;
+    notes.nullable = true;
+    return json::Schema{json::str("domain", 1, 255, true), json::str("account_name", 1, 255, true),
+                        json::str("pin_or_password", 1, 1024, true), url, notes};
+  }();
+  return schema;
+}
+
+// The plaintext of an entry: the validated fields as a JSON object.
+std::string entry_plaintext(const json::Fields& f) {
+  json::Writer w;
+  w.begin_object();
+  for (const char* k : {"domain", "account_name", "pin_or_password", "url", "notes"}) {
+    if (auto v = f.str(k)) w.kv(k, *v);
+  }
+  w.end_object();
+  return w.take();
+}
+
+struct EntryView {
+  json::Fields f;
+  int64_t id, created_at, updated_at;
+};
+
+EntryView decrypt(const SecretBytes& dk, const storage::VaultEntry& e) {
+  auto pt = vault::open_entry(dk, e.user_id, e.id, e.ciphertext);
+  if (!pt) throw std::runtime_error("vault entry failed authentication");  // -> 500, logged
+  return {json::parse_request(pt->view(), entry_schema()), e.id, e.created_at, e.updated_at};
+}
+
+void write_entry(json::Writer& w, const EntryView& e, bool with_secret) {
+  w.begin_object()
+      .kv("id", e.id)
+      .kv("domain", *e.f.str("domain"))
+      .kv("account_name", *e.f.str("account_name"));
+  if (with_secret) w.kv("pin_or_password", *e.f.str("pin_or_password"));
+  w.kv("url", e.f.str("url"))
+      .kv("notes", e.f.str("notes"))
+      .kv("created_at", rfc3339(e.created_at))
+      .kv("updated_at", rfc3339(e.updated_at))
+      .end_object();
+}
+
+// Checks a proposed vault password: policy, then (on the hash pool) that it is not the account
+// password.
+void check_vault_policy(const Call& call, std::string_view field, std::string_view pw,
+                        const storage::User& u) {
+  if (auto msg = auth::check_password_policy(pw, u.username, call.ctx.policy))
+    fail_field(std::string(field), *msg);
+}
+Task<void> check_not_account_password(Call& call, std::string_view field, const SecretString& pw,
+                                      const storage::User& u) {
+  bool same = false;
+  co_await call.ctx.hashes.run(
+      [&] { same = auth::verify_password(pw, u.password_hash, call.ctx.argon2).ok; });
+  if (same) fail_field(std::string(field), "must differ from the account password");
+}
+
+Task<storage::User> current_user(Call& call) {
+  const int64_t uid = call.who().user_id;
+  std::optional<storage::User> u;
+  co_await call.ctx.db.run(Access::read, [&](Repository& r) { u = r.find_user(uid); });
+  if (!u) throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
+  co_return std::move(*u);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Task<http::Response> status(Call& call) {
+  const int64_t uid = call.who().user_id;
+  std::optional<storage::VaultKey> k;
+  co_await call.ctx.db.run(Access::read, [&](Repository& r) { k = r.get_vault_key(uid); });
+  std::optional<vault::VaultSession> vs;
+  if (k) vs = open_vault(call, *k, now_unix());
+  json::Writer w;
+  w.begin_object().kv("initialized", k.has_value()).kv("unlocked", vs.has_value()).key("expires_at");
+  if (vs)
+    w.value(rfc3339(vs->expires_at));
+  else
+    w.value(nullptr);
+  w.end_object();
+  co_return call.respond(200, w.take());
+}
+
+Task<http::Response> setup(Call& call) {
+  static const json::Schema schema{secret_field("vault_password")};
+  auto f = call.body(schema);
+  auto user = co_await current_user(call);
+  check_vault_policy(call, "vault_password", *f.str("vault_password"), user);
+  const int64_t uid = user.id;
+  bool exists = false;
+  co_await call.ctx.db.run(Access::read,
+                           [&](Repository& r) { exists = r.get_vault_key(uid).has_value(); });
+  if (exists) throw ApiError(ErrorCode::conflict, "Vault is already set up");
+  SecretString pw = f.secret("vault_password");
+  co_await check_not_account_password(call, "vault_password", pw, user);
+  vault::Wrapped wrapped;
+  co_await call.ctx.hashes.run([&] {
+    SecretBytes dk = vault::new_data_key();
+    wrapped = vault::wrap_data_key(dk, pw, uid, call.ctx.argon2);
+  });
+  storage::VaultKey k;
+  k.user_id = uid;
+  k.kdf_salt = wrapped.salt;
+  k.kdf_mem_kib = wrapped.mem_kib;
+  k.kdf_passes = wrapped.passes;
+  k.wrapped_key = wrapped.blob;
+  k.generation = 1;
+  k.created_at = k.updated_at = now_unix();
+  bool created = false;
+  co_await call.ctx.db.run(Access::write, [&](Repository& r) { created = r.create_vault_key(k); });
+  if (!created) throw ApiError(ErrorCode::conflict, "Vault is already set up");
+  co_return call.respond(201, R"({"message":"Vault created"})");
+}
+
+Task<http::Response> unlock(Call& call) {
+  static const json::Schema schema{secret_field("vault_password")};
+  auto f = call.body(schema);
+  const int64_t uid = call.who().user_id;
+  co_await call.limit("vault_unlock", "user:" + std::to_string(uid));
+  auto key = co_await require_key(call);
+  SecretString pw = f.secret("vault_password");
+  std::optional<SecretBytes> dk;
+  co_await call.ctx.hashes.run([&] {
+    dk = vault::unwrap_data_key({key.kdf_salt, key.kdf_mem_kib, key.kdf_passes, key.wrapped_key},
+                                pw, uid);
+  });
+  if (!dk) {
+    call.ctx.metrics.inc("auth_failures_total", "reason=\"invalid_vault_password\"");
+    obs::security_event("vault.unlock.failure", call.req.request_id, call.ip, {{"user_id", uid}});
+    throw ApiError(ErrorCode::invalid_vault_password, "Invalid vault password");
+  }
+  const int64_t now = now_unix();
+  vault::VaultSession vs;
+  vs.user_id = uid;
+  vs.sid = call.who().session.id;
+  vs.data_key = std::move(*dk);
+  vs.unlocked_at = vs.issued_at = now;
+  vs.expires_at = now + call.ctx.cfg.vault_ttl;
+  vs.key_generation = key.generation;
+  vs.epoch = call.who().session.vault_epoch;
+  std::string token = vault::seal_session(vs, call.ctx.vault_key);
+  call.cookies.push_back(vault_cookie(call.ctx, token, call.ctx.cfg.vault_ttl));
+  obs::security_event("vault.unlock.success", call.req.request_id, call.ip, {{"user_id", uid}},
+                      obs::Level::info);
+  json::Writer w;
+  w.begin_object()
+      .kv("message", "Vault unlocked")
+      .kv("expires_in", call.ctx.cfg.vault_ttl)
+      .kv("vault_token", token)
+      .end_object();
+  co_return call.respond(200, w.take());
+}
+
+Task<http::Response> lock(Call& call) {
+  co_await require_key(call);
+  const std::string sid = call.who().session.id;
+  co_await call.ctx.db.run(Access::write, [&](Repository& r) { r.bump_vault_epoch(sid); });
+  call.cookies.push_back(vault_cookie(call.ctx, "", 0));
+  co_return call.respond(200, R"({"message":"Vault locked"})");
+}
+
+Task<http::Response> add(Call& call) {
+  auto u = co_await require_unlocked(call);
+  auto f = call.body(entry_schema());
+  std::string pt = entry_plaintext(f);
+  Wipe wipe{pt};
+  const int64_t uid = u.vs.user_id;
+  std::optional<storage::VaultEntry> e;
+  co_await call.ctx.db.run(Access::write, [&](Repository& r) {
+    e = r.add_vault_entry(uid, now_unix(), kMaxEntries, [&](int64_t id) {
+      return vault::seal_entry(u.vs.data_key, uid, id, pt);
+    });
+  });
+  if (!e) throw ApiError(ErrorCode::conflict, "At most 10000 vault entries per user");
+  json::Writer w;
+  w.begin_object().kv("id", e->id).kv("message", "Entry added").end_object();
+  co_return call.respond(201, w.take());
+}
+
+Task<http::Response> list(Call& call) {
+  auto u = co_await require_unlocked(call);
+  const int64_t uid = u.vs.user_id;
+  std::vector<storage::VaultEntry> v;
+  co_await call.ctx.db.run(Access::read, [&](Repository& r) { v = r.list_vault_entries(uid); });
+  json::Writer w;
+  w.begin_object().key("entries").begin_array();
+  for (auto& e : v) write_entry(w, decrypt(u.vs.data_key, e), false);
+  w.end_array().end_object();
+  co_return call.respond(200, w.take());
+}
+
+Task<http::Response> get(Call& call) {
+  auto u = co_await require_unlocked(call);
+  const int64_t id = path_id(call.req.param("id"));
+  const int64_t uid = u.vs.user_id;
+  std::optional<storage::VaultEntry> e;
+  co_await call.ctx.db.run(Access::read, [&](Repository& r) { e = r.get_vault_entry(uid, id); });
+  if (!e) throw ApiError(ErrorCode::not_found, "Entry not found");
+  json::Writer w;
+  write_entry(w, decrypt(u.vs.data_key, *e), true);
+  co_return call.respond(200, w.take());
+}
+
+Task<http::Response> update(Call& call) {
+  auto u = co_await require_unlocked(call);
+  const int64_t id = path_id(call.req.param("id"));
+  auto f = call.body(entry_schema());
+  std::string pt = entry_plaintext(f);
+  Wipe wipe{pt};
+  const int64_t uid = u.vs.user_id;
+  std::string ct = vault::seal_entry(u.vs.data_key, uid, id, pt);
+  std::optional<storage::VaultEntry> e;
+  co_await call.ctx.db.run(Access::write,
+                           [&](Repository& r) { e = r.update_vault_entry(uid, id, ct, now_unix()); });
+  if (!e) throw ApiError(ErrorCode::not_found, "Entry not found");
+  json::Writer w;
+  write_entry(w, decrypt(u.vs.data_key, *e), true);
+  co_return call.respond(200, w.take());
+}
+
+Task<http::Response> remove(Call& call) {
+  auto u = co_await require_unlocked(call);
+  const int64_t id = path_id(call.req.param("id"));
+  const int64_t uid = u.vs.user_id;
+  bool done = false;
+  co_await call.ctx.db.run(Access::write,
+                           [&](Repository& r) { done = r.delete_vault_entry(uid, id); });
+  if (!done) throw ApiError(ErrorCode::not_found, "Entry not found");
+  co_return http::Response::no_content();
+}
+
+Task<http::Response> change_password(Call& call) {
+  static const json::Schema schema{secret_field("current_vault_password"),
+                                   secret_field("new_vault_password")};
+  auto u = co_await require_unlocked(call);
+  auto f = call.body(schema);
+  auto user = co_await current_user(call);
+  check_vault_policy(call, "new_vault_password", *f.str("new_vault_password"), user);
+  const int64_t uid = user.id;
+  co_await call.limit("sensitive", "vault-change-password:user:" + std::to_string(uid));
+  SecretString cur = f.secret("current_vault_password"), next = f.secret("new_vault_password");
+  std::optional<SecretBytes> dk;
+  const auto& k = u.key;
+  co_await call.ctx.hashes.run([&] {
+    dk = vault::unwrap_data_key({k.kdf_salt, k.kdf_mem_kib, k.kdf_passes, k.wrapped_key}, cur, uid);
+  });
+  if (!dk) {
+    obs::security_event("vault.password_change.failure", call.req.request_id, call.ip,
+                        {{"user_id", uid}});
+    throw ApiError(ErrorCode::invalid_vault_password, "Current vault password is incorrect");
+  }
+  co_await check_not_account_password(call, "new_vault_password", next, user);
+  vault::Wrapped w;
+  co_await call.ctx.hashes.run([&] { w = vault::wrap_data_key(*dk, next, uid, call.ctx.argon2); });
+  storage::VaultKey nk = k;
+  nk.kdf_salt = w.salt;
+  nk.kdf_mem_kib = w.mem_kib;
+  nk.kdf_passes = w.passes;
+  nk.wrapped_key = w.blob;
+  nk.updated_at = now_unix();
+  bool ok = false;
+  co_await call.ctx.db.run(Access::write,
+                           [&](Repository& r) { ok = r.update_vault_key(nk, k.generation); });
+  if (!ok) throw ApiError(ErrorCode::conflict, "The vault password was changed concurrently");
+  // No renewed vault token: every vault session has ended.
+  call.cookies.clear();
+  call.cookies.push_back(vault_cookie(call.ctx, "", 0));
+  std::erase_if(call.headers, [](const auto& h) { return h.first == "X-Vault-Token"; });
+  obs::security_event("vault.password_change.success", call.req.request_id, call.ip,
+                      {{"user_id", uid}}, obs::Level::info);
+  co_return call.respond(200, R"({"message":"Vault password changed"})");
+}
+
+}  // namespace
+
+void add_vault_routes(http::Router& r, Context& ctx) {
+  r.add(Method::GET, "/vault/status", route(ctx, Gate::user, status));
+  r.add(Method::POST, "/vault/setup", route(ctx, Gate::user, setup));
+  r.add(Method::POST, "/vault/unlock-vault", route(ctx, Gate::user, unlock));
+  r.add(Method::POST, "/vault/lock", route(ctx, Gate::user, lock));
+  r.add(Method::POST, "/vault/add", route(ctx, Gate::user, add));
+  r.add(Method::GET, "/vault/entries", route(ctx, Gate::user, list));
+  r.add(Method::GET, "/vault/entries/{id}", route(ctx, Gate::user, get));
+  r.add(Method::PUT, "/vault/entries/{id}", route(ctx, Gate::user, update));
+  r.add(Method::DELETE_, "/vault/entries/{id}", route(ctx, Gate::user, remove));
+  r.add(Method::POST, "/vault/change-password", route(ctx, Gate::user, change_password));
+}
+
+}  // namespace sr::api

@@ -1,0 +1,253 @@
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "api/context.hpp"
+#include "api/routes.hpp"
+#include "app/app.hpp"
+#include "auth/hash_pool.hpp"
+#include "http/server.hpp"
+#include "observability/log.hpp"
+#include "observability/metrics.hpp"
+#include "ratelimit/limiter.hpp"
+#include "storage/repository.hpp"
+#include "util/clock.hpp"
+#include "util/random.hpp"
+
+namespace sr::app {
+namespace {
+
+obs::Level parse_level(const std::string& s) {
+  if (s == "debug") return obs::Level::debug;
+  if (s == "warn" || s == "warning") return obs::Level::warn;
+  if (s == "error") return obs::Level::error;
+  return obs::Level::info;
+}
+
+storage::StorageOptions storage_options(const config::Config& cfg) {
+  storage::StorageOptions o;
+  o.url = cfg.database_url;
+  o.pool_size = cfg.db_pool_size;
+  o.statement_timeout_ms = cfg.db_statement_timeout_ms;
+  return o;
+}
+
+// Deletes expired sessions and blocklist rows every few minutes, on its own thread.
+class Purger {
+ public:
+  explicit Purger(storage::Storage& db) : db_(db), thread_([this] { loop(); }) {}
+  ~Purger() {
+    {
+      std::lock_guard lk(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lk(mu_);
+    while (!stop_) {
+      lk.unlock();
+      try {
+        int64_t n = 0;
+        db_.run_sync(storage::Access::write,
+                     [&](storage::Repository& r) { n = r.purge_expired(now_unix()); });
+        if (n) obs::log(obs::Level::info, "storage.purge", {{"rows", n}});
+      } catch (const std::exception&) {
+        obs::log(obs::Level::warn, "storage.purge.failed");
+      }
+      lk.lock();
+      cv_.wait_for(lk, std::chrono::minutes(5), [this] { return stop_; });
+    }
+  }
+  storage::Storage& db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+void harden_process(const config::Config& cfg) {
+  if (cfg.profile == "production") {
+    // Key material lives in this process's memory: no core dumps, no ptrace by other users.
+    rlimit rl{0, 0};
+    setrlimit(RLIMIT_CORE, &rl);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  }
+}
+
+}  // namespace
+
+int serve(config::Config cfg, const ServeOptions& opts) {
+  // Block the stop signals in every thread; one thread waits for them with sigwait.
+  sigset_t stop_set;
+  sigemptyset(&stop_set);
+  sigaddset(&stop_set, SIGTERM);
+  sigaddset(&stop_set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  obs::init_logging({true, cfg.log_file, parse_level(cfg.log_level)});
+  for (auto& w : cfg.warnings) obs::log(obs::Level::warn, "config.warning", {{"detail", w}});
+
+  if (cfg.profile == "production") {
+    auto problems = config::production_problems(cfg);
+    if (!problems.empty()) {
+      std::cerr << "strongroom: refusing to start in the production profile:\n";
+      for (auto& p : problems) {
+        std::cerr << "  - " << p << "\n";
+        obs::log(obs::Level::error, "config.production_refused", {{"problem", p}});
+      }
+      obs::flush_logs();
+      return 2;
+    }
+  }
+  config::prepare_secrets(cfg);
+  harden_process(cfg);
+
+  std::unique_ptr<storage::Storage> db;
+  try {
+    db = storage::open_storage(storage_options(cfg));
+    if (opts.migrate && cfg.migrate_on_start) db->migrate();
+  } catch (const std::exception& e) {
+    std::cerr << "strongroom: storage: " << e.what() << "\n";
+    obs::log(obs::Level::error, "storage.open_failed", {{"detail", e.what()}});
+    obs::flush_logs();
+    return 3;
+  }
+
+  auth::HashPool hashes(cfg.hash_workers, static_cast<std::size_t>(cfg.hash_max_queue));
+  std::shared_ptr<ratelimit::Limiter> memory_limiter = ratelimit::make_memory_limiter();
+  std::unique_ptr<ratelimit::Limiter> redis_limiter;
+  if (!cfg.redis_url.empty()) {
+    redis_limiter = ratelimit::make_redis_limiter(
+        cfg.redis_url, memory_limiter,
+        [](std::string_view w) { obs::log(obs::Level::warn, "ratelimit.redis", {{"detail", w}}); });
+  }
+  ratelimit::Limiter& limiter = redis_limiter ? *redis_limiter : *memory_limiter;
+  obs::Metrics metrics;
+
+  auth::JwtKeys jwt;
+  jwt.current = cfg.jwt_secret;
+  jwt.previous = cfg.jwt_previous_secrets;
+  jwt.issuer = cfg.jwt_issuer;
+  auth::Argon2Params argon2{static_cast<uint64_t>(cfg.argon2_memory_kib),
+                            static_cast<uint64_t>(cfg.argon2_passes)};
+  api::Context ctx{cfg,
+                   *db,
+                   hashes,
+                   limiter,
+                   metrics,
+                   std::move(jwt),
+                   cfg.vault_session_key,
+                   argon2,
+                   auth::PolicyOptions{cfg.password_composition_rules},
+                   auth::hash_password(SecretString::random(32), argon2),
+                   api::AddressSet(cfg.trusted_proxies),
+                   api::AddressSet(cfg.metrics_allow),
+                   api::CookieNames::for_secure(cfg.cookie_secure)};
+
+  http::Router router;
+  api::add_all_routes(router, ctx);
+
+  http::ServerOptions so;
+  so.host = cfg.host;
+  so.port = cfg.port;
+  so.threads = cfg.threads;
+  so.max_connections = cfg.max_connections;
+  so.cors_origins = cfg.cors_origins;
+  so.hsts = cfg.cookie_secure;
+  so.tls_cert = cfg.tls_cert;
+  so.tls_key = cfg.tls_key;
+  http::Server server(so, router, metrics);
+  metrics.gauge("strongroom_open_connections", "Open client connections",
+                [&server] { return static_cast<double>(server.open_connections()); });
+  metrics.gauge("strongroom_hash_queue", "Password hashes waiting for a worker",
+                [&hashes] { return static_cast<double>(hashes.queued()); });
+  metrics.gauge("strongroom_hash_running", "Password hashes running",
+                [&hashes] { return static_cast<double>(hashes.running()); });
+  metrics.gauge("strongroom_ratelimit_keys", "Rate-limit keys held in memory",
+                [&memory_limiter] { return static_cast<double>(memory_limiter->size()); });
+
+  uint16_t port = 0;
+  try {
+    port = server.start();
+  } catch (const std::exception& e) {
+    std::cerr << "strongroom: " << e.what() << "\n";
+    obs::log(obs::Level::error, "listen.failed", {{"detail", e.what()}});
+    obs::flush_logs();
+    return 4;
+  }
+  obs::log(obs::Level::info, "listening",
+           {{"host", cfg.host},
+            {"port", static_cast<int64_t>(port)},
+            {"profile", cfg.profile},
+            {"database", db->dialect()},
+            {"threads", cfg.threads},
+            {"rate_limits", redis_limiter ? "redis" : "memory"}});
+  obs::flush_logs();
+
+  std::atomic<bool> finished{false};
+  std::thread signals([&] {
+    int sig = 0;
+    while (sigwait(&stop_set, &sig) == 0) {
+      if (finished.load()) return;
+      obs::log(obs::Level::info, "shutdown", {{"signal", sig}});
+      server.stop();
+      return;
+    }
+  });
+  {
+    Purger purger(*db);
+    server.run();
+  }
+  finished = true;
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  db->close();
+  obs::log(obs::Level::info, "stopped");
+  obs::shutdown_logging();
+  return 0;
+}
+
+int migrate(const config::Config& cfg) {
+  try {
+    auto db = storage::open_storage(storage_options(cfg));
+    db->migrate();
+    std::cout << "strongroom: " << db->dialect() << " schema at version " << db->schema_version()
+              << "\n";
+    db->close();
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "strongroom: migrate failed: " << e.what() << "\n";
+    return 3;
+  }
+}
+
+int check(const config::Config& cfg, bool deploy) {
+  auto findings = config::check(cfg, deploy);
+  int errors = 0, warnings = 0;
+  for (auto& f : findings) {
+    const char* sev = f.severity == config::Severity::error     ? "ERROR"
+                      : f.severity == config::Severity::warning ? "WARNING"
+                                                                : "INFO";
+    if (f.severity == config::Severity::error) ++errors;
+    if (f.severity == config::Severity::warning) ++warnings;
+    std::cout << "[" << sev << "] " << f.key << ": " << f.message << "\n    fix: " << f.fix << "\n";
+  }
+  std::cout << findings.size() << " finding(s): " << errors << " error(s), " << warnings
+            << " warning(s)\n";
+  return errors ? 1 : 0;
+}
+
+}  // namespace sr::app

@@ -1,0 +1,293 @@
+#include "http/pipeline.hpp"
+
+#include <array>
+#include <charconv>
+#include <ctime>
+
+#include "http/errors.hpp"
+#include "util/random.hpp"
+
+namespace sr::http {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+bool is_tchar(unsigned char c) noexcept {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~': return true;
+    default: return false;
+  }
+}
+
+bool header_name_ok(std::string_view n) noexcept {
+  if (n.empty()) return false;
+  for (unsigned char c : n)
+    if (!is_tchar(c)) return false;
+  return true;
+}
+
+bool header_value_ok(std::string_view v) noexcept {
+  for (unsigned char c : v)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
+// Framing headers belong to the server alone.
+bool reserved_header(std::string_view n) noexcept {
+  return iequals(n, "Content-Length") || iequals(n, "Transfer-Encoding") ||
+         iequals(n, "Connection") || iequals(n, "Server") || iequals(n, "Content-Type") ||
+         iequals(n, "X-Request-ID") || iequals(n, "Date");
+}
+
+constexpr std::pair<std::string_view, std::string_view> kSecurityHeaders[] = {
+    {"X-Content-Type-Options", "nosniff"},
+    {"X-Frame-Options", "DENY"},
+    {"Referrer-Policy", "no-referrer"},
+    {"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+    {"Cache-Control", "no-store"},
+    {"Cross-Origin-Opener-Policy", "same-origin"},
+    {"Cross-Origin-Resource-Policy", "same-origin"},
+    {"X-XSS-Protection", "0"},
+    {"Strict-Transport-Security", "max-age=31536000; includeSubDomains"},  // last: optional
+};
+constexpr std::size_t kNumSecurity = std::size(kSecurityHeaders);
+
+// Pre-rendered "Name: value\r\n" blocks, with and without HSTS.
+std::string render_security_block(bool hsts) {
+  std::string s;
+  for (std::size_t i = 0; i < kNumSecurity - (hsts ? 0 : 1); ++i) {
+    s += kSecurityHeaders[i].first;
+    s += ": ";
+    s += kSecurityHeaders[i].second;
+    s += "\r\n";
+  }
+  return s;
+}
+const std::string& security_block(bool hsts) {
+  static const std::string with = render_security_block(true);
+  static const std::string without = render_security_block(false);
+  return hsts ? with : without;
+}
+
+// "Date: <IMF-fixdate>\r\n", cached per thread for the current second.
+std::string_view date_header() {
+  thread_local std::time_t cached = 0;
+  thread_local char buf[64];
+  thread_local std::size_t len = 0;
+  std::time_t now = std::time(nullptr);
+  if (now != cached) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    len = std::strftime(buf, sizeof buf, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    cached = now;
+  }
+  return {buf, len};
+}
+
+bool bodiless_status(int s) noexcept { return (s >= 100 && s < 200) || s == 204 || s == 304; }
+
+void append_int(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  out.append(buf, p);
+}
+
+}  // namespace
+
+bool request_id_is_sane(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 64) return false;
+  for (unsigned char c : id) {
+    bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string generate_request_id() {
+  thread_local std::string prefix = random_token(9) + "-";  // 12 random chars
+  thread_local uint64_t counter = 0;
+  std::string id;
+  id.reserve(prefix.size() + 16);
+  id = prefix;
+  char buf[16];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof buf, ++counter, 36);
+  (void)ec;
+  id.append(buf, p);
+  return id;
+}
+
+std::string request_id_for(std::string_view client_value) {
+  if (request_id_is_sane(client_value)) return std::string(client_value);
+  return generate_request_id();
+}
+
+CorsPolicy::CorsPolicy(std::vector<std::string> origins) {
+  for (auto& o : origins) {
+    if (o == "*")
+      wildcard_ = true;
+    else if (!o.empty())
+      origins_.push_back(std::move(o));
+  }
+}
+
+std::string_view CorsPolicy::allow_origin(std::string_view origin) const noexcept {
+  if (origin.empty()) return {};
+  for (const auto& o : origins_)
+    if (o == origin) return o;
+  if (wildcard_) return "*";
+  return {};
+}
+
+void CorsPolicy::apply(std::string_view origin, Response& r) const {
+  std::string_view allow = allow_origin(origin);
+  if (allow.empty()) return;
+  r.headers.emplace_back("Access-Control-Allow-Origin", std::string(allow));
+  if (allow != "*") {
+    r.headers.emplace_back("Access-Control-Allow-Credentials", "true");
+    r.headers.emplace_back("Vary", "Origin");
+  }
+}
+
+Response CorsPolicy::preflight(std::string_view origin, std::string_view allow) const {
+  Response r = Response::no_content();
+  r.headers.emplace_back("Allow", std::string(allow));
+  if (allow_origin(origin).empty()) return r;
+  apply(origin, r);
+  r.headers.emplace_back("Access-Control-Allow-Methods", std::string(allow));
+  r.headers.emplace_back("Access-Control-Allow-Headers", std::string(kCorsAllowHeaders));
+  r.headers.emplace_back("Access-Control-Max-Age", "3600");
+  return r;
+}
+
+std::span<const std::pair<std::string_view, std::string_view>> security_headers(
+    bool hsts) noexcept {
+  return {kSecurityHeaders, hsts ? kNumSecurity : kNumSecurity - 1};
+}
+
+Task<Response> dispatch(const Router& router, const CorsPolicy& cors, Request& req) {
+  const std::string_view origin = req.header("Origin");
+  Response res;
+  auto m = router.match(req.method, req.path);
+  if (!m) {
+    req.route = {};
+    res = error_response(ErrorCode::not_found, "not found");
+  } else {
+    req.route = m->pattern;
+    if (m->handler) {
+      req.params = std::move(m->params);
+      try {
+        res = co_await (*m->handler)(req);
+      } catch (...) {
+        res = error_from_exception(std::current_exception(), req.request_id);
+      }
+    } else if (req.method == Method::OPTIONS) {
+      if (!origin.empty() && !req.header("Access-Control-Request-Method").empty())
+        co_return cors.preflight(origin, m->allow);
+      res = Response::no_content();
+      res.headers.emplace_back("Allow", std::move(m->allow));
+    } else {
+      res = error_response(ErrorCode::method_not_allowed, "method not allowed");
+      res.headers.emplace_back("Allow", std::move(m->allow));
+    }
+  }
+  if (!origin.empty()) cors.apply(origin, res);
+  co_return res;
+}
+
+std::string_view reason_phrase(int s) noexcept {
+  switch (s) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+void serialize_response(std::string& out, const Response& r, const SerializeOptions& o) {
+  int status = (r.status >= 100 && r.status <= 999) ? r.status : 500;
+  const bool no_body = bodiless_status(status);
+  out += o.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  append_int(out, static_cast<uint64_t>(status));
+  out += ' ';
+  out += reason_phrase(status);
+  out += "\r\n";
+  out += date_header();
+  out += security_block(o.hsts);
+  if (!o.request_id.empty()) {
+    out += "X-Request-ID: ";
+    out += o.request_id;
+    out += "\r\n";
+  }
+  if (!no_body && !r.content_type.empty() && header_value_ok(r.content_type)) {
+    out += "Content-Type: ";
+    out += r.content_type;
+    out += "\r\n";
+  }
+  for (const auto& [k, v] : r.headers) {
+    if (!header_name_ok(k) || !header_value_ok(v) || reserved_header(k)) continue;
+    out += k;
+    out += ": ";
+    out += v;
+    out += "\r\n";
+  }
+  for (const auto& c : r.set_cookies) {
+    if (!header_value_ok(c)) continue;
+    out += "Set-Cookie: ";
+    out += c;
+    out += "\r\n";
+  }
+  if (!no_body) {
+    out += "Content-Length: ";
+    append_int(out, r.body.size());
+    out += "\r\n";
+  }
+  if (!o.keep_alive)
+    out += "Connection: close\r\n";
+  else if (o.version == 10)
+    out += "Connection: keep-alive\r\n";
+  out += "\r\n";
+  if (!no_body && !o.head) out += r.body;
+}
+
+}  // namespace sr::http

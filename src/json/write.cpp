@@ -1,0 +1,192 @@
+// escape_into() and Writer: the output half of the json module.
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+#include "json/json.hpp"
+
+namespace sr::json {
+
+namespace {
+
+// 1 for bytes that cannot be copied as they are: C0 controls, '"', '\\', DEL and every non-ASCII
+// byte (checked as UTF-8 before it is copied).
+constexpr auto kSpecial = [] {
+  struct Table {
+    bool v[256] = {};
+  } t;
+  for (int c = 0; c < 0x20; ++c) t.v[c] = true;
+  t.v[static_cast<unsigned char>('"')] = true;
+  t.v[static_cast<unsigned char>('\\')] = true;
+  for (int c = 0x7F; c < 256; ++c) t.v[c] = true;
+  return t;
+}();
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void append_u(std::string& out, unsigned cp) {
+  char buf[6] = {
+      '\\',          'u', kHex[(cp >> 12) & 0xF], kHex[(cp >> 8) & 0xF], kHex[(cp >> 4) & 0xF],
+      kHex[cp & 0xF]};
+  out.append(buf, 6);
+}
+
+bool cont(unsigned char c) noexcept {
+  return (c & 0xC0) == 0x80;
+}
+
+// Length of the valid UTF-8 sequence starting at p (lead byte >= 0x80), 0 when invalid.
+std::size_t utf8_seq(const unsigned char* p, std::size_t left) noexcept {
+  unsigned char c = p[0];
+  if (c >= 0xC2 && c <= 0xDF) return left >= 2 && cont(p[1]) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) {
+    if (left < 3 || !cont(p[1]) || !cont(p[2])) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;  // overlong
+    if (c == 0xED && p[1] > 0x9F) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xF0 && c <= 0xF4) {
+    if (left < 4 || !cont(p[1]) || !cont(p[2]) || !cont(p[3])) return 0;
+    if (c == 0xF0 && p[1] < 0x90) return 0;  // overlong
+    if (c == 0xF4 && p[1] > 0x8F) return 0;  // > U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void escape_into(std::string& out, std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const std::size_t n = s.size();
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t run = i;
+    while (run < n && !kSpecial.v[p[run]]) ++run;
+    if (run != i) out.append(s.data() + i, run - i);
+    i = run;
+    if (i >= n) break;
+    unsigned char c = p[i];
+    if (c == '"') {
+      out.append("\\\"", 2);
+      ++i;
+    } else if (c == '\\') {
+      out.append("\\\\", 2);
+      ++i;
+    } else if (c < 0x80) {  // C0 control or DEL
+      append_u(out, c);
+      ++i;
+    } else {
+      std::size_t len = utf8_seq(p + i, n - i);
+      if (len == 0) {
+        out.append("\\ufffd", 6);  // never let a stray byte make the output invalid
+        ++i;
+      } else if (len == 3 && c == 0xE2 && p[i + 1] == 0x80 &&
+                 (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) {
+        append_u(out, p[i + 2] == 0xA8 ? 0x2028 : 0x2029);  // JS line terminators
+        i += 3;
+      } else {
+        out.append(s.data() + i, len);
+        i += len;
+      }
+    }
+  }
+}
+
+// ---- Writer ----
+
+void Writer::comma() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!first_.empty()) {
+    if (first_.back())
+      first_.back() = false;
+    else
+      out_.push_back(',');
+  }
+}
+
+Writer& Writer::begin_object() {
+  comma();
+  out_.push_back('{');
+  first_.push_back(true);
+  return *this;
+}
+
+Writer& Writer::end_object() {
+  out_.push_back('}');
+  if (!first_.empty()) first_.pop_back();
+  return *this;
+}
+
+Writer& Writer::begin_array() {
+  comma();
+  out_.push_back('[');
+  first_.push_back(true);
+  return *this;
+}
+
+Writer& Writer::end_array() {
+  out_.push_back(']');
+  if (!first_.empty()) first_.pop_back();
+  return *this;
+}
+
+Writer& Writer::key(std::string_view k) {
+  comma();
+  out_.push_back('"');
+  escape_into(out_, k);
+  out_.append("\":", 2);
+  after_key_ = true;
+  return *this;
+}
+
+Writer& Writer::value(std::string_view v) {
+  comma();
+  out_.push_back('"');
+  escape_into(out_, v);
+  out_.push_back('"');
+  return *this;
+}
+
+Writer& Writer::value(int64_t v) {
+  comma();
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out_.append(buf, r.ptr);
+  return *this;
+}
+
+Writer& Writer::value(bool v) {
+  comma();
+  if (v)
+    out_.append("true", 4);
+  else
+    out_.append("false", 5);
+  return *this;
+}
+
+Writer& Writer::value(double v) {
+  if (!std::isfinite(v)) return value(nullptr);  // JSON has no NaN or Infinity
+  comma();
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+  out_.append(buf, r.ptr);
+  return *this;
+}
+
+Writer& Writer::value(std::nullptr_t) {
+  comma();
+  out_.append("null", 4);
+  return *this;
+}
+
+Writer& Writer::raw(std::string_view json) {
+  comma();
+  out_.append(json);
+  return *this;
+}
+
+}  // namespace sr::json

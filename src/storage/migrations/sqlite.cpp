@@ -1,0 +1,92 @@
+#include "storage/migrations/migrations.hpp"
+
+namespace sr::storage::migrations {
+
+namespace {
+
+// Times are unix seconds. AUTOINCREMENT so that an id is never reused after a delete (vault
+// ciphertexts bind their id; API clients may hold on to ids). Every child table is indexed by
+// user_id, which is both its lookup path and what ON DELETE CASCADE needs to be cheap.
+constexpr const char* kV1 = R"sql(
+CREATE TABLE users (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  username      TEXT    NOT NULL,
+  username_norm TEXT    NOT NULL UNIQUE,
+  email         TEXT    NOT NULL UNIQUE,
+  password_hash TEXT    NOT NULL,
+  created_at    INTEGER NOT NULL
+);
+
+CREATE TABLE personal_handbook (
+  user_id    INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  full_name  TEXT,
+  age        INTEGER,
+  phone      TEXT,
+  address    TEXT,
+  bio        TEXT,
+  updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE social_links (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  platform   TEXT    NOT NULL,
+  url        TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX social_links_by_user ON social_links(user_id, id);
+
+CREATE TABLE vault_keys (
+  user_id     INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  kdf_salt    BLOB    NOT NULL,
+  kdf_mem_kib INTEGER NOT NULL,
+  kdf_passes  INTEGER NOT NULL,
+  wrapped_key BLOB    NOT NULL,
+  generation  INTEGER NOT NULL,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+);
+
+CREATE TABLE vault (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  ciphertext BLOB    NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX vault_by_user ON vault(user_id, id);
+
+CREATE TABLE sessions (
+  id           TEXT    PRIMARY KEY,
+  user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  refresh_jti  TEXT    NOT NULL,
+  created_at   INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL,
+  expires_at   INTEGER NOT NULL,
+  revoked_at   INTEGER,
+  user_agent   TEXT    NOT NULL,
+  ip           TEXT    NOT NULL,
+  vault_epoch  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_by_user ON sessions(user_id, created_at);
+CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+
+CREATE TABLE token_blocklist (
+  jti        TEXT    PRIMARY KEY,
+  session_id TEXT    NOT NULL,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX token_blocklist_by_expiry ON token_blocklist(expires_at);
+CREATE INDEX token_blocklist_by_user ON token_blocklist(user_id);
+)sql";
+
+constexpr Migration kAll[] = {
+    {1, "initial schema", kV1},
+};
+
+}  // namespace
+
+std::span<const Migration> sqlite() { return kAll; }
+
+}  // namespace sr::storage::migrations

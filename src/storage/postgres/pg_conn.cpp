@@ -1,0 +1,283 @@
+#include "storage/postgres/pg_conn.hpp"
+
+#include <endian.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "util/error.hpp"
+
+namespace sr::storage::postgres {
+
+namespace {
+
+constexpr Oid kInt8 = 20, kText = 25, kBytea = 17;
+constexpr int kClientMarginMs = 2000;  // beyond statement_timeout before we give up on the socket
+
+std::string first_line(const char* s) {
+  std::string m = s ? s : "";
+  auto nl = m.find('\n');
+  if (nl != std::string::npos) m.resize(nl);
+  return m;
+}
+
+[[noreturn]] void throw_result_error(PGresult* r) {
+  const char* st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  std::string state = st ? st : "";
+  std::string msg = first_line(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+  PQclear(r);
+  if (state == "23505") throw sr::ConflictError("already exists");
+  if (state == "23503") throw sr::ConflictError("the referenced row does not exist");
+  if (state.rfind("08", 0) == 0 || state == "57014" || state == "57P01" || state == "57P02" ||
+      state == "57P03" || state == "53300" || state == "40001" || state == "40P01" ||
+      state == "25P03" || state.empty())
+    throw sr::UnavailableError("postgresql: " + state + " " + msg);
+  throw std::runtime_error("postgresql: " + state + " " + msg);
+}
+
+}  // namespace
+
+void Params::add(Oid type, const char* data, std::size_t len) {
+  types_.push_back(type);
+  values_.push_back(data);
+  lengths_.push_back(static_cast<int>(len));
+  formats_.push_back(1);
+}
+
+Params& Params::i(int64_t v) {
+  uint64_t be = htobe64(static_cast<uint64_t>(v));
+  ints_.emplace_back(reinterpret_cast<const char*>(&be), 8);
+  add(kInt8, ints_.back().data(), 8);
+  return *this;
+}
+
+Params& Params::b(const std::string& bytes) {
+  if (bytes.size() > 0x7fffffffu) throw std::length_error("postgresql: parameter too large");
+  add(kBytea, bytes.data(), bytes.size());
+  return *this;
+}
+
+Params& Params::t(const std::string& text) {
+  add(kText, text.data(), text.size());
+  return *this;
+}
+
+Params& Params::ob(const std::optional<std::string>& v) {
+  if (v) return b(*v);
+  add(kBytea, nullptr, 0);
+  return *this;
+}
+
+Params& Params::oi(const std::optional<int64_t>& v) {
+  if (v) return i(*v);
+  add(kInt8, nullptr, 0);
+  return *this;
+}
+
+int64_t Result::i64(int row, int col) const {
+  const char* p = PQgetvalue(r_.get(), row, col);
+  switch (PQgetlength(r_.get(), row, col)) {
+    case 8: {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      return static_cast<int64_t>(be64toh(v));
+    }
+    case 4: {
+      uint32_t v;
+      std::memcpy(&v, p, 4);
+      return static_cast<int32_t>(be32toh(v));
+    }
+    case 2: {
+      uint16_t v;
+      std::memcpy(&v, p, 2);
+      return static_cast<int16_t>(be16toh(v));
+    }
+    default:
+      throw std::runtime_error("postgresql: unexpected integer width");
+  }
+}
+
+std::string Result::bytes(int row, int col) const {
+  return std::string(PQgetvalue(r_.get(), row, col),
+                     static_cast<std::size_t>(PQgetlength(r_.get(), row, col)));
+}
+
+std::optional<int64_t> Result::opt_i64(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return i64(row, col);
+}
+
+std::optional<std::string> Result::opt_bytes(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return bytes(row, col);
+}
+
+int64_t Result::affected() const {
+  const char* n = PQcmdTuples(r_.get());
+  return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+void Conn::reset() {
+  if (c_) PQfinish(c_);
+  c_ = nullptr;
+  prepared_.clear();
+}
+
+void Conn::lost(const char* what) {
+  std::string msg = std::string("postgresql: ") + what;
+  if (c_) {
+    auto m = first_line(PQerrorMessage(c_));
+    if (!m.empty()) msg += ": " + m;
+  }
+  reset();
+  throw sr::UnavailableError(msg);
+}
+
+void Conn::connect() {
+  reset();
+  auto until = Clock::now() + std::chrono::milliseconds(opts_.connect_timeout_ms);
+  // Our defaults first; anything the URL says wins (expand_dbname parses the URL in place).
+  std::string timeout_s = std::to_string(std::max(1, (opts_.connect_timeout_ms + 999) / 1000));
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
+  const char* vals[] = {timeout_s.c_str(), "strongroom", opts_.conninfo.c_str(), nullptr};
+  c_ = PQconnectStartParams(keys, vals, 1);
+  if (!c_) throw sr::UnavailableError("postgresql: out of memory");
+  if (PQstatus(c_) == CONNECTION_BAD) lost("cannot connect");
+  // libpq's own connect_timeout has a 2 s floor; the loop below enforces ours.
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  while (st != PGRES_POLLING_OK) {
+    if (st == PGRES_POLLING_FAILED) lost("cannot connect");
+    int events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (left.count() <= 0) lost("connect timed out");
+    pollfd p{PQsocket(c_), static_cast<short>(events), 0};
+    int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc < 0 && errno != EINTR) lost("poll failed");
+    if (rc == 0) lost("connect timed out");
+    st = PQconnectPoll(c_);
+  }
+  if (PQsetnonblocking(c_, 1) != 0) lost("cannot enter non-blocking mode");
+  // Per-connection limits, parameterized like everything else.
+  std::string timeout = std::to_string(opts_.statement_timeout_ms);
+  std::string idle = std::to_string(std::max(60000, opts_.statement_timeout_ms * 4));
+  exec("SELECT set_config('statement_timeout', $1, false), "
+       "set_config('idle_in_transaction_session_timeout', $2, false)",
+       Params().t(timeout).t(idle));
+}
+
+bool Conn::healthy() {
+  if (!c_ || PQstatus(c_) != CONNECTION_OK) return false;
+  // An idle connection the server has closed (restart, admin shutdown) is readable: find out now
+  // rather than fail the next statement with it.
+  pollfd p{PQsocket(c_), POLLIN, 0};
+  if (::poll(&p, 1, 0) > 0) {
+    if (!PQconsumeInput(c_)) return false;
+    while (PGnotify* n = PQnotifies(c_)) PQfreemem(n);
+  }
+  return PQstatus(c_) == CONNECTION_OK && PQtransactionStatus(c_) == PQTRANS_IDLE;
+}
+
+Conn::Clock::time_point Conn::deadline() const {
+  return Clock::now() + std::chrono::milliseconds(opts_.statement_timeout_ms + kClientMarginMs);
+}
+
+void Conn::wait(int events, Clock::time_point until) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    if (left.count() <= 0) lost("statement timed out (no answer from the server)");
+    pollfd p{PQsocket(c_), static_cast<short>(events), 0};
+    int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc > 0) return;
+    if (rc < 0 && errno != EINTR) lost("poll failed");
+  }
+}
+
+void Conn::flush(Clock::time_point until) {
+  for (;;) {
+    int r = PQflush(c_);
+    if (r == 0) return;
+    if (r < 0) lost("send failed");
+    wait(POLLIN | POLLOUT, until);
+    if (!PQconsumeInput(c_)) lost("connection lost");
+  }
+}
+
+PGresult* Conn::collect(Clock::time_point until) {
+  PGresult* keep = nullptr;
+  PGresult* error = nullptr;
+  for (;;) {
+    while (PQisBusy(c_)) {
+      wait(POLLIN, until);
+      if (!PQconsumeInput(c_)) {
+        PQclear(keep);
+        PQclear(error);
+        lost("connection lost");
+      }
+    }
+    PGresult* r = PQgetResult(c_);
+    if (!r) break;
+    auto st = PQresultStatus(r);
+    if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
+      if (!error)
+        error = r;
+      else
+        PQclear(r);
+    } else {
+      PQclear(keep);
+      keep = r;
+    }
+  }
+  if (error) {
+    PQclear(keep);
+    if (PQstatus(c_) != CONNECTION_OK) {
+      PQclear(error);
+      lost("connection lost");
+    }
+    throw_result_error(error);
+  }
+  if (!keep) {
+    if (PQstatus(c_) != CONNECTION_OK) lost("connection lost");
+    throw std::runtime_error("postgresql: no result");
+  }
+  return keep;
+}
+
+Result Conn::exec(const char* sql, const Params& p) {
+  if (!c_) throw sr::UnavailableError("postgresql: not connected");
+  auto until = deadline();
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    std::string name = "sr" + std::to_string(prepared_.size() + 1);
+    if (!PQsendPrepare(c_, name.c_str(), sql, p.size(), p.types())) lost("send failed");
+    flush(until);
+    PQclear(collect(until));
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  if (!PQsendQueryPrepared(c_, it->second.c_str(), p.size(), p.values(), p.lengths(), p.formats(),
+                           1))
+    lost("send failed");
+  flush(until);
+  return Result(collect(until));
+}
+
+void Conn::exec_script(const char* sql) {
+  if (!c_) throw sr::UnavailableError("postgresql: not connected");
+  auto until = deadline();
+  if (!PQsendQuery(c_, sql)) lost("send failed");
+  flush(until);
+  PQclear(collect(until));
+}
+
+Tx::~Tx() {
+  if (done_ || !c_.connected()) return;
+  try {
+    c_.exec_script("ROLLBACK");
+  } catch (...) {
+    c_.reset();  // the worker reconnects on the next job
+  }
+}
+
+}  // namespace sr::storage::postgres

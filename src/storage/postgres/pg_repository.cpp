@@ -1,0 +1,339 @@
+#include "storage/postgres/pg_repository.hpp"
+
+#include <stdexcept>
+
+#include "util/error.hpp"
+
+namespace sr::storage::postgres {
+
+namespace {
+
+#define USER_COLS "id, username, email, password_hash, created_at"
+#define SESSION_COLS \
+  "id, user_id, refresh_jti, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, " \
+  "vault_epoch"
+#define LINK_COLS "id, user_id, platform, url, created_at"
+#define ENTRY_COLS "id, user_id, ciphertext, created_at, updated_at"
+#define HANDBOOK_COLS "full_name, age, phone, address, bio, updated_at"
+#define VAULT_KEY_COLS \
+  "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at"
+
+User read_user(const Result& r, int i) {
+  return User{r.i64(i, 0), r.bytes(i, 1), r.bytes(i, 2), r.bytes(i, 3), r.i64(i, 4)};
+}
+
+Session read_session(const Result& r, int i) {
+  Session s;
+  s.id = r.bytes(i, 0);
+  s.user_id = r.i64(i, 1);
+  s.refresh_jti = r.bytes(i, 2);
+  s.created_at = r.i64(i, 3);
+  s.last_used_at = r.i64(i, 4);
+  s.expires_at = r.i64(i, 5);
+  s.revoked_at = r.opt_i64(i, 6);
+  s.user_agent = r.bytes(i, 7);
+  s.ip = r.bytes(i, 8);
+  s.vault_epoch = r.i64(i, 9);
+  return s;
+}
+
+SocialLink read_link(const Result& r, int i) {
+  return SocialLink{r.i64(i, 0), r.i64(i, 1), r.bytes(i, 2), r.bytes(i, 3), r.i64(i, 4)};
+}
+
+VaultEntry read_entry(const Result& r, int i) {
+  return VaultEntry{r.i64(i, 0), r.i64(i, 1), r.bytes(i, 2), r.i64(i, 3), r.i64(i, 4)};
+}
+
+Handbook read_handbook(const Result& r, int i) {
+  return Handbook{r.opt_bytes(i, 0), r.opt_i64(i, 1), r.opt_bytes(i, 2),
+                  r.opt_bytes(i, 3), r.opt_bytes(i, 4), r.i64(i, 5)};
+}
+
+// Takes the per-user lock that serializes the capped inserts of one user (FOR NO KEY UPDATE:
+// it does not block the FOR KEY SHARE locks of foreign-key checks). A missing user is the same
+// outcome as the foreign-key violation the insert would raise.
+void lock_user(Conn& c, int64_t user_id) {
+  auto r = c.exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", Params().i(user_id));
+  if (r.rows() == 0) throw sr::ConflictError("the referenced row does not exist");
+}
+
+}  // namespace
+
+void PgRepository::ping() { c_.exec("SELECT 1", Params()); }
+
+int64_t PgRepository::create_user(const std::string& username, const std::string& username_norm,
+                                  const std::string& email, const std::string& password_hash,
+                                  int64_t now) {
+  auto r = c_.exec(
+      "INSERT INTO users (username, username_norm, email, password_hash, created_at) "
+      "VALUES ($1, $2, $3, $4, $5) RETURNING id",
+      Params().b(username).b(username_norm).b(email).b(password_hash).i(now));
+  return r.i64(0, 0);
+}
+
+std::optional<User> PgRepository::find_user_by_login(const std::string& login_lower) {
+  auto r = c_.exec("SELECT " USER_COLS
+                   " FROM users WHERE username_norm = $1 OR email = $1 "
+                   "ORDER BY (username_norm = $1) DESC LIMIT 1",
+                   Params().b(login_lower));
+  if (r.rows() == 0) return std::nullopt;
+  return read_user(r, 0);
+}
+
+std::optional<User> PgRepository::find_user(int64_t id) {
+  auto r = c_.exec("SELECT " USER_COLS " FROM users WHERE id = $1", Params().i(id));
+  if (r.rows() == 0) return std::nullopt;
+  return read_user(r, 0);
+}
+
+bool PgRepository::update_password_hash(int64_t user_id, const std::string& hash) {
+  return c_.exec("UPDATE users SET password_hash = $1 WHERE id = $2", Params().b(hash).i(user_id))
+             .affected() > 0;
+}
+
+bool PgRepository::delete_user(int64_t user_id) {
+  return c_.exec("DELETE FROM users WHERE id = $1", Params().i(user_id)).affected() > 0;
+}
+
+void PgRepository::create_session(const Session& s) {
+  c_.exec("INSERT INTO sessions (" SESSION_COLS
+          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+          Params()
+              .b(s.id)
+              .i(s.user_id)
+              .b(s.refresh_jti)
+              .i(s.created_at)
+              .i(s.last_used_at)
+              .i(s.expires_at)
+              .oi(s.revoked_at)
+              .b(s.user_agent)
+              .b(s.ip)
+              .i(s.vault_epoch));
+}
+
+std::optional<Session> PgRepository::find_session(const std::string& id) {
+  auto r = c_.exec("SELECT " SESSION_COLS " FROM sessions WHERE id = $1", Params().b(id));
+  if (r.rows() == 0) return std::nullopt;
+  return read_session(r, 0);
+}
+
+bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old_jti,
+                                  const std::string& new_jti, int64_t new_expires_at,
+                                  int64_t now) {
+  // One UPDATE with the old jti in its WHERE: under READ COMMITTED the second of two concurrent
+  // rotations re-checks the row after the first commits, sees a different jti and updates nothing.
+  return c_.exec("UPDATE sessions SET refresh_jti = $1, expires_at = $2, last_used_at = $3 "
+                 "WHERE id = $4 AND refresh_jti = $5 AND revoked_at IS NULL",
+                 Params().b(new_jti).i(new_expires_at).i(now).b(sid).b(old_jti))
+             .affected() == 1;
+}
+
+void PgRepository::touch_session(const std::string& sid, int64_t now) {
+  c_.exec("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3",
+          Params().i(now).b(sid).i(now - 60));
+}
+
+bool PgRepository::revoke_session(const std::string& sid, int64_t now) {
+  return c_.exec("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                 Params().i(now).b(sid))
+             .affected() > 0;
+}
+
+int64_t PgRepository::revoke_user_sessions(int64_t user_id, const std::string& except_sid,
+                                           int64_t now) {
+  return c_.exec("UPDATE sessions SET revoked_at = $1 "
+                 "WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL",
+                 Params().i(now).i(user_id).b(except_sid))
+      .affected();
+}
+
+std::vector<Session> PgRepository::list_active_sessions(int64_t user_id, int64_t now) {
+  auto r = c_.exec("SELECT " SESSION_COLS
+                   " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 "
+                   "ORDER BY created_at, id",
+                   Params().i(user_id).i(now));
+  std::vector<Session> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_session(r, i));
+  return out;
+}
+
+int64_t PgRepository::bump_vault_epoch(const std::string& sid) {
+  auto r = c_.exec(
+      "UPDATE sessions SET vault_epoch = vault_epoch + 1 WHERE id = $1 RETURNING vault_epoch",
+      Params().b(sid));
+  return r.rows() ? r.i64(0, 0) : 0;
+}
+
+void PgRepository::block_token(const std::string& jti, const std::string& sid, int64_t user_id,
+                               int64_t expires_at) {
+  c_.exec("INSERT INTO token_blocklist (jti, session_id, user_id, expires_at) "
+          "VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+          Params().b(jti).b(sid).i(user_id).i(expires_at));
+}
+
+bool PgRepository::is_token_blocked(const std::string& jti) {
+  return c_.exec("SELECT 1 FROM token_blocklist WHERE jti = $1", Params().b(jti)).rows() > 0;
+}
+
+int64_t PgRepository::purge_expired(int64_t now) {
+  // One statement, so one atomic snapshot and one round trip.
+  auto r = c_.exec(
+      "WITH s AS (DELETE FROM sessions WHERE expires_at < $1 RETURNING 1), "
+      "b AS (DELETE FROM token_blocklist WHERE expires_at < $1 RETURNING 1) "
+      "SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM b)",
+      Params().i(now));
+  return r.i64(0, 0);
+}
+
+std::optional<Handbook> PgRepository::get_handbook(int64_t user_id) {
+  auto r = c_.exec("SELECT " HANDBOOK_COLS " FROM personal_handbook WHERE user_id = $1",
+                   Params().i(user_id));
+  if (r.rows() == 0) return std::nullopt;
+  return read_handbook(r, 0);
+}
+
+Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
+  auto r = c_.exec("INSERT INTO personal_handbook (user_id, " HANDBOOK_COLS
+                   ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                   "ON CONFLICT (user_id) DO UPDATE SET full_name = excluded.full_name, "
+                   "age = excluded.age, phone = excluded.phone, address = excluded.address, "
+                   "bio = excluded.bio, updated_at = excluded.updated_at "
+                   "RETURNING " HANDBOOK_COLS,
+                   Params()
+                       .i(user_id)
+                       .ob(h.full_name)
+                       .oi(h.age)
+                       .ob(h.phone)
+                       .ob(h.address)
+                       .ob(h.bio)
+                       .i(h.updated_at));
+  return read_handbook(r, 0);
+}
+
+std::vector<SocialLink> PgRepository::list_links(int64_t user_id) {
+  auto r = c_.exec("SELECT " LINK_COLS " FROM social_links WHERE user_id = $1 ORDER BY id",
+                   Params().i(user_id));
+  std::vector<SocialLink> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_link(r, i));
+  return out;
+}
+
+std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::string& platform,
+                                                 const std::string& url, int64_t now,
+                                                 int64_t cap) {
+  Tx tx(c_);
+  lock_user(c_, user_id);
+  // A new statement after the lock: its snapshot sees every insert committed before we got it.
+  auto r = c_.exec("INSERT INTO social_links (user_id, platform, url, created_at) "
+                   "SELECT $1, $2, $3, $4 "
+                   "WHERE (SELECT count(*) FROM social_links WHERE user_id = $1) < $5 "
+                   "RETURNING " LINK_COLS,
+                   Params().i(user_id).b(platform).b(url).i(now).i(cap));
+  if (r.rows() == 0) return std::nullopt;
+  tx.commit();
+  return read_link(r, 0);
+}
+
+std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
+                                                    const std::string& platform,
+                                                    const std::string& url) {
+  auto r = c_.exec("UPDATE social_links SET platform = $1, url = $2 "
+                   "WHERE id = $3 AND user_id = $4 RETURNING " LINK_COLS,
+                   Params().b(platform).b(url).i(id).i(user_id));
+  if (r.rows() == 0) return std::nullopt;
+  return read_link(r, 0);
+}
+
+bool PgRepository::delete_link(int64_t user_id, int64_t id) {
+  return c_.exec("DELETE FROM social_links WHERE id = $1 AND user_id = $2",
+                 Params().i(id).i(user_id))
+             .affected() > 0;
+}
+
+std::optional<VaultKey> PgRepository::get_vault_key(int64_t user_id) {
+  auto r = c_.exec("SELECT " VAULT_KEY_COLS " FROM vault_keys WHERE user_id = $1",
+                   Params().i(user_id));
+  if (r.rows() == 0) return std::nullopt;
+  return VaultKey{r.i64(0, 0), r.bytes(0, 1), r.i64(0, 2), r.i64(0, 3),
+                  r.bytes(0, 4), r.i64(0, 5), r.i64(0, 6), r.i64(0, 7)};
+}
+
+bool PgRepository::create_vault_key(const VaultKey& k) {
+  return c_.exec("INSERT INTO vault_keys (" VAULT_KEY_COLS
+                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id) DO NOTHING",
+                 Params()
+                     .i(k.user_id)
+                     .b(k.kdf_salt)
+                     .i(k.kdf_mem_kib)
+                     .i(k.kdf_passes)
+                     .b(k.wrapped_key)
+                     .i(k.generation)
+                     .i(k.created_at)
+                     .i(k.updated_at))
+             .affected() == 1;
+}
+
+bool PgRepository::update_vault_key(const VaultKey& k, int64_t expected_generation) {
+  return c_.exec("UPDATE vault_keys SET kdf_salt = $1, kdf_mem_kib = $2, kdf_passes = $3, "
+                 "wrapped_key = $4, generation = generation + 1, updated_at = $5 "
+                 "WHERE user_id = $6 AND generation = $7",
+                 Params()
+                     .b(k.kdf_salt)
+                     .i(k.kdf_mem_kib)
+                     .i(k.kdf_passes)
+                     .b(k.wrapped_key)
+                     .i(k.updated_at)
+                     .i(k.user_id)
+                     .i(expected_generation))
+             .affected() == 1;
+}
+
+std::optional<VaultEntry> PgRepository::add_vault_entry(
+    int64_t user_id, int64_t now, int64_t cap,
+    const std::function<std::string(int64_t id)>& seal) {
+  Tx tx(c_);
+  lock_user(c_, user_id);
+  auto r = c_.exec("INSERT INTO vault (user_id, ciphertext, created_at, updated_at) "
+                   "SELECT $1, '\\x'::bytea, $2, $2 "
+                   "WHERE (SELECT count(*) FROM vault WHERE user_id = $1) < $3 RETURNING id",
+                   Params().i(user_id).i(now).i(cap));
+  if (r.rows() == 0) return std::nullopt;
+  VaultEntry e{r.i64(0, 0), user_id, {}, now, now};
+  e.ciphertext = seal(e.id);  // a throwing seal rolls everything back
+  c_.exec("UPDATE vault SET ciphertext = $1 WHERE id = $2", Params().b(e.ciphertext).i(e.id));
+  tx.commit();
+  return e;
+}
+
+std::vector<VaultEntry> PgRepository::list_vault_entries(int64_t user_id) {
+  auto r = c_.exec("SELECT " ENTRY_COLS " FROM vault WHERE user_id = $1 ORDER BY id",
+                   Params().i(user_id));
+  std::vector<VaultEntry> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read_entry(r, i));
+  return out;
+}
+
+std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t id) {
+  auto r = c_.exec("SELECT " ENTRY_COLS " FROM vault WHERE id = $1 AND user_id = $2",
+                   Params().i(id).i(user_id));
+  if (r.rows() == 0) return std::nullopt;
+  return read_entry(r, 0);
+}
+
+std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,
+                                                           const std::string& ciphertext,
+                                                           int64_t now) {
+  auto r = c_.exec("UPDATE vault SET ciphertext = $1, updated_at = $2 "
+                   "WHERE id = $3 AND user_id = $4 RETURNING " ENTRY_COLS,
+                   Params().b(ciphertext).i(now).i(id).i(user_id));
+  if (r.rows() == 0) return std::nullopt;
+  return read_entry(r, 0);
+}
+
+bool PgRepository::delete_vault_entry(int64_t user_id, int64_t id) {
+  return c_.exec("DELETE FROM vault WHERE id = $1 AND user_id = $2", Params().i(id).i(user_id))
+             .affected() > 0;
+}
+
+}  // namespace sr::storage::postgres

@@ -1,0 +1,65 @@
+#pragma once
+#include "storage/repository.hpp"
+#include "storage/sqlite/sqlite_db.hpp"
+
+namespace sr::storage::sqlite {
+
+class SqliteRepository final : public Repository {
+ public:
+  explicit SqliteRepository(Db& db) : db_(db) {}
+  Db& db() { return db_; }
+
+  void ping() override;
+  int64_t create_user(const std::string& username, const std::string& username_norm,
+                      const std::string& email, const std::string& password_hash,
+                      int64_t now) override;
+  std::optional<User> find_user_by_login(const std::string& login_lower) override;
+  std::optional<User> find_user(int64_t id) override;
+  bool update_password_hash(int64_t user_id, const std::string& hash) override;
+  bool delete_user(int64_t user_id) override;
+
+  void create_session(const Session& s) override;
+  std::optional<Session> find_session(const std::string& id) override;
+  bool rotate_refresh(const std::string& sid, const std::string& old_jti,
+                      const std::string& new_jti, int64_t new_expires_at, int64_t now) override;
+  void touch_session(const std::string& sid, int64_t now) override;
+  bool revoke_session(const std::string& sid, int64_t now) override;
+  int64_t revoke_user_sessions(int64_t user_id, const std::string& except_sid,
+                               int64_t now) override;
+  std::vector<Session> list_active_sessions(int64_t user_id, int64_t now) override;
+  int64_t bump_vault_epoch(const std::string& sid) override;
+
+  void block_token(const std::string& jti, const std::string& sid, int64_t user_id,
+                   int64_t expires_at) override;
+  bool is_token_blocked(const std::string& jti) override;
+  int64_t purge_expired(int64_t now) override;
+
+  std::optional<Handbook> get_handbook(int64_t user_id) override;
+  Handbook put_handbook(int64_t user_id, const Handbook& h) override;
+
+  std::vector<SocialLink> list_links(int64_t user_id) override;
+  std::optional<SocialLink> add_link(int64_t user_id, const std::string& platform,
+                                     const std::string& url, int64_t now, int64_t cap) override;
+  std::optional<SocialLink> update_link(int64_t user_id, int64_t id, const std::string& platform,
+                                        const std::string& url) override;
+  bool delete_link(int64_t user_id, int64_t id) override;
+
+  std::optional<VaultKey> get_vault_key(int64_t user_id) override;
+  bool create_vault_key(const VaultKey& k) override;
+  bool update_vault_key(const VaultKey& k, int64_t expected_generation) override;
+
+  std::optional<VaultEntry> add_vault_entry(
+      int64_t user_id, int64_t now, int64_t cap,
+      const std::function<std::string(int64_t id)>& seal) override;
+  std::vector<VaultEntry> list_vault_entries(int64_t user_id) override;
+  std::optional<VaultEntry> get_vault_entry(int64_t user_id, int64_t id) override;
+  std::optional<VaultEntry> update_vault_entry(int64_t user_id, int64_t id,
+                                               const std::string& ciphertext,
+                                               int64_t now) override;
+  bool delete_vault_entry(int64_t user_id, int64_t id) override;
+
+ private:
+  Db& db_;
+};
+
+}  // namespace sr::storage::sqlite

@@ -1,0 +1,20 @@
+// Database URLs: which backend, where, and a form that is safe to print.
+#pragma once
+#include <string>
+
+namespace sr::storage {
+
+struct DatabaseUrl {
+  enum class Kind { sqlite, postgresql } kind = Kind::sqlite;
+  std::string sqlite_path;  // sqlite: the file path (absolute for sqlite:///abs, else relative)
+  std::string conninfo;     // postgresql: the URL as given, handed to libpq untouched
+};
+
+// sqlite:///abs/path, sqlite://relative/path, postgresql://... or postgres://...
+// Throws std::runtime_error (with the URL redacted) when the URL is malformed.
+DatabaseUrl parse_database_url(const std::string& url);
+
+// The URL with any password (user:PASSWORD@ and password=... parameters) replaced by "***".
+std::string redact_database_url(const std::string& url);
+
+}  // namespace sr::storage

@@ -1,0 +1,260 @@
+"""Black-box test harness: starts the real strongroom binary on a free loopback port, against real
+SQLite and PostgreSQL (SR_TEST_PG_URL, started by scripts/run-tests.sh), and talks HTTP to it."""
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("STRONGROOM_BIN", os.path.join(ROOT, "build", "strongroom"))
+PG_URL = os.environ.get("SR_TEST_PG_URL", "")
+
+# A password that passes the policy (12+ code points, not common, no username inside).
+STRONG = "correct horse battery staple 42"
+STRONG2 = "another quite long passphrase 77"
+
+
+def backends():
+    if PG_URL:
+        return ["sqlite", "postgresql"]
+    if os.environ.get("SR_TEST_ALLOW_NO_PG") == "1":
+        return ["sqlite"]
+    raise RuntimeError("SR_TEST_PG_URL is not set: run the suite with `make test`")
+
+
+class Server:
+    """One strongroom process. env: extra STRONGROOM_* settings."""
+
+    def __init__(self, backend="sqlite", env=None, data_dir=None, profile="test", args=None):
+        self.backend = backend
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="sr-api-")
+        self.log_path = os.path.join(self.data_dir, "..", os.path.basename(self.data_dir) + ".log")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+        self.env.update({
+            "STRONGROOM_PROFILE": profile,
+            "STRONGROOM_LISTEN": "127.0.0.1:0",
+            "STRONGROOM_DATA_DIR": self.data_dir,
+            "STRONGROOM_THREADS": "2",
+            "STRONGROOM_HASH_WORKERS": "2",
+            "STRONGROOM_RATE_LIMIT_SCALE": "1000",
+        })
+        if backend == "postgresql":
+            self.env["STRONGROOM_DATABASE_URL"] = PG_URL
+        if env:
+            self.env.update(env)
+        self.args = args or []
+        self.proc = None
+        self.port = None
+
+    def start(self, timeout=15):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([BIN, "serve", *self.args], env=self.env, stdout=subprocess.PIPE,
+                                     stderr=self.logf, cwd=self.data_dir)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"strongroom exited with {self.proc.returncode}: {self.read_log()[-2000:]}")
+                continue
+            self.logf.write(line)
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev.get("event") == "listening":
+                self.port = ev["port"]
+                break
+        else:
+            raise RuntimeError("strongroom did not report listening")
+        # Keep draining stdout into the log file.
+        import threading
+
+        def pump():
+            for l in self.proc.stdout:
+                self.logf.write(l)
+                self.logf.flush()
+        self.pump = threading.Thread(target=pump, daemon=True)
+        self.pump.start()
+        return self
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def read_log(self):
+        try:
+            self.logf.flush()
+        except Exception:
+            pass
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def log_events(self):
+        out = []
+        for line in self.read_log().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "pump", None):
+            self.pump.join(timeout=5)
+        return self.proc.returncode if self.proc else None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        try:
+            self.logf.close()
+        except Exception:
+            pass
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+
+@pytest.fixture(scope="module", params=backends())
+def server(request):
+    s = Server(backend=request.param).start()
+    yield s
+    s.cleanup()
+
+
+@pytest.fixture
+def make_server():
+    made = []
+
+    def make(**kw):
+        s = Server(**kw)
+        made.append(s)
+        return s.start()
+    yield make
+    for s in made:
+        s.cleanup()
+
+
+def uname(prefix="u"):
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+class Client:
+    """A browser-like client: cookies kept, CSRF header added from the csrf cookie."""
+
+    def __init__(self, server):
+        self.server = server
+        self.s = requests.Session()
+        self.username = None
+        self.password = None
+        self.user_id = None
+        self.csrf = None
+        self.access = None
+        self.refresh = None
+        self.vault_token = None
+
+    def url(self, path):
+        return self.server.url + path
+
+    def req(self, method, path, json_body=None, csrf=True, headers=None, **kw):
+        h = dict(headers or {})
+        if csrf and self.csrf and method in ("POST", "PUT", "PATCH", "DELETE"):
+            h.setdefault("X-CSRF-TOKEN", self.csrf)
+        return self.s.request(method, self.url(path), json=json_body, headers=h, timeout=30, **kw)
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.req("POST", path, body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.req("PUT", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.req("DELETE", path, **kw)
+
+    def signup(self, username=None, password=STRONG, email=None):
+        self.username = username or uname()
+        self.password = password
+        email = email or f"{self.username}@example.org"
+        r = self.s.post(self.url("/auth/signup"),
+                        json={"username": self.username, "email": email, "password": password}, timeout=30)
+        assert r.status_code == 201, r.text
+        self.user_id = r.json()["user_id"]
+        return r
+
+    def signin(self, return_tokens=True):
+        r = self.s.post(self.url("/auth/signin"),
+                        json={"username": self.username, "password": self.password,
+                              "return_tokens": return_tokens}, timeout=30)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        self.csrf = body["csrf_token"]
+        self.access = body.get("access_token")
+        self.refresh = body.get("refresh_token")
+        return r
+
+    def bearer(self):
+        return {"Authorization": f"Bearer {self.access}"}
+
+
+@pytest.fixture
+def client(server):
+    c = Client(server)
+    c.signup()
+    c.signin()
+    return c
+
+
+def assert_error(r, status, code):
+    assert r.status_code == status, f"expected {status}, got {r.status_code}: {r.text}"
+    assert r.headers.get("Content-Type", "").startswith("application/json"), r.headers
+    body = r.json()
+    assert body["code"] == code, body
+    assert isinstance(body["error"], str) and body["error"]
+    return body
+
+
+def raw_request(port, data, timeout=5, read_all=True):
+    """Sends raw bytes and returns the raw response bytes (until close or timeout)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                break
+            chunks.append(b)
+            if not read_all:
+                break
+        return b"".join(chunks)
+    finally:
+        s.close()

@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "storage/repository.hpp"
+TEST(Smoke, Builds) { SUCCEED(); }
