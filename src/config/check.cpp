@@ -69,7 +69,8 @@ std::vector<Item> audit(const Config& c, bool deploy) {
 
   // Cookies.
   if (strict && !c.cookie_secure)
-    add(Severity::error, "cookie_secure", "cookies are not Secure: browsers send them over plain HTTP",
+    add(Severity::error, "cookie_secure",
+        "cookies are not Secure: browsers send them over plain HTTP",
         "set cookie_secure = true (the production default) and serve over HTTPS", true);
   if (strict && c.cookie_samesite == "Lax")
     add(Severity::warning, "cookie_samesite",
@@ -92,8 +93,8 @@ std::vector<Item> audit(const Config& c, bool deploy) {
   bool native_tls = false;
   if (!c.tls_cert.empty() || !c.tls_key.empty()) {
     bool ok = true;
-    for (const auto& [key, path] : {std::pair<std::string, std::string>{"tls_cert", c.tls_cert},
-                                    {"tls_key", c.tls_key}}) {
+    for (const auto& [key, path] :
+         {std::pair<std::string, std::string>{"tls_cert", c.tls_cert}, {"tls_key", c.tls_key}}) {
       if (path.empty() || ::access(path.c_str(), R_OK) != 0) {
         ok = false;
         add(Severity::error, key,
@@ -105,12 +106,14 @@ std::vector<Item> audit(const Config& c, bool deploy) {
   }
   if (strict && !native_tls && !c.behind_tls_proxy)
     add(Severity::error, "behind_tls_proxy",
-        "TLS is neither terminated natively (tls_cert + tls_key) nor declared to be done by a proxy",
+        "TLS is neither terminated natively (tls_cert + tls_key) nor declared to be done by a "
+        "proxy",
         "set tls_cert and tls_key, or behind_tls_proxy = true when a trusted proxy terminates TLS",
         true);
   if (strict && c.behind_tls_proxy && c.trusted_proxies.empty())
     add(Severity::warning, "trusted_proxies",
-        "behind_tls_proxy is set but trusted_proxies is empty: every client will appear to have the "
+        "behind_tls_proxy is set but trusted_proxies is empty: every client will appear to have "
+        "the "
         "proxy's address (one shared rate limit)",
         "list the proxy's address in trusted_proxies");
 

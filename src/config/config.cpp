@@ -5,12 +5,12 @@
 #include <arpa/inet.h>
 #include <sodium.h>
 
+#include <toml++/toml.h>
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <thread>
-#include <toml++/toml.h>
 
 #include "config/detail.hpp"
 #include "util/encoding.hpp"
@@ -283,7 +283,8 @@ void read_file(const std::string& path, Layer& layer, std::vector<std::string>& 
             rule = std::to_string(*count) + "/" + std::to_string(*period);
         }
         if (rule.empty() || rule.find_first_of(",=") != std::string::npos) {
-          problems.push_back(what + ": expected \"count/period\" or {count = N, period = seconds} " +
+          problems.push_back(what +
+                             ": expected \"count/period\" or {count = N, period = seconds} " +
                              "(from " + origin + ")");
           ok = false;
           continue;
@@ -346,8 +347,7 @@ void read_env(Layer& layer, std::vector<std::string>& warnings,
       continue;
     }
     if (!find_key(key) || name != "STRONGROOM_" + upper(key)) {
-      warnings.push_back(name + ": not a configuration variable, ignored" +
-                         suggestion(key, true));
+      warnings.push_back(name + ": not a configuration variable, ignored" + suggestion(key, true));
       continue;
     }
     Raw r;
@@ -457,8 +457,7 @@ bool valid_origin(std::string_view o) {
     auto close = rest.find(']');
     if (close == std::string_view::npos) return false;
     unsigned char buf[16];
-    if (inet_pton(AF_INET6, std::string(rest.substr(1, close - 1)).c_str(), buf) != 1)
-      return false;
+    if (inet_pton(AF_INET6, std::string(rest.substr(1, close - 1)).c_str(), buf) != 1) return false;
     host = {};
     if (close + 1 < rest.size()) {
       if (rest[close + 1] != ':') return false;
@@ -509,8 +508,7 @@ std::optional<std::map<std::string, RateRule>> parse_rates(std::string_view text
     if (!is_rate_name(name) || slash == std::string_view::npos) return std::nullopt;
     auto count = parse_int(rule.substr(0, slash));
     auto period = parse_int(rule.substr(slash + 1));
-    if (!count || !period || *count < 1 || *period < 1 || *count > 1000000000 ||
-        *period > 31536000)
+    if (!count || !period || *count < 1 || *period < 1 || *count > 1000000000 || *period > 31536000)
       return std::nullopt;
     out[name] = RateRule{*count, *period};
   }
@@ -520,8 +518,7 @@ std::optional<std::map<std::string, RateRule>> parse_rates(std::string_view text
 Config defaults_for(const std::string& profile) {
   Config c;
   c.profile = profile;
-  if (profile == "development")
-    c.cors_origins = {"http://localhost:5173", "http://127.0.0.1:5173"};
+  if (profile == "development") c.cors_origins = {"http://localhost:5173", "http://127.0.0.1:5173"};
   if (profile == "production") c.cookie_secure = true;
   return c;
 }
@@ -615,7 +612,9 @@ const std::vector<std::string>& known_keys() {
   return keys;
 }
 
-std::string generate_secret() { return random_token(32); }
+std::string generate_secret() {
+  return random_token(32);
+}
 
 Config load(const Sources& src) {
   Loader L;
@@ -651,7 +650,7 @@ Config load(const Sources& src) {
                                             : std::string();
   if (!config_file.empty()) read_file(config_file, file, L.problems);
 
-  for (Layer* layer : {&file, &flags, &env})
+  for (Layer* layer : {&file, &env, &flags})
     for (auto& [k, v] : *layer) {
       if (k == "rate_limits")
         L.rate_layers.push_back(v);
@@ -798,7 +797,7 @@ Config load(const Sources& src) {
 
   if (const Raw* r = L.get("log_level")) {
     std::string t = lower(trim(r->text));
-    static const char* levels[] = {"trace", "debug",    "info", "warn",
+    static const char* levels[] = {"trace",   "debug", "info",     "warn",
                                    "warning", "error", "critical", "off"};
     if (!r->is_list && std::find(std::begin(levels), std::end(levels), t) != std::end(levels))
       c.log_level = t;
@@ -823,8 +822,9 @@ Config load(const Sources& src) {
                          std::to_string(c.access_ttl) + " > " + std::to_string(c.refresh_ttl) +
                          ")");
   if (c.vault_ttl > c.vault_max_ttl)
-    L.problems.push_back("vault_ttl: must not exceed vault_max_ttl (" + std::to_string(c.vault_ttl) +
-                         " > " + std::to_string(c.vault_max_ttl) + ")");
+    L.problems.push_back("vault_ttl: must not exceed vault_max_ttl (" +
+                         std::to_string(c.vault_ttl) + " > " + std::to_string(c.vault_max_ttl) +
+                         ")");
 
   unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   if (c.threads == 0) c.threads = static_cast<int>(cores);

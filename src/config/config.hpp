@@ -28,10 +28,10 @@ struct Config {
   std::string database_url;  // default sqlite://<data_dir>/strongroom.db
   std::string redis_url;     // empty: in-memory rate-limit counters
 
-  SecretBytes jwt_secret;                      // raw key bytes
+  SecretBytes jwt_secret;  // raw key bytes
   std::vector<SecretBytes> jwt_previous_secrets;
-  SecretBytes vault_session_key;               // 32 bytes
-  std::string jwt_issuer = "strongroom";       // iss and aud
+  SecretBytes vault_session_key;          // 32 bytes
+  std::string jwt_issuer = "strongroom";  // iss and aud
 
   int64_t access_ttl = 900, refresh_ttl = 604800, vault_ttl = 300, vault_max_ttl = 1800;
   bool cookie_secure = false;
@@ -66,9 +66,9 @@ struct Config {
 };
 
 struct Sources {
-  std::optional<std::string> config_file;          // --config
-  std::map<std::string, std::string> flags;        // key -> value from the command line
-  bool use_environment = true;                     // read STRONGROOM_* (tests may turn off)
+  std::optional<std::string> config_file;    // --config
+  std::map<std::string, std::string> flags;  // key -> value from the command line
+  bool use_environment = true;               // read STRONGROOM_* (tests may turn off)
 };
 
 // Loads and validates. Throws ConfigError listing every problem (each names its key).

@@ -99,8 +99,7 @@ bool is_loopback(const IpRange& r) {
 }
 
 std::string secret_weakness(const SecretBytes& s) {
-  if (s.size() < 32)
-    return "shorter than 32 bytes (" + std::to_string(s.size()) + " bytes)";
+  if (s.size() < 32) return "shorter than 32 bytes (" + std::to_string(s.size()) + " bytes)";
   bool seen[256] = {};
   int distinct = 0;
   for (size_t i = 0; i < s.size(); ++i) {

@@ -25,10 +25,10 @@ std::string secret_weakness(const SecretBytes& s);
 
 // The interesting parts of a database or Redis URL (libpq URI syntax for PostgreSQL).
 struct DbUrl {
-  std::string scheme;               // sqlite | postgresql | redis | rediss | unix
-  std::vector<std::string> hosts;   // empty: local socket
-  std::string sslmode;              // as given in the query, empty if absent
-  std::string path;                 // sqlite file, unix socket, database name
+  std::string scheme;              // sqlite | postgresql | redis | rediss | unix
+  std::vector<std::string> hosts;  // empty: local socket
+  std::string sslmode;             // as given in the query, empty if absent
+  std::string path;                // sqlite file, unix socket, database name
 };
 // nullopt with *why set when the text is not an accepted database_url.
 std::optional<DbUrl> parse_database_url(std::string_view url, std::string* why);

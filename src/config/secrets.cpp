@@ -18,9 +18,13 @@
 namespace sr::config {
 namespace {
 
-[[noreturn]] void fail(const std::string& what) { throw ConfigError({what}); }
+[[noreturn]] void fail(const std::string& what) {
+  throw ConfigError({what});
+}
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 std::string mode_text(mode_t m) {
   char buf[8];
@@ -63,7 +67,7 @@ bool read_secrets(const std::string& path, Entries& out) {
     ::close(fd);
     fail("data_dir: secrets file " + path + " is not a regular file");
   }
-  if (st.st_mode & 007) {
+  if (st.st_mode & 077) {
     ::close(fd);
     fail("data_dir: secrets file " + path + " is accessible by group or others (mode " +
          mode_text(st.st_mode) + "); run `chmod 600 " + path +

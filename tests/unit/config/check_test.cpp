@@ -56,8 +56,8 @@ TEST(ConfigCheck, ProductionListsEveryProblemAtOnce) {
   TempDir d;
   Sources s;
   s.use_environment = false;
-  s.flags = {{"profile", "production"},   {"data_dir", d.path()},
-             {"cookie_secure", "false"},  {"cors_origins", "*"},
+  s.flags = {{"profile", "production"},     {"data_dir", d.path()},
+             {"cookie_secure", "false"},    {"cors_origins", "*"},
              {"argon2_memory_kib", "1024"}, {"argon2_passes", "1"},
              {"rate_limit_scale", "0.5"},   {"jwt_previous_secrets", "old"}};
   Config c = load(s);
@@ -86,8 +86,9 @@ TEST(ConfigCheck, WeakSecrets) {
   EXPECT_EQ(count(f, "vault_session_key", Severity::error), 1) << dump(f);
   EXPECT_NE(dump(f).find("low entropy"), std::string::npos);
   c = good(d);
-  c.jwt_previous_secrets.push_back(sr::SecretBytes::from_view("abababababababababababababababab"
-                                                              "abab"));
+  c.jwt_previous_secrets.push_back(
+      sr::SecretBytes::from_view("abababababababababababababababab"
+                                 "abab"));
   f = check(c, true);
   EXPECT_EQ(count(f, "jwt_previous_secrets", Severity::error), 1) << dump(f);
   // Development without deploy: a weak explicit key is a warning, a missing one only info.

@@ -31,7 +31,9 @@ std::vector<std::string> problems_of(const Sources& s) {
   return {};
 }
 
-bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+bool starts_with(const std::string& s, const std::string& p) {
+  return s.rfind(p, 0) == 0;
+}
 
 }  // namespace
 
@@ -119,11 +121,12 @@ TEST(ConfigLoad, ListsFromArraysAndCommaStrings) {
   EnvGuard env;
   TempDir d;
   Sources s;
-  s.config_file = d.file("c.toml",
-                         "cors_origins = [\"https://a.example.com\", \"https://b.example.com:8443\"]\n"
-                         "trusted_proxies = \"10.0.0.0/8, 192.168.1.1 ,\"\n"
-                         "jwt_previous_secrets = [\"" +
-                             std::string(64, 'a') + "\"]\n");
+  s.config_file =
+      d.file("c.toml",
+             "cors_origins = [\"https://a.example.com\", \"https://b.example.com:8443\"]\n"
+             "trusted_proxies = \"10.0.0.0/8, 192.168.1.1 ,\"\n"
+             "jwt_previous_secrets = [\"" +
+                 std::string(64, 'a') + "\"]\n");
   env.set("STRONGROOM_METRICS_ALLOW", "127.0.0.1,10.1.0.0/16,fd00::/8");
   Config c = load(s);
   EXPECT_EQ(c.cors_origins,
@@ -181,9 +184,9 @@ TEST(ConfigLoad, ListenParsing) {
     const char* host;
     int port;
   };
-  for (auto [text, host, port] : {Case{"127.0.0.1:8080", "127.0.0.1", 8080},
-                                  Case{"[::1]:0", "::1", 0}, Case{"0.0.0.0:443", "0.0.0.0", 443},
-                                  Case{"localhost:65535", "localhost", 65535}}) {
+  for (auto [text, host, port] :
+       {Case{"127.0.0.1:8080", "127.0.0.1", 8080}, Case{"[::1]:0", "::1", 0},
+        Case{"0.0.0.0:443", "0.0.0.0", 443}, Case{"localhost:65535", "localhost", 65535}}) {
     Config c = load(flags_only({{"listen", text}}));
     EXPECT_EQ(c.host, host);
     EXPECT_EQ(c.port, port);
@@ -353,7 +356,7 @@ TEST(ConfigLoad, FileTypesAreChecked) {
 }
 
 TEST(ConfigLoad, SecretEncodings) {
-  const std::string hex(64, 'f');                                 // 32 bytes of 0xff
+  const std::string hex(64, 'f');                                          // 32 bytes of 0xff
   const std::string b64u = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8";  // bytes 0..31
   const std::string b64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
   const std::string raw = "correct horse battery staple, but longer";
@@ -399,12 +402,33 @@ TEST(ConfigLoad, CrossKeyRules) {
 
 TEST(ConfigLoad, KnownKeysAndGenerateSecret) {
   const auto& keys = known_keys();
-  for (const char* k : {"profile", "listen", "data_dir", "database_url", "redis_url", "jwt_secret",
-                        "jwt_previous_secrets", "vault_session_key", "access_ttl", "refresh_ttl",
-                        "vault_ttl", "cookie_secure", "cookie_samesite", "cors_origins",
-                        "trusted_proxies", "rate_limit_scale", "hash_workers", "hash_max_queue",
-                        "argon2_memory_kib", "argon2_passes", "db_pool_size", "metrics_allow",
-                        "log_file", "tls_cert", "tls_key", "behind_tls_proxy", "threads"})
+  for (const char* k : {"profile",
+                        "listen",
+                        "data_dir",
+                        "database_url",
+                        "redis_url",
+                        "jwt_secret",
+                        "jwt_previous_secrets",
+                        "vault_session_key",
+                        "access_ttl",
+                        "refresh_ttl",
+                        "vault_ttl",
+                        "cookie_secure",
+                        "cookie_samesite",
+                        "cors_origins",
+                        "trusted_proxies",
+                        "rate_limit_scale",
+                        "hash_workers",
+                        "hash_max_queue",
+                        "argon2_memory_kib",
+                        "argon2_passes",
+                        "db_pool_size",
+                        "metrics_allow",
+                        "log_file",
+                        "tls_cert",
+                        "tls_key",
+                        "behind_tls_proxy",
+                        "threads"})
     EXPECT_NE(std::find(keys.begin(), keys.end(), k), keys.end()) << k;
   std::string a = generate_secret(), b = generate_secret();
   EXPECT_EQ(a.size(), 43u);
