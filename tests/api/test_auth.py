@@ -1,0 +1,415 @@
+"""Accounts and sessions (SPEC 4 and 12) on SQLite and PostgreSQL."""
+import base64
+import json
+import sqlite3
+import statistics
+import time
+
+import pytest
+import requests
+
+from conftest import STRONG, STRONG2, Client, Server, assert_error, uname
+
+
+def cookie_headers(r):
+    return [v for k, v in r.raw.headers.items() if k.lower() == "set-cookie"]
+
+
+def parse_set_cookie(v):
+    parts = [p.strip() for p in v.split(";")]
+    name, _, value = parts[0].partition("=")
+    attrs = {}
+    for p in parts[1:]:
+        k, _, val = p.partition("=")
+        attrs[k.lower()] = val
+    return name, value, attrs
+
+
+# --- signup -------------------------------------------------------------------------------------
+
+def test_signup_created(server):
+    name = uname()
+    r = requests.post(server.url + "/auth/signup", json={"username": name, "email": f"{name}@Example.ORG", "password": STRONG})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["message"] == "User created!" and isinstance(body["user_id"], int)
+
+
+def test_signup_conflicts_case_insensitive(server):
+    c = Client(server)
+    c.signup()
+    r = requests.post(server.url + "/auth/signup", json={"username": c.username.upper(), "email": "other-" + c.username + "@example.org", "password": STRONG})
+    assert_error(r, 409, "conflict")
+    r = requests.post(server.url + "/auth/signup", json={"username": uname(), "email": (c.username + "@EXAMPLE.org").upper(), "password": STRONG})
+    assert_error(r, 409, "conflict")
+
+
+@pytest.mark.parametrize("field,value", [
+    ("username", "ab"), ("username", "a" * 51), ("username", "bad name"), ("username", "x<script>"),
+    ("username", "ünïcode"), ("username", "nul\u0000byte"), ("username", 12345), ("username", None),
+    ("email", "no-at-sign"), ("email", "two@@example.org"), ("email", "a@nodot"), ("email", "a@" + "b" * 250 + ".org"),
+    ("email", "a b@example.org"), ("email", "x@example.org\r\nBcc: y"),
+    ("password", "short"), ("password", "x" * 129), ("password", "password1234"), ("password", "a" * 11),
+])
+def test_signup_validation(server, field, value):
+    body = {"username": uname(), "email": uname() + "@example.org", "password": STRONG}
+    body[field] = value
+    r = requests.post(server.url + "/auth/signup", json=body)
+    err = assert_error(r, 400, "validation_failed")
+    assert field in err["fields"], err
+
+
+def test_password_containing_username_refused(server):
+    name = uname("longname")
+    r = requests.post(server.url + "/auth/signup", json={"username": name, "email": name + "@example.org", "password": "xx" + name.upper() + "yy!"})
+    assert "password" in assert_error(r, 400, "validation_failed")["fields"]
+
+
+def test_password_length_in_code_points(server):
+    ok = "é" * 12  # 12 code points, 24 bytes
+    name = uname()
+    r = requests.post(server.url + "/auth/signup", json={"username": name, "email": name + "@example.org", "password": ok + "z"})
+    assert r.status_code == 201, r.text
+    name = uname()
+    r = requests.post(server.url + "/auth/signup", json={"username": name, "email": name + "@example.org", "password": "é" * 129})
+    assert_error(r, 400, "validation_failed")
+
+
+def test_signup_reports_all_problems_at_once(server):
+    r = requests.post(server.url + "/auth/signup", json={"username": "a", "email": "bad", "password": "x"})
+    err = assert_error(r, 400, "validation_failed")
+    assert {"username", "email", "password"} <= set(err["fields"])
+
+
+# --- signin -------------------------------------------------------------------------------------
+
+def test_signin_sets_cookies(server):
+    c = Client(server)
+    c.signup()
+    r = c.signin(return_tokens=False)
+    body = r.json()
+    assert body["message"] == "Signed in" and body["user_id"] == c.user_id and body["csrf_token"]
+    assert "access_token" not in body and "refresh_token" not in body
+    cookies = {parse_set_cookie(v)[0]: parse_set_cookie(v) for v in cookie_headers(r)}
+    expect = {
+        "access_token_cookie": ("/", True, 900),
+        "refresh_token_cookie": ("/auth", True, 604800),
+        "csrf_access_token": ("/", False, 900),
+        "csrf_refresh_token": ("/auth", False, 604800),
+    }
+    assert set(cookies) == set(expect), cookies.keys()
+    for name, (path, http_only, max_age) in expect.items():
+        _, value, attrs = cookies[name]
+        assert value
+        assert attrs["path"] == path, name
+        assert ("httponly" in attrs) == http_only, name
+        assert attrs["samesite"] == "Strict"
+        assert "secure" not in attrs  # plain-HTTP test profile
+        assert int(attrs["max-age"]) == max_age
+    assert cookies["csrf_access_token"][1] == body["csrf_token"]
+
+
+def test_signin_with_email_and_tokens(server):
+    c = Client(server)
+    c.signup()
+    r = requests.post(server.url + "/auth/signin", json={"username": f"{c.username}@EXAMPLE.org", "password": STRONG, "return_tokens": True})
+    assert r.status_code == 200, r.text
+    b = r.json()
+    assert b["access_token"].count(".") == 2 and b["refresh_token"].count(".") == 2
+    header = json.loads(base64.urlsafe_b64decode(b["access_token"].split(".")[0] + "=="))
+    assert header["alg"] == "HS256"
+    payload = json.loads(base64.urlsafe_b64decode(b["access_token"].split(".")[1] + "==="))
+    assert payload["sub"] == str(c.user_id) and payload["type"] == "access"
+    assert payload["iss"] == "strongroom" and payload["aud"] == "strongroom"
+    assert payload["exp"] - payload["iat"] == 900
+    assert len(base64.urlsafe_b64decode(payload["jti"] + "==")) >= 16
+
+
+def test_signin_failures_indistinguishable(server):
+    c = Client(server)
+    c.signup()
+    r1 = requests.post(server.url + "/auth/signin", json={"username": c.username, "password": "wrong password here"})
+    r2 = requests.post(server.url + "/auth/signin", json={"username": uname("ghost"), "password": "wrong password here"})
+    b1 = assert_error(r1, 401, "invalid_credentials")
+    b2 = assert_error(r2, 401, "invalid_credentials")
+    assert b1 == b2
+    assert "set-cookie" not in {k.lower() for k in r1.headers}
+
+
+def test_signin_timing_unknown_vs_wrong(server):
+    c = Client(server)
+    c.signup()
+    s = requests.Session()
+
+    def t(user):
+        t0 = time.perf_counter()
+        r = s.post(server.url + "/auth/signin", json={"username": user, "password": "not the password!"})
+        assert r.status_code == 401
+        return time.perf_counter() - t0
+    known, unknown = [], []
+    for i in range(12):
+        known.append(t(c.username))
+        unknown.append(t(uname("nobody")))
+    ratio = statistics.median(known) / statistics.median(unknown)
+    assert 0.5 < ratio < 2.0, (statistics.median(known), statistics.median(unknown))
+
+
+def test_signin_bad_inputs(server):
+    for body in [{}, {"username": "x"}, {"password": "x"}, {"username": "x", "password": 5},
+                 {"username": ["a"], "password": "x"}, {"username": "x", "password": "y", "return_tokens": "yes"}]:
+        r = requests.post(server.url + "/auth/signin", json=body)
+        assert_error(r, 400, "validation_failed")
+
+
+# --- authenticated requests, CSRF, bearer --------------------------------------------------------
+
+def test_me_with_cookie_and_bearer(client):
+    r = client.get("/personal/me")
+    assert r.status_code == 200, r.text
+    assert r.json()["username"] == client.username
+    r = requests.get(client.url("/personal/me"), headers=client.bearer())
+    assert r.status_code == 200 and r.json()["id"] == client.user_id
+
+
+def test_unauthenticated(server):
+    assert_error(requests.get(server.url + "/personal/me"), 401, "unauthorized")
+    assert_error(requests.get(server.url + "/personal/me", headers={"Authorization": "Bearer abc.def.ghi"}), 401, "unauthorized")
+    assert_error(requests.get(server.url + "/personal/me", headers={"Authorization": "Basic Zm9vOmJhcg=="}), 401, "unauthorized")
+    assert_error(requests.get(server.url + "/personal/me", headers={"Cookie": "access_token_cookie=" + "A" * 5000}), 401, "unauthorized")
+
+
+def test_csrf_required_for_cookie_writes(client):
+    r = client.post("/auth/logout", csrf=False)
+    assert_error(r, 403, "csrf_failed")
+    r = client.post("/auth/logout", csrf=False, headers={"X-CSRF-TOKEN": "forged"})
+    assert_error(r, 403, "csrf_failed")
+    # The refresh token's csrf is not the access token's.
+    refresh_csrf = client.s.cookies.get("csrf_refresh_token")
+    r = client.post("/auth/logout", csrf=False, headers={"X-CSRF-TOKEN": refresh_csrf})
+    assert_error(r, 403, "csrf_failed")
+    assert client.get("/personal/me").status_code == 200  # still signed in
+
+
+@pytest.mark.parametrize("method,path", [
+    ("POST", "/auth/logout-all"), ("DELETE", "/auth/sessions/abc"), ("POST", "/auth/change-password"),
+    ("POST", "/auth/delete-account"), ("PUT", "/personal/handbook"), ("POST", "/social/links"),
+    ("PUT", "/social/links/1"), ("DELETE", "/social/links/1"), ("POST", "/vault/setup"),
+    ("POST", "/vault/unlock-vault"), ("POST", "/vault/lock"), ("POST", "/vault/add"),
+    ("PUT", "/vault/entries/1"), ("DELETE", "/vault/entries/1"), ("POST", "/vault/change-password"),
+])
+def test_csrf_on_every_unsafe_cookie_route(client, method, path):
+    r = client.req(method, path, {}, csrf=False)
+    assert_error(r, 403, "csrf_failed")
+
+
+def test_bearer_needs_no_csrf(client):
+    r = requests.put(client.url("/personal/handbook"), json={"full_name": "B"}, headers=client.bearer())
+    assert r.status_code == 200, r.text
+
+
+def test_refresh_token_is_not_an_access_token(client):
+    r = requests.get(client.url("/personal/me"), headers={"Authorization": f"Bearer {client.refresh}"})
+    assert_error(r, 401, "unauthorized")
+    r = requests.post(client.url("/auth/refresh"), json={"refresh_token": client.access})
+    assert_error(r, 401, "unauthorized")
+
+
+def test_tampered_tokens(client):
+    h, p, s = client.access.split(".")
+    none_header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    payload = json.loads(base64.urlsafe_b64decode(p + "==="))
+    payload["sub"] = str(client.user_id + 1)
+    p2 = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    hs384 = base64.urlsafe_b64encode(b'{"alg":"HS384","typ":"JWT"}').rstrip(b"=").decode()
+    for tok in [f"{none_header}.{p}.", f"{none_header}.{p}.{s}", f"{h}.{p2}.{s}", f"{hs384}.{p}.{s}",
+                f"{h}.{p}.{s[:-2]}AA", f"{h}.{p}", "", "...", "a.b.c.d"]:
+        r = requests.get(client.url("/personal/me"), headers={"Authorization": f"Bearer {tok}"})
+        assert r.status_code == 401, tok
+
+
+# --- refresh, rotation, reuse --------------------------------------------------------------------
+
+def test_refresh_by_cookie_rotates(client):
+    old_refresh = client.s.cookies.get("refresh_token_cookie", path="/auth")
+    r = client.post("/auth/refresh", csrf=False, headers={"X-CSRF-TOKEN": client.s.cookies.get("csrf_refresh_token", path="/auth")})
+    assert r.status_code == 200, r.text
+    b = r.json()
+    assert b["message"] == "Token refreshed" and b["user_id"] == client.user_id and b["csrf_token"]
+    assert "access_token" not in b
+    new_refresh = client.s.cookies.get("refresh_token_cookie", path="/auth")
+    assert new_refresh and new_refresh != old_refresh
+    client.csrf = b["csrf_token"]
+    assert client.get("/personal/me").status_code == 200
+
+
+def test_refresh_cookie_needs_csrf(client):
+    r = client.post("/auth/refresh", csrf=False)
+    assert_error(r, 403, "csrf_failed")
+
+
+def test_refresh_reuse_revokes_session(server):
+    c = Client(server)
+    c.signup()
+    c.signin()
+    first = c.refresh
+    r = requests.post(server.url + "/auth/refresh", json={"refresh_token": first})
+    assert r.status_code == 200, r.text
+    second_access, second_refresh = r.json()["access_token"], r.json()["refresh_token"]
+    assert requests.get(server.url + "/personal/me", headers={"Authorization": f"Bearer {second_access}"}).status_code == 200
+    r = requests.post(server.url + "/auth/refresh", json={"refresh_token": first})  # replay
+    assert_error(r, 401, "token_reused")
+    # The whole session is gone: the legitimately rotated tokens stop working at once.
+    assert_error(requests.get(server.url + "/personal/me", headers={"Authorization": f"Bearer {second_access}"}), 401, "token_revoked")
+    assert requests.post(server.url + "/auth/refresh", json={"refresh_token": second_refresh}).status_code == 401
+    time.sleep(0.3)
+    assert any(e.get("event") == "auth.token.reuse" for e in server.log_events())
+
+
+def test_concurrent_refresh_at_most_one_wins(server):
+    import concurrent.futures
+    c = Client(server)
+    c.signup()
+    c.signin()
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        codes = list(ex.map(lambda _: requests.post(server.url + "/auth/refresh", json={"refresh_token": c.refresh}).status_code, range(8)))
+    assert codes.count(200) <= 1, codes
+    assert all(code in (200, 401) for code in codes), codes
+
+
+def test_refresh_garbage(server):
+    for body in [{"refresh_token": "x"}, {"refresh_token": ""}, {"refresh_token": "a.b.c"}, {"nope": 1}]:
+        r = requests.post(server.url + "/auth/refresh", json=body)
+        assert r.status_code in (400, 401), r.text
+    assert_error(requests.post(server.url + "/auth/refresh"), 401, "unauthorized")
+
+
+# --- logout, sessions ----------------------------------------------------------------------------
+
+def test_logout_revokes_immediately_and_clears_cookies(client):
+    bearer = client.bearer()
+    r = client.post("/auth/logout")
+    assert r.status_code == 200, r.text
+    cleared = {parse_set_cookie(v)[0]: parse_set_cookie(v)[2] for v in cookie_headers(r)}
+    for name in ["access_token_cookie", "refresh_token_cookie", "csrf_access_token", "csrf_refresh_token"]:
+        assert cleared[name]["max-age"] == "0", name
+    assert_error(requests.get(client.url("/personal/me"), headers=bearer), 401, "token_revoked")
+    assert requests.post(client.url("/auth/refresh"), json={"refresh_token": client.refresh}).status_code == 401
+
+
+def test_sessions_list_and_delete(server):
+    a = Client(server)
+    a.signup()
+    a.signin()
+    b = Client(server)
+    b.username, b.password = a.username, a.password
+    b.signin()
+    r = a.get("/auth/sessions")
+    assert r.status_code == 200
+    sessions = r.json()["sessions"]
+    assert len(sessions) == 2
+    assert sum(1 for s in sessions if s["current"]) == 1
+    for s in sessions:
+        assert set(s) == {"id", "created_at", "last_used_at", "expires_at", "user_agent", "ip", "current"}
+        assert s["created_at"].endswith("Z") and s["ip"] == "127.0.0.1"
+    other = next(s["id"] for s in sessions if not s["current"])
+    assert a.delete(f"/auth/sessions/{other}").status_code == 204
+    assert_error(b.get("/personal/me"), 401, "token_revoked")
+    assert_error(a.delete(f"/auth/sessions/{other}"), 404, "not_found")
+    # Another user's session is not found, not forbidden.
+    x = Client(server)
+    x.signup()
+    x.signin()
+    mine = next(s["id"] for s in a.get("/auth/sessions").json()["sessions"] if s["current"])
+    assert_error(x.delete(f"/auth/sessions/{mine}"), 404, "not_found")
+    assert a.get("/personal/me").status_code == 200
+    for junk in ["..%2F..", "%00", "a" * 200, "' OR 1=1 --"]:
+        r = a.delete(f"/auth/sessions/{junk}")
+        assert r.status_code == 404, junk
+
+
+def test_logout_all(server):
+    a = Client(server)
+    a.signup()
+    a.signin()
+    b = Client(server)
+    b.username, b.password = a.username, a.password
+    b.signin()
+    assert a.post("/auth/logout-all").status_code == 200
+    assert_error(a.get("/personal/me"), 401, "token_revoked")
+    assert_error(b.get("/personal/me"), 401, "token_revoked")
+
+
+# --- change password, delete account -------------------------------------------------------------
+
+def test_change_password(server):
+    a = Client(server)
+    a.signup()
+    a.signin()
+    b = Client(server)
+    b.username, b.password = a.username, a.password
+    b.signin()
+    assert_error(a.post("/auth/change-password", {"current_password": "wrong wrong wrong", "new_password": STRONG2}), 401, "invalid_credentials")
+    err = assert_error(a.post("/auth/change-password", {"current_password": STRONG, "new_password": "short"}), 400, "validation_failed")
+    assert "new_password" in err["fields"]
+    r = a.post("/auth/change-password", {"current_password": STRONG, "new_password": STRONG2})
+    assert r.status_code == 200, r.text
+    assert a.get("/personal/me").status_code == 200  # this session stays
+    assert_error(b.get("/personal/me"), 401, "token_revoked")  # others end
+    assert requests.post(server.url + "/auth/signin", json={"username": a.username, "password": STRONG}).status_code == 401
+    assert requests.post(server.url + "/auth/signin", json={"username": a.username, "password": STRONG2}).status_code == 200
+
+
+def test_delete_account(server):
+    a = Client(server)
+    a.signup()
+    a.signin()
+    a.put("/personal/handbook", {"full_name": "Gone Soon"})
+    a.post("/social/links", {"platform": "x", "url": "https://x.example/me"})
+    assert_error(a.post("/auth/delete-account", {"password": "not it at all"}), 401, "invalid_credentials")
+    r = a.post("/auth/delete-account", {"password": STRONG})
+    assert r.status_code == 200, r.text
+    assert_error(requests.get(a.url("/personal/me"), headers=a.bearer()), 401, "token_revoked")
+    assert requests.post(server.url + "/auth/signin", json={"username": a.username, "password": STRONG}).status_code == 401
+    # The name is free again: every row went with the user.
+    r = requests.post(server.url + "/auth/signup", json={"username": a.username, "email": a.username + "@example.org", "password": STRONG})
+    assert r.status_code == 201
+
+
+# --- legacy hashes -------------------------------------------------------------------------------
+
+def test_legacy_werkzeug_hash_verifies_and_is_rehashed(make_server):
+    werkzeug = pytest.importorskip("werkzeug.security")
+    s = make_server(backend="sqlite")
+    c = Client(s)
+    c.signup()
+    db = sqlite3.connect(s.data_dir + "/strongroom.db")
+    legacy = werkzeug.generate_password_hash(STRONG2, method="pbkdf2:sha256:1000")
+    db.execute("UPDATE users SET password_hash=? WHERE id=?", (legacy, c.user_id))
+    db.commit()
+    c.password = STRONG2
+    c.signin()
+    stored = db.execute("SELECT password_hash FROM users WHERE id=?", (c.user_id,)).fetchone()[0]
+    assert stored.startswith("$argon2id$"), stored[:20]
+    db.close()
+    c2 = Client(s)
+    c2.username, c2.password = c.username, STRONG2
+    c2.signin()
+
+
+# --- revocation across instances -----------------------------------------------------------------
+
+def test_revocation_across_two_instances(make_server):
+    import conftest
+    if not conftest.PG_URL:
+        pytest.skip("needs PostgreSQL")
+    import secrets as _s
+    env = {"STRONGROOM_JWT_SECRET": _s.token_urlsafe(32), "STRONGROOM_VAULT_SESSION_KEY": _s.token_urlsafe(32)}
+    a = make_server(backend="postgresql", env=env)
+    b = make_server(backend="postgresql", env=env)
+    c = Client(a)
+    c.signup()
+    c.signin()
+    bearer = c.bearer()
+    assert requests.get(b.url + "/personal/me", headers=bearer).status_code == 200
+    assert requests.post(a.url + "/auth/logout", headers=bearer).status_code == 200
+    assert_error(requests.get(b.url + "/personal/me", headers=bearer), 401, "token_revoked")
