@@ -19,11 +19,17 @@ namespace sr::ratelimit::detail {
 // Periods are clamped to one year so that the arithmetic cannot overflow in nanoseconds.
 inline constexpr int64_t kMaxPeriodSeconds = 366LL * 24 * 3600;
 
-inline bool unlimited(const Limit& l) { return l.count <= 0 || l.period <= 0; }
+inline bool unlimited(const Limit& l) {
+  return l.count <= 0 || l.period <= 0;
+}
 
-inline Decision unlimited_decision() { return Decision{true, 0, 0, 0, 0}; }
+inline Decision unlimited_decision() {
+  return Decision{true, 0, 0, 0, 0};
+}
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return a <= 0 ? 0 : (a + b - 1) / b; }
+inline int64_t ceil_div(int64_t a, int64_t b) {
+  return a <= 0 ? 0 : (a + b - 1) / b;
+}
 
 struct Gcra {
   int64_t interval;  // T, in units

@@ -1,8 +1,8 @@
 // Rate limiting with GCRA (generic cell rate algorithm): a limit of `count` per `period` allows a
 // burst of `count` and then one request every period/count, with no fixed-window double burst.
-// Memory backend (default): sharded maps with bounded size. Redis backend: one atomic Lua script per
-// check (EVALSHA), shared by every instance; when Redis is down it falls back to the local memory
-// limiter and logs a warning (never fails open).
+// Memory backend (default): sharded maps with bounded size. Redis backend: one atomic Lua script
+// per check (EVALSHA), shared by every instance; when Redis is down it falls back to the local
+// memory limiter and logs a warning (never fails open).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -42,13 +42,14 @@ class Limiter {
 
 // max_keys bounds memory: beyond it the stalest keys are evicted (documented trade-off).
 std::unique_ptr<Limiter> make_memory_limiter(std::size_t max_keys = 1'000'000, Clock clock = {});
-// Redis at url (redis://[[user]:password@]host[:port][/db]); fallback used when Redis is unreachable
-// or errs (a null fallback gets an internal memory limiter). Throws std::invalid_argument on a bad
-// url; an unreachable Redis at start is not an error (fallback, reconnect at most once per second).
-// on_warning: called (from the limiter's worker thread) at most once per 10 s when Redis fails.
-// Destroy the limiter before the io_contexts whose coroutines await its check().
-std::unique_ptr<Limiter> make_redis_limiter(
-    const std::string& url, std::shared_ptr<Limiter> fallback,
-    std::function<void(std::string_view)> on_warning = {});
+// Redis at url (redis://[[user]:password@]host[:port][/db]); fallback used when Redis is
+// unreachable or errs (a null fallback gets an internal memory limiter). Throws
+// std::invalid_argument on a bad url; an unreachable Redis at start is not an error (fallback,
+// reconnect at most once per second). on_warning: called (from the limiter's worker thread) at most
+// once per 10 s when Redis fails. Destroy the limiter before the io_contexts whose coroutines await
+// its check().
+std::unique_ptr<Limiter> make_redis_limiter(const std::string& url,
+                                            std::shared_ptr<Limiter> fallback,
+                                            std::function<void(std::string_view)> on_warning = {});
 
 }  // namespace sr::ratelimit

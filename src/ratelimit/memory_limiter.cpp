@@ -73,7 +73,7 @@ struct alignas(64) Shard {
   explicit Shard(const unsigned char* secret) : map(0, KeyHash{secret}) {}
   std::mutex mu;
   Map map;
-  Map::iterator hand;           // sweep hand; map.end() = restart at begin()
+  Map::iterator hand;            // sweep hand; map.end() = restart at begin()
   std::size_t hand_buckets = 0;  // bucket_count when `hand` was taken (a rehash invalidates it)
   std::atomic<std::size_t> size{0};
 

@@ -43,10 +43,10 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::string_view kKeyPrefix = "sr:rl:";
-constexpr std::size_t kBatch = 256;        // checks per pipelined round trip
-constexpr std::size_t kMaxQueue = 16384;   // beyond this, checks go to the fallback
+constexpr std::size_t kBatch = 256;       // checks per pipelined round trip
+constexpr std::size_t kMaxQueue = 16384;  // beyond this, checks go to the fallback
 constexpr int64_t kUsPerSecond = 1'000'000;
-constexpr timeval kTimeout{0, 100'000};    // connect and command timeout: 100 ms
+constexpr timeval kTimeout{0, 100'000};  // connect and command timeout: 100 ms
 constexpr auto kReconnectEvery = std::chrono::seconds(1);
 constexpr auto kWarnEvery = std::chrono::seconds(10);
 
@@ -223,7 +223,8 @@ class RedisLimiter final : public Limiter {
     co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
                                                    void(Decision)>(
         [this](auto handler, std::string k, Limit l) {
-          submit(std::make_unique<AsyncJob<decltype(handler)>>(std::move(handler), std::move(k), l));
+          submit(
+              std::make_unique<AsyncJob<decltype(handler)>>(std::move(handler), std::move(k), l));
         },
         boost::asio::use_awaitable, std::move(key), limit);
   }
@@ -466,8 +467,7 @@ class RedisLimiter final : public Limiter {
 std::unique_ptr<Limiter> make_redis_limiter(const std::string& url,
                                             std::shared_ptr<Limiter> fallback,
                                             std::function<void(std::string_view)> on_warning) {
-  return std::make_unique<RedisLimiter>(parse_url(url), std::move(fallback),
-                                        std::move(on_warning));
+  return std::make_unique<RedisLimiter>(parse_url(url), std::move(fallback), std::move(on_warning));
 }
 
 }  // namespace sr::ratelimit

@@ -34,7 +34,8 @@ struct FakeClock {
 
 const Limit kFivePerMinute{5, 60};  // T = 12 s
 
-// prefix + decimal n (spelled out: `"k" + std::to_string(n)` trips a g++ 12 -Wrestrict false alarm).
+// prefix + decimal n (spelled out: `"k" + std::to_string(n)` trips a g++ 12 -Wrestrict false
+// alarm).
 std::string numbered(std::string_view prefix, long n) {
   std::string s(prefix);
   s += std::to_string(n);
@@ -303,12 +304,11 @@ TEST(MemoryLimiter, AwaitableCheck) {
   boost::asio::io_context io;
   int allowed = 0, done = 0;
   for (int i = 0; i < 10; ++i) {
-    boost::asio::co_spawn(io, l->check("k", kFivePerMinute),
-                          [&](std::exception_ptr e, Decision d) {
-                            ASSERT_FALSE(e);
-                            allowed += d.allowed;
-                            ++done;
-                          });
+    boost::asio::co_spawn(io, l->check("k", kFivePerMinute), [&](std::exception_ptr e, Decision d) {
+      ASSERT_FALSE(e);
+      allowed += d.allowed;
+      ++done;
+    });
   }
   io.run();
   EXPECT_EQ(done, 10);
