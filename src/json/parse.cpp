@@ -66,7 +66,17 @@ std::string chars(std::size_t n) {
 std::optional<std::string> check_string(const FieldRule& r, std::string_view v) {
   std::size_t cps = 0;
   bool bad_control = false;
-  for (unsigned char c : v) {
+  // Printable ASCII is counted 8 bytes at a time.
+  std::size_t i = 0;
+  constexpr uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, v.data() + i, 8);
+    uint64_t del = w ^ (ones * 0x7F);
+    if ((w & highs) | ((w - ones * 0x20) & ~w & highs) | ((del - ones) & ~del & highs)) break;
+    cps += 8;
+  }
+  for (unsigned char c : v.substr(i)) {
     cps += (c & 0xC0) != 0x80;
     if (c < 0x20) {
       if (r.single_line || (c != '\t' && c != '\n' && c != '\r')) bad_control = true;
@@ -111,6 +121,28 @@ class KeySet {
   std::unordered_set<std::string> big_;
 };
 
+// One flag per rule, without a heap allocation for the usual schema.
+class Flags {
+ public:
+  explicit Flags(std::size_t n) : p_(local_) {
+    if (n > sizeof local_) {
+      heap_.resize(n);
+      p_ = heap_.data();
+    } else {
+      std::memset(local_, 0, sizeof local_);
+    }
+  }
+  Flags(const Flags&) = delete;
+  Flags& operator=(const Flags&) = delete;
+  unsigned char& operator[](std::size_t i) noexcept { return p_[i]; }
+  unsigned char operator[](std::size_t i) const noexcept { return p_[i]; }
+
+ private:
+  unsigned char local_[32];
+  std::vector<unsigned char> heap_;
+  unsigned char* p_;
+};
+
 class Handler {
  public:
   constexpr static std::size_t max_object_size = std::size_t(-1);
@@ -122,12 +154,9 @@ class Handler {
       : schema_(schema),
         out_(out),
         errors_(errors),
-        seen_(schema.rules().size(), 0),
-        present_(schema.rules().size(), 0) {
-    // A value unescapes to at most as many bytes as the body: the buffer never reallocates, so
-    // no stray copy of a password is left behind in freed memory.
-    value_.reserve(body_size);
-  }
+        body_size_(body_size),
+        seen_(schema.rules().size()),
+        present_(schema.rules().size()) {}
   ~Handler() {
     wipe(value_);
     wipe(key_);
@@ -136,7 +165,7 @@ class Handler {
   Handler& operator=(const Handler&) = delete;
 
   const char* failure() const noexcept { return fail_; }
-  const std::vector<char>& present() const noexcept { return present_; }
+  bool present(std::size_t rule) const noexcept { return present_[rule]; }
 
   bool on_document_begin(bj::error_code&) { return true; }
   bool on_document_end(bj::error_code&) { return true; }
@@ -164,20 +193,34 @@ class Handler {
     return true;
   }
 
+  // Keys and values without escapes arrive whole, as views into the body: they are used in
+  // place. Only escaped ones come in parts and are gathered in key_ / value_.
   bool on_key_part(bj::string_view s, std::size_t, bj::error_code&) {
     key_.append(s.data(), s.size());
+    key_in_parts_ = true;
     return true;
   }
   bool on_key(bj::string_view s, std::size_t, bj::error_code& ec) {
-    key_.append(s.data(), s.size());
-    bool ok = depth_ == 1 ? top_key(ec) : nested_key(ec);
+    std::string_view k(s.data(), s.size());
+    if (key_in_parts_) {
+      key_.append(s.data(), s.size());
+      k = key_;
+    }
+    bool ok = depth_ == 1 ? top_key(k, ec) : nested_key(k, ec);
     key_.clear();
+    key_in_parts_ = false;
     return ok;
   }
 
   bool on_string_part(bj::string_view s, std::size_t, bj::error_code& ec) {
     if (depth_ == 0) return not_object(ec);
-    if (depth_ == 1 && rule_ && rule_->type == Type::string) value_.append(s.data(), s.size());
+    if (depth_ == 1 && rule_ && rule_->type == Type::string) {
+      // A value unescapes to at most as many bytes as the body: reserved once, the buffer never
+      // reallocates, so no stray copy of a password is left behind in freed memory.
+      if (value_.capacity() < body_size_) value_.reserve(body_size_);
+      value_.append(s.data(), s.size());
+      value_in_parts_ = true;
+    }
     return true;
   }
   bool on_string(bj::string_view s, std::size_t, bj::error_code& ec) {
@@ -187,14 +230,19 @@ class Handler {
       if (rule_->type != Type::string) {
         field_wrong_type();
       } else {
-        value_.append(s.data(), s.size());
-        if (auto msg = check_string(*rule_, value_)) {
+        std::string_view v(s.data(), s.size());
+        if (value_in_parts_) {
+          value_.append(s.data(), s.size());
+          v = value_;
+        }
+        if (auto msg = check_string(*rule_, v)) {
           add_error(std::move(*msg));
         } else {
-          out_.set_string(rule_->name, std::string(value_));
+          out_.set_string(rule_->name, std::string(v));
           mark_present();
         }
         wipe_used(value_);
+        value_in_parts_ = false;
       }
     }
     rule_ = nullptr;
@@ -274,10 +322,10 @@ class Handler {
     return true;
   }
 
-  bool top_key(bj::error_code& ec) {
+  bool top_key(std::string_view key, bj::error_code& ec) {
     const auto& rules = schema_.rules();
     for (std::size_t i = 0; i < rules.size(); ++i) {
-      if (rules[i].name == key_) {
+      if (rules[i].name == key) {
         if (seen_[i]) return fail(ec, "Request body has a duplicate key");
         seen_[i] = 1;
         rule_ = &rules[i];
@@ -285,13 +333,13 @@ class Handler {
         return true;
       }
     }
-    if (!unknown_keys_.insert(key_)) return fail(ec, "Request body has a duplicate key");
+    if (!unknown_keys_.insert(key)) return fail(ec, "Request body has a duplicate key");
     rule_ = nullptr;
-    errors_.emplace_back(key_, "unknown field");
+    errors_.emplace_back(key, "unknown field");
     return true;
   }
-  bool nested_key(bj::error_code& ec) {
-    if (!key_sets_[depth_ - 2].insert(key_)) return fail(ec, "Request body has a duplicate key");
+  bool nested_key(std::string_view key, bj::error_code& ec) {
+    if (!key_sets_[depth_ - 2].insert(key)) return fail(ec, "Request body has a duplicate key");
     return true;
   }
 
@@ -326,12 +374,15 @@ class Handler {
   const Schema& schema_;
   Fields& out_;
   FieldErrors& errors_;
-  std::vector<char> seen_;     // per rule: key met (duplicate detection)
-  std::vector<char> present_;  // per rule: accepted non-null value
+  std::size_t body_size_;
+  Flags seen_;     // per rule: key met (duplicate detection)
+  Flags present_;  // per rule: accepted non-null value
   KeySet unknown_keys_;
   std::vector<KeySet> key_sets_;  // objects nested at depth 2.. (index depth-2)
   std::string key_;
   std::string value_;
+  bool key_in_parts_ = false;
+  bool value_in_parts_ = false;
   const FieldRule* rule_ = nullptr;  // rule of the top-level value being read, null if unknown
   std::size_t rule_index_ = 0;
   int depth_ = 0;
@@ -374,7 +425,6 @@ Fields parse_request(std::string_view body, const Schema& schema) {
   FieldErrors errors;
   const char* failure = nullptr;
   bool complete = false;
-  std::vector<char> present;
   {
     bj::parse_options opt;
     opt.max_depth = kMaxDepth + 1;  // our handler refuses depth 33 first, with its own message
@@ -394,18 +444,17 @@ Fields parse_request(std::string_view body, const Schema& schema) {
       }
     }
     complete = p.done();
-    present = p.handler().present();
-  }
-  if (failure || !complete) {
-    throw ApiError(ErrorCode::invalid_json, failure ? failure : "Request body is not valid JSON");
-  }
-  const auto& rules = schema.rules();
-  for (std::size_t i = 0; i < rules.size(); ++i) {
-    if (rules[i].required && !present[i]) {
-      // Not reported twice: a field with a bad value already has its message.
-      bool listed = false;
-      for (const auto& e : errors) listed = listed || e.first == rules[i].name;
-      if (!listed) errors.emplace_back(rules[i].name, "is required");
+    if (failure || !complete) {
+      throw ApiError(ErrorCode::invalid_json, failure ? failure : "Request body is not valid JSON");
+    }
+    const auto& rules = schema.rules();
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      if (rules[i].required && !p.handler().present(i)) {
+        // Not reported twice: a field with a bad value already has its message.
+        bool listed = false;
+        for (const auto& e : errors) listed = listed || e.first == rules[i].name;
+        if (!listed) errors.emplace_back(rules[i].name, "is required");
+      }
     }
   }
   if (!errors.empty()) throw ApiError(ErrorCode::validation_failed, "Validation failed", errors);
@@ -468,7 +517,7 @@ template <class V>
 void grow_wiping(V& items) {
   if (items.size() < items.capacity()) return;
   V bigger;
-  bigger.reserve(items.empty() ? 4 : items.size() * 2);
+  bigger.reserve(items.empty() ? 8 : items.size() * 2);
   for (auto& it : items) {
     bigger.push_back(std::move(it));
     wipe(it.s);

@@ -1,6 +1,7 @@
 // escape_into() and Writer: the output half of the json module.
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "json/json.hpp"
@@ -29,6 +30,20 @@ void append_u(std::string& out, unsigned cp) {
       '\\',          'u', kHex[(cp >> 12) & 0xF], kHex[(cp >> 8) & 0xF], kHex[(cp >> 4) & 0xF],
       kHex[cp & 0xF]};
   out.append(buf, 6);
+}
+
+// True when one of the 8 bytes at p is special (see kSpecial), SWAR-style: plain text is skipped
+// 8 bytes at a time.
+inline bool has_special8(const unsigned char* p) noexcept {
+  constexpr uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  uint64_t w;
+  std::memcpy(&w, p, 8);
+  auto has_zero = [](uint64_t v) { return (v - ones) & ~v & highs; };
+  uint64_t special = (w & highs)                         // >= 0x80
+                     | ((w - ones * 0x20) & ~w & highs)  // < 0x20
+                     | has_zero(w ^ (ones * '"')) | has_zero(w ^ (ones * '\\')) |
+                     has_zero(w ^ (ones * 0x7F));
+  return special != 0;
 }
 
 bool cont(unsigned char c) noexcept {
@@ -62,6 +77,7 @@ void escape_into(std::string& out, std::string_view s) {
   std::size_t i = 0;
   while (i < n) {
     std::size_t run = i;
+    while (run + 8 <= n && !has_special8(p + run)) run += 8;
     while (run < n && !kSpecial.v[p[run]]) ++run;
     if (run != i) out.append(s.data() + i, run - i);
     i = run;

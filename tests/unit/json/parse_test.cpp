@@ -523,6 +523,30 @@ TEST(ParseRequestValidation, ControlCharactersInSingleLineField) {
   EXPECT_NO_THROW(parse_request(R"({"u":"a b \u00a0 \u0080 \u2028"})", s));
 }
 
+TEST(ParseRequestValidation, ControlCharacterFoundAtEveryPositionOfLongValues) {
+  // Printable ASCII is checked 8 bytes at a time: a control must be seen wherever it sits.
+  Schema s{str("u", 0, 100, true)};
+  for (const char* ctl : {"\\u0000", "\\u0001", "\\u001f", "\\n", "\u007f"}) {
+    for (int pos = 0; pos <= 30; ++pos) {
+      std::string v = std::string(pos, 'a') + ctl + std::string(30 - pos, 'b');
+      EXPECT_EQ(field_errors(R"({"u":")" + v + "\"}", s)["u"],
+                "must not contain control characters")
+          << "pos " << pos << " " << ctl;
+    }
+  }
+  // and code points are counted right across 8-byte chunks mixing ASCII and UTF-8
+  Schema len{str("u", 0, 20, true)};
+  std::string twenty =
+      "abcdefghij\xC3\xA9"
+      "bcdefgh\xF0\x9F\x98\x80"
+      "z";  // 20 code points
+  EXPECT_NO_THROW(parse_request(R"({"u":")" + twenty + "\"}", len));
+  EXPECT_EQ(field_errors(R"({"u":")" + twenty + "x\"}", len)["u"], "must be at most 20 characters");
+  EXPECT_NO_THROW(parse_request(R"({"u":")" + std::string(20, 'x') + "\"}", len));
+  EXPECT_EQ(field_errors(R"({"u":")" + std::string(21, 'x') + "\"}", len)["u"],
+            "must be at most 20 characters");
+}
+
 TEST(ParseRequestValidation, MultiLineFieldAllowsTabNewlineButNotNulOrOtherControls) {
   FieldRule r = str("notes", 0, 1000, true);
   r.single_line = false;

@@ -92,6 +92,25 @@ TEST(EscapeInto, InvalidUtf8BecomesReplacementCharacter) {
   EXPECT_EQ(esc("\xC3\xA9\xFF\xC3\xA9"), "\xC3\xA9\\ufffd\xC3\xA9");
 }
 
+TEST(EscapeInto, SpecialByteFoundAtEveryPositionOfLongRuns) {
+  // Plain text is skipped 8 bytes at a time: each special byte must be seen wherever it sits.
+  const std::pair<std::string, std::string> cases[] = {
+      {"\"", "\\\""},          {"\\", "\\\\"},      {"\x01", "\\u0001"},
+      {"\x1f", "\\u001f"},     {"\x7f", "\\u007f"}, {"\xff", "\\ufffd"},
+      {"\x80", "\\ufffd"},     {"\0"s, "\\u0000"},  {"\xE2\x80\xA8", "\\u2028"},
+      {"\xC3\xA9", "\xC3\xA9"}};
+  for (const auto& [special, escaped] : cases) {
+    for (std::size_t pos = 0; pos <= 24; ++pos) {
+      std::string in = std::string(pos, 'a') + special + std::string(24 - pos, 'b');
+      std::string want = std::string(pos, 'a') + escaped + std::string(24 - pos, 'b');
+      EXPECT_EQ(esc(in), want) << "pos " << pos << " escaped " << escaped;
+    }
+  }
+  // bytes just outside the special ranges are copied as they are
+  EXPECT_EQ(esc(" !#$%&'()*+,-./0123456789[]^_`{|}~ABCDEFGH"),
+            " !#$%&'()*+,-./0123456789[]^_`{|}~ABCDEFGH");
+}
+
 TEST(EscapeInto, OutputAlwaysValidJsonAndRoundTrips) {
   // every single byte, every pair of bytes from an interesting set
   for (int c = 0; c < 256; ++c) {
