@@ -37,14 +37,14 @@ struct CompletionImpl final : Completion {
   void complete(std::exception_ptr e) override {
     // Never run the continuation on the pool thread: post it to the handler's executor.
     auto ex = work;
-    boost::asio::post(ex, [h = std::move(handler), w = std::move(work), e]() mutable {
-      std::move(h)(e);
-    });
+    boost::asio::post(
+        ex, [h = std::move(handler), w = std::move(work), e]() mutable { std::move(h)(e); });
   }
 
   Handler handler;
-  std::decay_t<decltype(boost::asio::prefer(std::declval<boost::asio::associated_executor_t<Handler>>(),
-                                            boost::asio::execution::outstanding_work.tracked))>
+  std::decay_t<decltype(boost::asio::prefer(
+      std::declval<boost::asio::associated_executor_t<Handler>>(),
+      boost::asio::execution::outstanding_work.tracked))>
       work;
 };
 
@@ -127,9 +127,8 @@ HashPool::HashPool(int workers, std::size_t max_queue) : impl_(std::make_shared<
   impl_->max_queue = max_queue;
   impl_->threads.reserve(static_cast<std::size_t>(workers));
   try {
-    for (int i = 0; i < workers; ++i) impl_->threads.emplace_back([impl = impl_.get()] {
-        impl->work();
-      });
+    for (int i = 0; i < workers; ++i)
+      impl_->threads.emplace_back([impl = impl_.get()] { impl->work(); });
   } catch (...) {
     {
       std::lock_guard lock(impl_->mu);
@@ -163,14 +162,20 @@ Task<void> HashPool::run(std::function<void()> job) {
     using H = decltype(handler);
     impl->push(Job{std::move(fn), std::make_unique<CompletionImpl<H>>(std::move(handler))});
   };
-  auto op = boost::asio::async_initiate<const boost::asio::use_awaitable_t<>,
-                                        void(std::exception_ptr)>(std::move(initiation),
-                                                                  boost::asio::use_awaitable);
+  auto op =
+      boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(std::exception_ptr)>(
+          std::move(initiation), boost::asio::use_awaitable);
   co_await std::move(op);
 }
 
-std::size_t HashPool::queued() const { return impl_->n_queued.load(); }
-std::size_t HashPool::running() const { return impl_->n_running.load(); }
-int HashPool::workers() const { return static_cast<int>(impl_->threads.size()); }
+std::size_t HashPool::queued() const {
+  return impl_->n_queued.load();
+}
+std::size_t HashPool::running() const {
+  return impl_->n_running.load();
+}
+int HashPool::workers() const {
+  return static_cast<int>(impl_->threads.size());
+}
 
 }  // namespace sr::auth

@@ -225,14 +225,30 @@ class Reader {
       if (i_ >= s_.size()) return false;
       const char e = s_[i_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp = 0;
           if (!hex4(cp)) return false;
@@ -245,7 +261,8 @@ class Reader {
           put_utf8(out, cp);
           break;
         }
-        default: return false;
+        default:
+          return false;
       }
     }
   }
@@ -414,11 +431,10 @@ Verified verify(std::string_view token, const JwtKeys& keys, std::string_view ex
     return g != Got::wrong_type;
   };
   if (!check(get_string(*payload, "sub", c.sub)) || !check(get_string(*payload, "sid", c.sid)) ||
-      !check(get_string(*payload, "jti", c.jti)) ||
-      !check(get_string(*payload, "type", c.type)) ||
-      !check(get_string(*payload, "csrf", c.csrf)) ||
-      !check(get_string(*payload, "iss", c.iss)) || !check(get_int(*payload, "iat", c.iat)) ||
-      !check(get_int(*payload, "nbf", c.nbf)) || !check(get_int(*payload, "exp", c.exp))) {
+      !check(get_string(*payload, "jti", c.jti)) || !check(get_string(*payload, "type", c.type)) ||
+      !check(get_string(*payload, "csrf", c.csrf)) || !check(get_string(*payload, "iss", c.iss)) ||
+      !check(get_int(*payload, "iat", c.iat)) || !check(get_int(*payload, "nbf", c.nbf)) ||
+      !check(get_int(*payload, "exp", c.exp))) {
     return fail(JwtError::malformed);
   }
   // aud: a string, or an array of strings (RFC 7519 section 4.1.3) that must contain ours.

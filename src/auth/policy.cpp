@@ -1,5 +1,7 @@
 #include "auth/policy.hpp"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <iterator>
 #include <string>
@@ -27,19 +29,36 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
-bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
-bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+// Folded copies of a password are wiped once used.
+struct Folded {
+  explicit Folded(std::string_view s) : text(ascii_lower(s)) {}
+  ~Folded() { sodium_memzero(text.data(), text.size()); }
+  Folded(const Folded&) = delete;
+  Folded& operator=(const Folded&) = delete;
+  std::string text;
+};
+
+bool is_upper(unsigned char c) {
+  return c >= 'A' && c <= 'Z';
+}
+bool is_lower(unsigned char c) {
+  return c >= 'a' && c <= 'z';
+}
+bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 
 bool is_common_password(std::string_view password) {
   if (password.size() > kMaxLength * 4) return false;  // no entry is anywhere near that long
-  const std::string folded = ascii_lower(password);
-  return std::binary_search(std::begin(kCommon), std::end(kCommon), std::string_view(folded));
+  const Folded folded(password);
+  return std::binary_search(std::begin(kCommon), std::end(kCommon), std::string_view(folded.text));
 }
 
-std::size_t common_password_count() { return std::size(kCommon); }
+std::size_t common_password_count() {
+  return std::size(kCommon);
+}
 
 std::optional<std::string> check_password_policy(std::string_view password,
                                                  std::string_view username,
@@ -51,9 +70,9 @@ std::optional<std::string> check_password_policy(std::string_view password,
   }
   if (is_common_password(password)) return "is too common; choose a less guessable password";
   if (!username.empty()) {
-    const std::string p = ascii_lower(password);
+    const Folded p(password);
     const std::string u = ascii_lower(username);
-    if (p.find(u) != std::string::npos) return "must not contain the username";
+    if (p.text.find(u) != std::string::npos) return "must not contain the username";
   }
   if (opts.composition_rules) {
     bool upper = false, lower = false, digit = false, special = false;
@@ -69,7 +88,8 @@ std::optional<std::string> check_password_policy(std::string_view password,
       }
     }
     if (!(upper && lower && digit && special)) {
-      return "must contain an uppercase letter, a lowercase letter, a digit and a special character";
+      return "must contain an uppercase letter, a lowercase letter, a digit and a special "
+             "character";
     }
   }
   return std::nullopt;

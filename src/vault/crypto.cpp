@@ -17,7 +17,7 @@ constexpr unsigned char kEntryV1 = 0x01;
 constexpr unsigned char kSessionV1 = 0x01;
 constexpr std::string_view kSessionContext = "strongroom-vault-session-v1";
 
-constexpr std::size_t kKeyBytes = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;    // 32
+constexpr std::size_t kKeyBytes = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;     // 32
 constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;  // 24
 constexpr std::size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;       // 16
 constexpr std::size_t kSaltBytes = crypto_pwhash_argon2id_SALTBYTES;               // 16
@@ -97,7 +97,8 @@ std::string session_ad() {
 
 bool valid_cost(int64_t mem_kib, int64_t passes) {
   return mem_kib >= static_cast<int64_t>(crypto_pwhash_argon2id_MEMLIMIT_MIN / 1024) &&
-         mem_kib <= kMaxMemKib && passes >= static_cast<int64_t>(crypto_pwhash_argon2id_OPSLIMIT_MIN) &&
+         mem_kib <= kMaxMemKib &&
+         passes >= static_cast<int64_t>(crypto_pwhash_argon2id_OPSLIMIT_MIN) &&
          passes <= kMaxPasses;
 }
 
@@ -106,11 +107,11 @@ std::optional<SecretBytes> derive_kek(const SecretString& password, std::string_
                                       int64_t mem_kib, int64_t passes) {
   if (salt.size() != kSaltBytes || !valid_cost(mem_kib, passes)) return std::nullopt;
   SecretBytes kek(kKeyBytes);
-  const auto pw = password.view();
+  // An empty SecretBytes has a null data(); libsodium's arguments are declared non-null.
+  const std::string_view pw = password.empty() ? std::string_view("", 0) : password.view();
   if (crypto_pwhash(kek.data(), kek.size(), pw.data(), pw.size(), uc(salt),
                     static_cast<unsigned long long>(passes),
-                    static_cast<std::size_t>(mem_kib) * 1024,
-                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+                    static_cast<std::size_t>(mem_kib) * 1024, crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return std::nullopt;
   }
   return kek;
@@ -118,7 +119,9 @@ std::optional<SecretBytes> derive_kek(const SecretString& password, std::string_
 
 }  // namespace
 
-SecretBytes new_data_key() { return SecretBytes::random(kKeyBytes); }
+SecretBytes new_data_key() {
+  return SecretBytes::random(kKeyBytes);
+}
 
 Wrapped wrap_data_key(const SecretBytes& data_key, const SecretString& vault_password,
                       int64_t user_id, const auth::Argon2Params& p) {
@@ -178,10 +181,12 @@ std::string seal_session(const VaultSession& s, const SecretBytes& server_key) {
   if (server_key.size() != kKeyBytes) {
     throw std::invalid_argument("vault: session key must be 32 bytes");
   }
-  if (s.data_key.size() != kKeyBytes) throw std::invalid_argument("vault: data key must be 32 bytes");
+  if (s.data_key.size() != kKeyBytes)
+    throw std::invalid_argument("vault: data key must be 32 bytes");
   if (s.sid.size() > kMaxSid) throw std::invalid_argument("vault: session id too long");
   std::string fixed;
-  for (int64_t v : {s.user_id, s.unlocked_at, s.issued_at, s.expires_at, s.key_generation, s.epoch}) {
+  for (int64_t v :
+       {s.user_id, s.unlocked_at, s.issued_at, s.expires_at, s.key_generation, s.epoch}) {
     put_be64(fixed, v);
   }
   SecretBytes plain(fixed.size() + kKeyBytes + 2 + s.sid.size());
@@ -193,7 +198,8 @@ std::string seal_session(const VaultSession& s, const SecretBytes& server_key) {
   *p++ = static_cast<unsigned char>(s.sid.size() >> 8);
   *p++ = static_cast<unsigned char>(s.sid.size() & 0xFF);
   std::copy(s.sid.begin(), s.sid.end(), p);
-  std::string sealed = seal(kSessionV1, server_key.data(), session_ad(), plain.data(), plain.size());
+  std::string sealed =
+      seal(kSessionV1, server_key.data(), session_ad(), plain.data(), plain.size());
   return base64url_encode(sealed);
 }
 

@@ -60,8 +60,7 @@ TEST(HashPool, QueueFullIsUnavailable) {
     ++started;
     while (!release) std::this_thread::sleep_for(1ms);
   };
-  // 1 running + 2 queued fill the pool; the 4th and 5th are refused at once.
-  for (int i = 0; i < 5; ++i) {
+  auto submit = [&] {
     asio::co_spawn(
         io,
         [&]() -> Task<void> {
@@ -76,10 +75,14 @@ TEST(HashPool, QueueFullIsUnavailable) {
           }
         },
         asio::detached);
-  }
+  };
+  // One running (wait until the worker has it), then 2 queued fill the pool; the 4th and 5th
+  // submissions are refused at once.
+  submit();
+  while (started < 1) io.poll();
+  for (int i = 0; i < 4; ++i) submit();
   // Run until the refusals are in, then release the workers.
   while (busy < 2) io.run_one();
-  while (started < 1) std::this_thread::sleep_for(1ms);
   EXPECT_EQ(pool.running(), 1u);
   EXPECT_EQ(pool.queued(), 2u);
   release = true;
@@ -138,7 +141,8 @@ TEST(HashPool, NetworkThreadKeepsRunningWhileHashing) {
   std::atomic<bool> job_done{false};
   int ticks_during_job = 0;
   asio::co_spawn(
-      io, [&]() -> Task<void> {
+      io,
+      [&]() -> Task<void> {
         co_await pool.run([&] {
           std::this_thread::sleep_for(50ms);
           job_done = true;
@@ -183,13 +187,15 @@ TEST(HashPool, DestructorFailsQueuedAndJoins) {
           asio::detached);
     }
     while (!started) io.poll();  // all four submitted, the first one running
-  }  // destroy: the running job finishes, three queued ones are failed
+  }                              // destroy: the running job finishes, three queued ones are failed
   io.run();
   EXPECT_EQ(ran.load(), 1);
   EXPECT_EQ(dropped.load(), 3);
 }
 
-TEST(HashPool, InvalidWorkers) { EXPECT_THROW(HashPool(0, 1), std::invalid_argument); }
+TEST(HashPool, InvalidWorkers) {
+  EXPECT_THROW(HashPool(0, 1), std::invalid_argument);
+}
 
 }  // namespace
 }  // namespace sr::auth

@@ -34,7 +34,9 @@ Claims claims() {
   return c;
 }
 
-std::string b64(std::string_view s) { return base64url_encode(s); }
+std::string b64(std::string_view s) {
+  return base64url_encode(s);
+}
 
 // Signs an arbitrary header and payload with the given key (to build hostile tokens).
 std::string forge(std::string_view header, std::string_view payload, const SecretBytes& key) {
@@ -51,12 +53,16 @@ std::string forge(std::string_view header, std::string_view payload, const Secre
 constexpr std::string_view kHeader = R"({"alg":"HS256","typ":"JWT"})";
 
 std::string payload_json(const std::string& extra_or_replacement = "", const char* drop = nullptr) {
-  std::vector<std::pair<std::string, std::string>> m = {
-      {"sub", R"("42")"},          {"sid", R"("sess-1")"},
-      {"jti", R"("AAAAAAAAAAAAAAAAAAAAAA")"}, {"type", R"("access")"},
-      {"csrf", R"("csrf-token")"}, {"iat", std::to_string(kNow - 10)},
-      {"nbf", std::to_string(kNow - 10)}, {"exp", std::to_string(kNow + 900)},
-      {"iss", R"("strongroom")"},  {"aud", R"("strongroom")"}};
+  std::vector<std::pair<std::string, std::string>> m = {{"sub", R"("42")"},
+                                                        {"sid", R"("sess-1")"},
+                                                        {"jti", R"("AAAAAAAAAAAAAAAAAAAAAA")"},
+                                                        {"type", R"("access")"},
+                                                        {"csrf", R"("csrf-token")"},
+                                                        {"iat", std::to_string(kNow - 10)},
+                                                        {"nbf", std::to_string(kNow - 10)},
+                                                        {"exp", std::to_string(kNow + 900)},
+                                                        {"iss", R"("strongroom")"},
+                                                        {"aud", R"("strongroom")"}};
   std::string out = "{";
   for (auto& [k, v] : m) {
     if (drop && k == drop) continue;
@@ -87,7 +93,8 @@ TEST(Jwt, RoundTrip) {
   EXPECT_EQ(v.claims.aud, "strongroom");
 }
 
-TEST(Jwt, ForgedWithOurHelperIsValid) {  // the helper itself is correct, so the tests below mean something
+TEST(Jwt, ForgedWithOurHelperIsValid) {  // the helper itself is correct, so the tests below mean
+                                         // something
   EXPECT_EQ(verify_err(forge(kHeader, payload_json(), keys().current)), JwtError::none);
   EXPECT_EQ(verify_err(forge(R"({"alg":"HS256"})", payload_json(), keys().current)),
             JwtError::none);
@@ -135,8 +142,8 @@ TEST(Jwt, TamperedPartsRefused) {
   auto c = claims();
   c.sub = "43";
   const auto other = sign(c, keys());
-  std::string p = t.substr(0, d1) + other.substr(other.find('.'), other.rfind('.') - other.find('.')) +
-                  t.substr(d2);
+  std::string p = t.substr(0, d1) +
+                  other.substr(other.find('.'), other.rfind('.') - other.find('.')) + t.substr(d2);
   EXPECT_EQ(verify_err(p), JwtError::bad_signature);
   // Every character of the signature.
   for (std::size_t i = d2 + 1; i < t.size(); ++i) {
@@ -158,7 +165,8 @@ TEST(Jwt, TamperedPartsRefused) {
 }
 
 TEST(Jwt, EveryClaimRequired) {
-  for (const char* name : {"sub", "sid", "jti", "type", "csrf", "iat", "nbf", "exp", "iss", "aud"}) {
+  for (const char* name :
+       {"sub", "sid", "jti", "type", "csrf", "iat", "nbf", "exp", "iss", "aud"}) {
     SCOPED_TRACE(name);
     EXPECT_EQ(verify_err(forge(kHeader, payload_json("", name), keys().current)),
               JwtError::missing_claim);
