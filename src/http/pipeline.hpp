@@ -51,14 +51,15 @@ std::span<const std::pair<std::string_view, std::string_view>> security_headers(
 Task<Response> dispatch(const Router& router, const CorsPolicy& cors, Request& req);
 
 struct SerializeOptions {
-  int version = 11;         // 10 or 11
+  int version = 11;  // 10 or 11
   bool keep_alive = true;
-  bool head = false;        // HEAD: headers (with the GET Content-Length) but no body
+  bool head = false;  // HEAD: headers (with the GET Content-Length) but no body
   bool hsts = false;
   std::string_view request_id;
 };
 // Appends the whole HTTP/1.x response to out. Header names or values from the Response that contain
-// CR, LF or NUL are dropped (no header injection). Content-Length is always sent except on 1xx/204/304.
+// CR, LF or NUL are dropped (no header injection). Content-Length is always sent except on
+// 1xx/204/304.
 void serialize_response(std::string& out, const Response& r, const SerializeOptions& o);
 
 // Status line reason phrase ("Not Found"); "Unknown" for unknown codes.

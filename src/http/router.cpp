@@ -5,7 +5,8 @@
 namespace sr::http {
 namespace {
 
-// "/a/{id}/b" -> {"a", "{id}", "b"}; "/" -> {}. Returns false when the path does not start with '/'.
+// "/a/{id}/b" -> {"a", "{id}", "b"}; "/" -> {}. Returns false when the path does not start with
+// '/'.
 template <class Out>
 bool split_path(std::string_view path, Out& out) {
   if (path.empty() || path.front() != '/') return false;
@@ -24,9 +25,8 @@ bool is_param(std::string_view seg) {
 }
 
 // Order of methods in Allow: stable and familiar.
-constexpr Method kAllowOrder[] = {Method::GET,   Method::HEAD,    Method::POST,
-                                  Method::PUT,   Method::PATCH,   Method::DELETE_,
-                                  Method::OPTIONS};
+constexpr Method kAllowOrder[] = {Method::GET,   Method::HEAD,    Method::POST,   Method::PUT,
+                                  Method::PATCH, Method::DELETE_, Method::OPTIONS};
 
 }  // namespace
 
@@ -107,7 +107,7 @@ std::optional<Router::Match> Router::match(Method m, std::string_view path) cons
   if (!any) return std::nullopt;
 
   Match out;
-  if (allowed[0]) allowed[1] = true;  // HEAD with GET
+  if (allowed[0]) allowed[1] = true;           // HEAD with GET
   allowed[std::size(kAllowOrder) - 1] = true;  // OPTIONS is answered by the server
   for (std::size_t k = 0; k < std::size(kAllowOrder); ++k) {
     if (!allowed[k]) continue;
@@ -132,8 +132,7 @@ std::optional<Router::Match> Router::match(Method m, std::string_view path) cons
   out.pattern = best->pattern;
   for (std::size_t i = 0; i < nseg; ++i) {
     const std::string& s = best->segments[i];
-    if (is_param(s))
-      out.params.emplace_back(std::string_view(s).substr(1, s.size() - 2), segs[i]);
+    if (is_param(s)) out.params.emplace_back(std::string_view(s).substr(1, s.size() - 2), segs[i]);
   }
   return out;
 }

@@ -6,7 +6,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -30,14 +32,22 @@ using BeastRequest = bhttp::request<bhttp::string_body>;
 
 Method to_method(bhttp::verb v) noexcept {
   switch (v) {
-    case bhttp::verb::get: return Method::GET;
-    case bhttp::verb::head: return Method::HEAD;
-    case bhttp::verb::post: return Method::POST;
-    case bhttp::verb::put: return Method::PUT;
-    case bhttp::verb::patch: return Method::PATCH;
-    case bhttp::verb::delete_: return Method::DELETE_;
-    case bhttp::verb::options: return Method::OPTIONS;
-    default: return Method::OTHER;
+    case bhttp::verb::get:
+      return Method::GET;
+    case bhttp::verb::head:
+      return Method::HEAD;
+    case bhttp::verb::post:
+      return Method::POST;
+    case bhttp::verb::put:
+      return Method::PUT;
+    case bhttp::verb::patch:
+      return Method::PATCH;
+    case bhttp::verb::delete_:
+      return Method::DELETE_;
+    case bhttp::verb::options:
+      return Method::OPTIONS;
+    default:
+      return Method::OTHER;
   }
 }
 
@@ -66,8 +76,11 @@ bool framing_ok(const BeastRequest& m, unsigned version) noexcept {
         ++nte;
         te = f.value();
         break;
-      case bhttp::field::host: ++nhost; break;
-      default: break;
+      case bhttp::field::host:
+        ++nhost;
+        break;
+      default:
+        break;
     }
   }
   if (ncl > 1 || nte > 1 || (ncl && nte)) return false;
@@ -102,6 +115,18 @@ std::string peer_ip_of(const tcp::socket& s) {
   return a.to_string();
 }
 
+// "GET / HTTP/2.0\r\n": a well-formed request line of a version we do not speak (505, not 400).
+bool other_http_version(const beast::flat_buffer& buf) noexcept {
+  std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
+  auto eol = data.find("\r\n");
+  if (eol == std::string_view::npos || eol < 10) return false;
+  std::string_view line = data.substr(0, eol);
+  std::string_view v = line.substr(line.size() - 9);  // " HTTP/x.y"
+  return v.substr(0, 6) == " HTTP/" && std::isdigit(static_cast<unsigned char>(v[6])) &&
+         v[7] == '.' && std::isdigit(static_cast<unsigned char>(v[8])) &&
+         std::count(line.begin(), line.end(), ' ') == 2;
+}
+
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 }  // namespace
@@ -133,7 +158,7 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   bool started = false;
   uint16_t port = 0;
-  std::mutex mu;  // start/run/stop bookkeeping
+  std::mutex mu;                                 // start/run/stop bookkeeping
   std::vector<std::unique_ptr<Worker>> workers;  // last: destroyed first
 
   ~Impl() {
@@ -223,8 +248,8 @@ asio::awaitable<void> Server::Impl::linger_close(beast::tcp_stream& stream) {
 }
 
 asio::awaitable<void> Server::Impl::reject(beast::tcp_stream& stream, std::string_view peer,
-                                           Response res, Method method,
-                                           std::string_view client_id, int64_t t0) {
+                                           Response res, Method method, std::string_view client_id,
+                                           int64_t t0) {
   Request req;
   req.method = method;
   req.peer_ip = std::string(peer);
@@ -301,7 +326,11 @@ asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock) {
           co_await reject(stream, peer,
                           error_response(ErrorCode::header_too_large, "request header too large"),
                           Method::OTHER, {}, t0);
-        else if (hec == bhttp::error::body_limit)
+        else if (hec == bhttp::error::bad_version && other_http_version(buf)) {
+          Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
+          r.status = 505;
+          co_await reject(stream, peer, std::move(r), Method::OTHER, {}, t0);
+        } else if (hec == bhttp::error::body_limit)
           co_await reject(stream, peer,
                           error_response(ErrorCode::payload_too_large, "request body too large"),
                           to_method(parser.get().method()), parser.get()["X-Request-ID"], t0);
@@ -462,8 +491,8 @@ uint16_t Server::start() {
   uint16_t port = I.opts.port;
   auto fail = [&](const char* what, const beast::error_code& e) {
     I.workers.clear();
-    throw std::runtime_error(std::string("cannot listen on ") + host + ":" +
-                             std::to_string(port) + ": " + what + ": " + e.message());
+    throw std::runtime_error(std::string("cannot listen on ") + host + ":" + std::to_string(port) +
+                             ": " + what + ": " + e.message());
   };
   if (port != 0) {
     // SO_REUSEPORT would let us silently share a port that another process (same user) already
@@ -471,9 +500,11 @@ uint16_t Server::start() {
     asio::io_context probe_ioc{1};
     tcp::acceptor probe(probe_ioc);
     tcp::endpoint ep(addr, port);
-    if (probe.open(ep.protocol(), ec)) fail("open", ec);
+    probe.open(ep.protocol(), ec);
+    if (ec) fail("open", ec);
     probe.set_option(asio::socket_base::reuse_address(true), ec);
-    if (probe.bind(ep, ec)) fail("bind", ec);
+    probe.bind(ep, ec);
+    if (ec) fail("bind", ec);
     probe.close(ec);
   }
   for (int i = 0; i < n; ++i) {
@@ -481,11 +512,15 @@ uint16_t Server::start() {
     tcp::endpoint ep(addr, port);
     w->acceptor.emplace(w->ioc);
     auto& a = *w->acceptor;
-    if (a.open(ep.protocol(), ec)) fail("open", ec);
+    a.open(ep.protocol(), ec);
+    if (ec) fail("open", ec);
     a.set_option(asio::socket_base::reuse_address(true), ec);
-    if (a.set_option(reuse_port(true), ec)) fail("SO_REUSEPORT", ec);
-    if (a.bind(ep, ec)) fail("bind", ec);
-    if (a.listen(asio::socket_base::max_listen_connections, ec)) fail("listen", ec);
+    a.set_option(reuse_port(true), ec);
+    if (ec) fail("SO_REUSEPORT", ec);
+    a.bind(ep, ec);
+    if (ec) fail("bind", ec);
+    a.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) fail("listen", ec);
     if (port == 0) port = a.local_endpoint().port();
     I.workers.push_back(std::move(w));
   }
@@ -500,8 +535,9 @@ uint16_t Server::start() {
     return p ? static_cast<double>(p->load(std::memory_order_relaxed)) : 0.0;
   });
   I.started = true;
-  obs::log(obs::Level::info, "listening",
+  obs::log(obs::Level::info, "http.listening",
            {{"host", addr.to_string()}, {"port", static_cast<int>(port)}, {"threads", n}});
+  obs::flush_logs();  // tools wait for this line to learn the port
   return port;
 }
 
@@ -530,6 +566,8 @@ void Server::stop() {
   for (auto& w : impl_->workers) asio::co_spawn(w->ioc, impl_->drain(*w), asio::detached);
 }
 
-int Server::open_connections() const { return impl_->open->load(std::memory_order_relaxed); }
+int Server::open_connections() const {
+  return impl_->open->load(std::memory_order_relaxed);
+}
 
 }  // namespace sr::http

@@ -19,6 +19,7 @@
 #include <ctime>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "json/json.hpp"
 
@@ -80,20 +81,28 @@ std::mutex g_fallback_mu;
 
 spdlog::level::level_enum to_spd(Level l) {
   switch (l) {
-    case Level::debug: return spdlog::level::debug;
-    case Level::info: return spdlog::level::info;
-    case Level::warn: return spdlog::level::warn;
-    case Level::error: return spdlog::level::err;
+    case Level::debug:
+      return spdlog::level::debug;
+    case Level::info:
+      return spdlog::level::info;
+    case Level::warn:
+      return spdlog::level::warn;
+    case Level::error:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
 
 const char* level_name(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
@@ -115,8 +124,12 @@ void append_timestamp(std::string& out) {
     cached = secs;
   }
   out.append(prefix, prefix_len);
-  char frac[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                  static_cast<char>('0' + ms % 10), 'Z', 0};
+  char frac[6] = {'.',
+                  static_cast<char>('0' + ms / 100),
+                  static_cast<char>('0' + ms / 10 % 10),
+                  static_cast<char>('0' + ms % 10),
+                  'Z',
+                  0};
   out.append(frac, 5);
 }
 
@@ -162,9 +175,52 @@ void begin_line(std::string& out, Level level, std::string_view event) {
   out += '"';
 }
 
+// Lines are batched per thread and handed to the async logger as one multi-line message when
+// 16 KiB accumulate, at every warn/error line, and every 100 ms (flusher thread): one queue push
+// and one wake-up of the logger thread per batch instead of per request. Each buffer has its own
+// mutex, taken by its thread and by the flusher only.
+struct ThreadBuf {
+  std::mutex mu;
+  std::string buf;
+};
+std::mutex g_bufs_mu;
+std::vector<std::shared_ptr<ThreadBuf>> g_bufs;
+
+ThreadBuf& local_buf() {
+  thread_local std::shared_ptr<ThreadBuf> tb = [] {
+    auto p = std::make_shared<ThreadBuf>();
+    std::lock_guard lock(g_bufs_mu);
+    g_bufs.push_back(p);
+    return p;
+  }();
+  return *tb;
+}
+
+// Caller holds tb.mu. The buffer ends with '\n'; the "%v" pattern adds the last one back.
+void hand_over(spdlog::async_logger* lg, ThreadBuf& tb, Level level) {
+  if (tb.buf.empty()) return;
+  lg->log(to_spd(level), spdlog::string_view_t(tb.buf.data(), tb.buf.size() - 1));
+  tb.buf.clear();
+  if (tb.buf.capacity() > 256 * 1024) std::string().swap(tb.buf);
+}
+
+// Hands every thread's pending lines to the logger; forgets buffers of finished threads.
+void hand_over_all(spdlog::async_logger* lg) {
+  std::lock_guard lock(g_bufs_mu);
+  for (auto& tb : g_bufs) {
+    std::lock_guard l(tb->mu);
+    if (lg) hand_over(lg, *tb, Level::info);
+  }
+  std::erase_if(g_bufs, [](const auto& p) { return p.use_count() == 1 && p->buf.empty(); });
+}
+
 void emit(Level level, const std::string& line) {
   if (auto* lg = g_logger.load(std::memory_order_acquire)) {
-    lg->log(to_spd(level), spdlog::string_view_t(line.data(), line.size()));
+    ThreadBuf& tb = local_buf();
+    std::lock_guard lock(tb.mu);
+    tb.buf += line;
+    tb.buf += '\n';
+    if (tb.buf.size() >= 16 * 1024 || level >= Level::warn) hand_over(lg, tb, level);
     return;
   }
   std::lock_guard lock(g_fallback_mu);
@@ -198,8 +254,8 @@ void init_logging(const LogOptions& opts) {
     sinks.push_back(std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
         opts.file, 10 * 1024 * 1024, 10));  // throws spdlog_ex when the file cannot be opened
   s.pool = std::make_shared<spdlog::details::thread_pool>(8192, 1);
-  s.logger = std::make_shared<spdlog::async_logger>("strongroom", sinks.begin(), sinks.end(), s.pool,
-                                                    spdlog::async_overflow_policy::block);
+  s.logger = std::make_shared<spdlog::async_logger>("strongroom", sinks.begin(), sinks.end(),
+                                                    s.pool, spdlog::async_overflow_policy::block);
   s.logger->set_pattern("%v");
   s.logger->set_level(spdlog::level::trace);
   s.logger->flush_on(spdlog::level::warn);
@@ -210,13 +266,19 @@ void init_logging(const LogOptions& opts) {
     std::unique_lock lock(s.flusher_mu);
     while (!s.flusher_stop) {
       s.flusher_cv.wait_for(lock, std::chrono::milliseconds(100));
-      if (auto* lg = g_logger.load(std::memory_order_acquire)) lg->flush();
+      if (auto* lg = g_logger.load(std::memory_order_acquire)) {
+        hand_over_all(lg);
+        lg->flush();
+      }
     }
   });
 }
 
 void flush_logs() {
-  if (auto* lg = g_logger.load(std::memory_order_acquire)) lg->flush();
+  if (auto* lg = g_logger.load(std::memory_order_acquire)) {
+    hand_over_all(lg);
+    lg->flush();
+  }
 }
 
 void shutdown_logging() {
@@ -228,7 +290,9 @@ void shutdown_logging() {
   }
   s.flusher_cv.notify_all();
   if (s.flusher.joinable()) s.flusher.join();
+  hand_over_all(s.logger.get());
   g_logger.store(nullptr, std::memory_order_release);
+  hand_over_all(s.logger.get());  // lines that raced with the switch
   s.logger->flush();
   s.logger.reset();
   s.pool.reset();  // joins the worker after it drained the queue (and the sinks wrote out)

@@ -13,12 +13,14 @@ namespace sr::obs {
 namespace {
 
 // Latency buckets (seconds) and the same bounds in nanoseconds for the hot path.
-constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                             0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
-constexpr std::array<int64_t, 12> kBucketsNs = {500'000,     1'000'000,   2'500'000,
-                                                5'000'000,   10'000'000,  25'000'000,
-                                                50'000'000,  100'000'000, 250'000'000,
-                                                500'000'000, 1'000'000'000, 2'500'000'000};
+constexpr std::array<int64_t, 12> kBucketsNs = {
+    500'000,    1'000'000,   2'500'000,   5'000'000,   10'000'000,    25'000'000,
+    50'000'000, 100'000'000, 250'000'000, 500'000'000, 1'000'000'000, 2'500'000'000};
+
+// The `le` labels, written out (to_chars would print 0.0005 as 5e-04).
+constexpr std::array<std::string_view, 12> kBucketLabels = {"0.0005", "0.001", "0.0025", "0.005",
+                                                            "0.01",   "0.025", "0.05",   "0.1",
+                                                            "0.25",   "0.5",   "1",      "2.5"};
 
 struct ReqView {
   std::string_view route, method;
@@ -67,7 +69,9 @@ struct CtrHash {
     std::size_t h = std::hash<std::string_view>{}(k.name);
     return h ^ (std::hash<std::string_view>{}(k.labels) + 0x9e3779b97f4a7c15ULL + (h << 6));
   }
-  std::size_t operator()(const CtrKey& k) const noexcept { return (*this)(CtrView{k.name, k.labels}); }
+  std::size_t operator()(const CtrKey& k) const noexcept {
+    return (*this)(CtrView{k.name, k.labels});
+  }
 };
 struct CtrEq {
   using is_transparent = void;
@@ -157,8 +161,8 @@ void Metrics::observe_request(std::string_view route, std::string_view method, i
   std::lock_guard lock(s.mu);
   auto it = s.requests.find(ReqView{route, method, status});
   if (it == s.requests.end())
-    it = s.requests.emplace(ReqKey{std::string(route), std::string(method), status}, Series{})
-             .first;
+    it =
+        s.requests.emplace(ReqKey{std::string(route), std::string(method), status}, Series{}).first;
   Series& se = it->second;
   ++se.count;
   se.sum_ns += latency_ns;
@@ -241,12 +245,12 @@ std::string Metrics::render() const {
     append_label_value(labels, k.second);
     labels += '"';
     int64_t cum = 0;
-    for (std::size_t i = 0; i < kBuckets.size(); ++i) {
+    for (std::size_t i = 0; i < kBucketLabels.size(); ++i) {
       cum += h.buckets[i];
       out += "http_request_duration_seconds_bucket{";
       out += labels;
       out += ",le=\"";
-      append_double(out, kBuckets[i]);
+      out += kBucketLabels[i];
       out += "\"} ";
       append_int(out, cum);
       out += '\n';

@@ -1,0 +1,110 @@
+#include "http/router.hpp"
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+namespace sr::http {
+namespace {
+
+Handler ok(int tag) {
+  return [tag](Request&) -> Task<Response> { co_return Response::json(200, std::to_string(tag)); };
+}
+
+TEST(Router, ExactAndParams) {
+  Router r;
+  r.add(Method::GET, "/healthz", ok(1));
+  r.add(Method::GET, "/social/links/{id}", ok(2));
+  r.add(Method::PUT, "/social/links/{id}", ok(3));
+
+  auto m = r.match(Method::GET, "/healthz");
+  ASSERT_TRUE(m);
+  ASSERT_NE(m->handler, nullptr);
+  EXPECT_EQ(m->pattern, "/healthz");
+  EXPECT_TRUE(m->params.empty());
+
+  m = r.match(Method::PUT, "/social/links/42");
+  ASSERT_TRUE(m);
+  ASSERT_NE(m->handler, nullptr);
+  EXPECT_EQ(m->pattern, "/social/links/{id}");
+  ASSERT_EQ(m->params.size(), 1u);
+  EXPECT_EQ(m->params[0].first, "id");
+  EXPECT_EQ(m->params[0].second, "42");
+}
+
+TEST(Router, UnknownPathIs404) {
+  Router r;
+  r.add(Method::GET, "/social/links/{id}", ok(1));
+  EXPECT_FALSE(r.match(Method::GET, "/social/links"));
+  EXPECT_FALSE(r.match(Method::GET, "/social/links/"));     // empty parameter
+  EXPECT_FALSE(r.match(Method::GET, "/social/links/1/x"));  // too deep
+  EXPECT_FALSE(r.match(Method::GET, "/social//links/1"));
+  EXPECT_FALSE(r.match(Method::GET, "social/links/1"));
+  EXPECT_FALSE(r.match(Method::GET, ""));
+  EXPECT_FALSE(r.match(Method::GET, "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r"));
+}
+
+TEST(Router, WrongMethodGives405WithAllow) {
+  Router r;
+  r.add(Method::GET, "/personal/handbook", ok(1));
+  r.add(Method::PUT, "/personal/handbook", ok(2));
+  auto m = r.match(Method::DELETE_, "/personal/handbook");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->handler, nullptr);
+  EXPECT_EQ(m->pattern, "/personal/handbook");
+  EXPECT_EQ(m->allow, "GET, HEAD, PUT, OPTIONS");
+
+  r.add(Method::POST, "/auth/signin", ok(3));
+  m = r.match(Method::GET, "/auth/signin");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->handler, nullptr);
+  EXPECT_EQ(m->allow, "POST, OPTIONS");
+  m = r.match(Method::OTHER, "/auth/signin");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->handler, nullptr);
+}
+
+TEST(Router, HeadMatchesGet) {
+  Router r;
+  r.add(Method::GET, "/healthz", ok(1));
+  auto m = r.match(Method::HEAD, "/healthz");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->handler, nullptr);
+  r.add(Method::POST, "/only-post", ok(2));
+  m = r.match(Method::HEAD, "/only-post");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->handler, nullptr);
+}
+
+TEST(Router, LiteralBeatsParameter) {
+  Router r;
+  r.add(Method::GET, "/auth/sessions/{id}", ok(1));
+  r.add(Method::GET, "/auth/sessions/current", ok(2));
+  auto m = r.match(Method::GET, "/auth/sessions/current");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->pattern, "/auth/sessions/current");
+  m = r.match(Method::GET, "/auth/sessions/abc");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->pattern, "/auth/sessions/{id}");
+  EXPECT_EQ(m->params.at(0).second, "abc");
+}
+
+TEST(Router, RootAndQueryFreePaths) {
+  Router r;
+  r.add(Method::GET, "/", ok(1));
+  EXPECT_TRUE(r.match(Method::GET, "/"));
+  EXPECT_FALSE(r.match(Method::GET, "/x"));
+}
+
+TEST(Router, RejectsBadRegistrations) {
+  Router r;
+  r.add(Method::GET, "/a", ok(1));
+  EXPECT_THROW(r.add(Method::GET, "/a", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add(Method::HEAD, "/b", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add(Method::GET, "no-slash", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add(Method::GET, "/a//b", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add(Method::GET, "/c", Handler{}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace sr::http
