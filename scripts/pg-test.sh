@@ -6,6 +6,9 @@
 #                                       `SR_TEST_PG_URL=postgresql://...` (and PGTEST_DIR=...) to ENV_FILE.
 #   scripts/pg-test.sh stop ENV_FILE    stop that server and remove its directory.
 #
+# Tests that simulate an outage (tests/unit/storage) stop and restart the server themselves with
+# pg_ctl, using PGTEST_DIR and PGTEST_PORT from the env file (export them to enable that test).
+#
 # As root, the cluster runs as the dedicated system user `srtest` (created if missing), because
 # postgres refuses to run as root. As any other user it runs as that user.
 set -euo pipefail
@@ -63,6 +66,7 @@ cmd_start() {
   local url="postgresql://srtest@${dir//\//%2F}%2Fsock:$port/srtest"
   {
     echo "PGTEST_DIR=$dir"
+    echo "PGTEST_PORT=$port"
     echo "SR_TEST_PG_URL=$url"
   } >"$envfile"
   echo "$url"

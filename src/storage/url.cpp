@@ -7,7 +7,9 @@
 namespace sr::storage {
 
 namespace {
-bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+bool starts_with(const std::string& s, const char* p) {
+  return s.rfind(p, 0) == 0;
+}
 }  // namespace
 
 std::string redact_database_url(const std::string& url) {
@@ -21,14 +23,13 @@ std::string redact_database_url(const std::string& url) {
     auto at = out.rfind('@', auth_end == 0 ? 0 : auth_end - 1);
     if (at != std::string::npos && at >= auth_start) {
       auto colon = out.find(':', auth_start);
-      if (colon != std::string::npos && colon < at)
-        out.replace(colon + 1, at - colon - 1, "***");
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
     }
   }
   // password=... in the query string (or a key=value conninfo)
   for (std::size_t pos = 0; (pos = out.find("password=", pos)) != std::string::npos;) {
-    bool at_key_start = pos == 0 || out[pos - 1] == '?' || out[pos - 1] == '&' ||
-                        out[pos - 1] == ' ';
+    bool at_key_start =
+        pos == 0 || out[pos - 1] == '?' || out[pos - 1] == '&' || out[pos - 1] == ' ';
     pos += 9;
     if (!at_key_start) continue;
     auto end = out.find_first_of("& #", pos);
@@ -56,8 +57,7 @@ DatabaseUrl parse_database_url(const std::string& url) {
     if (!opts) {
       // libpq's own message may quote the offending token, which could be part of the password.
       PQfreemem(err);
-      throw std::runtime_error("database_url: invalid PostgreSQL URL: " +
-                               redact_database_url(url));
+      throw std::runtime_error("database_url: invalid PostgreSQL URL: " + redact_database_url(url));
     }
     PQconninfoFree(opts);
     r.kind = DatabaseUrl::Kind::postgresql;

@@ -54,15 +54,15 @@ class AsyncJob final : public Job {
       }
     }
     work_ = nullptr;  // the caller's captures die here, before the caller resumes
-    boost::asio::post(executor_, [h = std::move(handler_), error]() mutable { std::move(h)(error); });
+    boost::asio::post(executor_,
+                      [h = std::move(handler_), error]() mutable { std::move(h)(error); });
   }
 
  private:
   std::function<void(Repository&)> work_;
   Handler handler_;
-  decltype(boost::asio::prefer(
-      std::declval<boost::asio::associated_executor_t<Handler>>(),
-      boost::asio::execution::outstanding_work.tracked)) executor_;
+  decltype(boost::asio::prefer(std::declval<boost::asio::associated_executor_t<Handler>>(),
+                               boost::asio::execution::outstanding_work.tracked)) executor_;
 };
 
 class SyncJob final : public Job {

@@ -91,6 +91,8 @@ constexpr Migration kAll[] = {
 
 }  // namespace
 
-std::span<const Migration> postgresql() { return kAll; }
+std::span<const Migration> postgresql() {
+  return kAll;
+}
 
 }  // namespace sr::storage::migrations

@@ -87,6 +87,8 @@ constexpr Migration kAll[] = {
 
 }  // namespace
 
-std::span<const Migration> sqlite() { return kAll; }
+std::span<const Migration> sqlite() {
+  return kAll;
+}
 
 }  // namespace sr::storage::migrations

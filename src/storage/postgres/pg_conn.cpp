@@ -160,24 +160,27 @@ void Conn::connect() {
     st = PQconnectPoll(c_);
   }
   if (PQsetnonblocking(c_, 1) != 0) lost("cannot enter non-blocking mode");
+  // libpq prints notices (and the server's goodbye on shutdown) to stderr by default; errors
+  // reach us as results and exceptions instead.
+  PQsetNoticeProcessor(
+      c_, [](void*, const char*) {}, nullptr);
   // Per-connection limits, parameterized like everything else.
   std::string timeout = std::to_string(opts_.statement_timeout_ms);
   std::string idle = std::to_string(std::max(60000, opts_.statement_timeout_ms * 4));
-  exec("SELECT set_config('statement_timeout', $1, false), "
-       "set_config('idle_in_transaction_session_timeout', $2, false)",
-       Params().t(timeout).t(idle));
+  exec(
+      "SELECT set_config('statement_timeout', $1, false), "
+      "set_config('idle_in_transaction_session_timeout', $2, false)",
+      Params().t(timeout).t(idle));
 }
 
 bool Conn::healthy() {
   if (!c_ || PQstatus(c_) != CONNECTION_OK) return false;
-  // An idle connection the server has closed (restart, admin shutdown) is readable: find out now
-  // rather than fail the next statement with it.
+  // We never LISTEN, so an idle connection has nothing to say: if its socket is readable, the
+  // server is closing it (restart, admin shutdown, idle timeout). Replace it now rather than fail
+  // the next statement with it.
   pollfd p{PQsocket(c_), POLLIN, 0};
-  if (::poll(&p, 1, 0) > 0) {
-    if (!PQconsumeInput(c_)) return false;
-    while (PGnotify* n = PQnotifies(c_)) PQfreemem(n);
-  }
-  return PQstatus(c_) == CONNECTION_OK && PQtransactionStatus(c_) == PQTRANS_IDLE;
+  if (::poll(&p, 1, 0) != 0) return false;
+  return PQtransactionStatus(c_) == PQTRANS_IDLE;
 }
 
 Conn::Clock::time_point Conn::deadline() const {

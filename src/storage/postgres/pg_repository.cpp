@@ -9,7 +9,7 @@ namespace sr::storage::postgres {
 namespace {
 
 #define USER_COLS "id, username, email, password_hash, created_at"
-#define SESSION_COLS \
+#define SESSION_COLS                                                                             \
   "id, user_id, refresh_jti, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, " \
   "vault_epoch"
 #define LINK_COLS "id, user_id, platform, url, created_at"
@@ -46,7 +46,7 @@ VaultEntry read_entry(const Result& r, int i) {
 }
 
 Handbook read_handbook(const Result& r, int i) {
-  return Handbook{r.opt_bytes(i, 0), r.opt_i64(i, 1), r.opt_bytes(i, 2),
+  return Handbook{r.opt_bytes(i, 0), r.opt_i64(i, 1),   r.opt_bytes(i, 2),
                   r.opt_bytes(i, 3), r.opt_bytes(i, 4), r.i64(i, 5)};
 }
 
@@ -60,7 +60,9 @@ void lock_user(Conn& c, int64_t user_id) {
 
 }  // namespace
 
-void PgRepository::ping() { c_.exec("SELECT 1", Params()); }
+void PgRepository::ping() {
+  c_.exec("SELECT 1", Params());
+}
 
 int64_t PgRepository::create_user(const std::string& username, const std::string& username_norm,
                                   const std::string& email, const std::string& password_hash,
@@ -119,13 +121,13 @@ std::optional<Session> PgRepository::find_session(const std::string& id) {
 }
 
 bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old_jti,
-                                  const std::string& new_jti, int64_t new_expires_at,
-                                  int64_t now) {
+                                  const std::string& new_jti, int64_t new_expires_at, int64_t now) {
   // One UPDATE with the old jti in its WHERE: under READ COMMITTED the second of two concurrent
   // rotations re-checks the row after the first commits, sees a different jti and updates nothing.
-  return c_.exec("UPDATE sessions SET refresh_jti = $1, expires_at = $2, last_used_at = $3 "
-                 "WHERE id = $4 AND refresh_jti = $5 AND revoked_at IS NULL",
-                 Params().b(new_jti).i(new_expires_at).i(now).b(sid).b(old_jti))
+  return c_.exec(
+               "UPDATE sessions SET refresh_jti = $1, expires_at = $2, last_used_at = $3 "
+               "WHERE id = $4 AND refresh_jti = $5 AND revoked_at IS NULL",
+               Params().b(new_jti).i(new_expires_at).i(now).b(sid).b(old_jti))
              .affected() == 1;
 }
 
@@ -142,9 +144,11 @@ bool PgRepository::revoke_session(const std::string& sid, int64_t now) {
 
 int64_t PgRepository::revoke_user_sessions(int64_t user_id, const std::string& except_sid,
                                            int64_t now) {
-  return c_.exec("UPDATE sessions SET revoked_at = $1 "
-                 "WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL",
-                 Params().i(now).i(user_id).b(except_sid))
+  return c_
+      .exec(
+          "UPDATE sessions SET revoked_at = $1 "
+          "WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL",
+          Params().i(now).i(user_id).b(except_sid))
       .affected();
 }
 
@@ -167,9 +171,10 @@ int64_t PgRepository::bump_vault_epoch(const std::string& sid) {
 
 void PgRepository::block_token(const std::string& jti, const std::string& sid, int64_t user_id,
                                int64_t expires_at) {
-  c_.exec("INSERT INTO token_blocklist (jti, session_id, user_id, expires_at) "
-          "VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
-          Params().b(jti).b(sid).i(user_id).i(expires_at));
+  c_.exec(
+      "INSERT INTO token_blocklist (jti, session_id, user_id, expires_at) "
+      "VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
+      Params().b(jti).b(sid).i(user_id).i(expires_at));
 }
 
 bool PgRepository::is_token_blocked(const std::string& jti) {
@@ -220,16 +225,16 @@ std::vector<SocialLink> PgRepository::list_links(int64_t user_id) {
 }
 
 std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::string& platform,
-                                                 const std::string& url, int64_t now,
-                                                 int64_t cap) {
+                                                 const std::string& url, int64_t now, int64_t cap) {
   Tx tx(c_);
   lock_user(c_, user_id);
   // A new statement after the lock: its snapshot sees every insert committed before we got it.
-  auto r = c_.exec("INSERT INTO social_links (user_id, platform, url, created_at) "
-                   "SELECT $1, $2, $3, $4 "
-                   "WHERE (SELECT count(*) FROM social_links WHERE user_id = $1) < $5 "
-                   "RETURNING " LINK_COLS,
-                   Params().i(user_id).b(platform).b(url).i(now).i(cap));
+  auto r = c_.exec(
+      "INSERT INTO social_links (user_id, platform, url, created_at) "
+      "SELECT $1, $2, $3, $4 "
+      "WHERE (SELECT count(*) FROM social_links WHERE user_id = $1) < $5 "
+      "RETURNING " LINK_COLS,
+      Params().i(user_id).b(platform).b(url).i(now).i(cap));
   if (r.rows() == 0) return std::nullopt;
   tx.commit();
   return read_link(r, 0);
@@ -238,9 +243,10 @@ std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::str
 std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
                                                     const std::string& platform,
                                                     const std::string& url) {
-  auto r = c_.exec("UPDATE social_links SET platform = $1, url = $2 "
-                   "WHERE id = $3 AND user_id = $4 RETURNING " LINK_COLS,
-                   Params().b(platform).b(url).i(id).i(user_id));
+  auto r = c_.exec(
+      "UPDATE social_links SET platform = $1, url = $2 "
+      "WHERE id = $3 AND user_id = $4 RETURNING " LINK_COLS,
+      Params().b(platform).b(url).i(id).i(user_id));
   if (r.rows() == 0) return std::nullopt;
   return read_link(r, 0);
 }
@@ -252,11 +258,11 @@ bool PgRepository::delete_link(int64_t user_id, int64_t id) {
 }
 
 std::optional<VaultKey> PgRepository::get_vault_key(int64_t user_id) {
-  auto r = c_.exec("SELECT " VAULT_KEY_COLS " FROM vault_keys WHERE user_id = $1",
-                   Params().i(user_id));
+  auto r =
+      c_.exec("SELECT " VAULT_KEY_COLS " FROM vault_keys WHERE user_id = $1", Params().i(user_id));
   if (r.rows() == 0) return std::nullopt;
-  return VaultKey{r.i64(0, 0), r.bytes(0, 1), r.i64(0, 2), r.i64(0, 3),
-                  r.bytes(0, 4), r.i64(0, 5), r.i64(0, 6), r.i64(0, 7)};
+  return VaultKey{r.i64(0, 0),   r.bytes(0, 1), r.i64(0, 2), r.i64(0, 3),
+                  r.bytes(0, 4), r.i64(0, 5),   r.i64(0, 6), r.i64(0, 7)};
 }
 
 bool PgRepository::create_vault_key(const VaultKey& k) {
@@ -275,29 +281,30 @@ bool PgRepository::create_vault_key(const VaultKey& k) {
 }
 
 bool PgRepository::update_vault_key(const VaultKey& k, int64_t expected_generation) {
-  return c_.exec("UPDATE vault_keys SET kdf_salt = $1, kdf_mem_kib = $2, kdf_passes = $3, "
-                 "wrapped_key = $4, generation = generation + 1, updated_at = $5 "
-                 "WHERE user_id = $6 AND generation = $7",
-                 Params()
-                     .b(k.kdf_salt)
-                     .i(k.kdf_mem_kib)
-                     .i(k.kdf_passes)
-                     .b(k.wrapped_key)
-                     .i(k.updated_at)
-                     .i(k.user_id)
-                     .i(expected_generation))
+  return c_.exec(
+               "UPDATE vault_keys SET kdf_salt = $1, kdf_mem_kib = $2, kdf_passes = $3, "
+               "wrapped_key = $4, generation = generation + 1, updated_at = $5 "
+               "WHERE user_id = $6 AND generation = $7",
+               Params()
+                   .b(k.kdf_salt)
+                   .i(k.kdf_mem_kib)
+                   .i(k.kdf_passes)
+                   .b(k.wrapped_key)
+                   .i(k.updated_at)
+                   .i(k.user_id)
+                   .i(expected_generation))
              .affected() == 1;
 }
 
 std::optional<VaultEntry> PgRepository::add_vault_entry(
-    int64_t user_id, int64_t now, int64_t cap,
-    const std::function<std::string(int64_t id)>& seal) {
+    int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal) {
   Tx tx(c_);
   lock_user(c_, user_id);
-  auto r = c_.exec("INSERT INTO vault (user_id, ciphertext, created_at, updated_at) "
-                   "SELECT $1, '\\x'::bytea, $2, $2 "
-                   "WHERE (SELECT count(*) FROM vault WHERE user_id = $1) < $3 RETURNING id",
-                   Params().i(user_id).i(now).i(cap));
+  auto r = c_.exec(
+      "INSERT INTO vault (user_id, ciphertext, created_at, updated_at) "
+      "SELECT $1, '\\x'::bytea, $2, $2 "
+      "WHERE (SELECT count(*) FROM vault WHERE user_id = $1) < $3 RETURNING id",
+      Params().i(user_id).i(now).i(cap));
   if (r.rows() == 0) return std::nullopt;
   VaultEntry e{r.i64(0, 0), user_id, {}, now, now};
   e.ciphertext = seal(e.id);  // a throwing seal rolls everything back
@@ -324,9 +331,10 @@ std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t
 std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,
                                                            const std::string& ciphertext,
                                                            int64_t now) {
-  auto r = c_.exec("UPDATE vault SET ciphertext = $1, updated_at = $2 "
-                   "WHERE id = $3 AND user_id = $4 RETURNING " ENTRY_COLS,
-                   Params().b(ciphertext).i(now).i(id).i(user_id));
+  auto r = c_.exec(
+      "UPDATE vault SET ciphertext = $1, updated_at = $2 "
+      "WHERE id = $3 AND user_id = $4 RETURNING " ENTRY_COLS,
+      Params().b(ciphertext).i(now).i(id).i(user_id));
   if (r.rows() == 0) return std::nullopt;
   return read_entry(r, 0);
 }

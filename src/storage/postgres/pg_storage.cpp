@@ -68,15 +68,15 @@ class PgStorage final : public Storage {
               .i64(0, 0);
       if (current > latest)
         throw std::runtime_error("database schema version " + std::to_string(current) +
-                                 " is newer than this binary supports (" +
-                                 std::to_string(latest) +
+                                 " is newer than this binary supports (" + std::to_string(latest) +
                                  "); refusing to use it: upgrade strongroom");
       for (const auto& m : all) {
         if (m.version <= current) continue;
         c.exec_script(m.sql);
-        c.exec("INSERT INTO schema_migrations (version, applied_at) "
-               "VALUES ($1::bigint::integer, extract(epoch FROM now())::bigint)",
-               Params().i(m.version));
+        c.exec(
+            "INSERT INTO schema_migrations (version, applied_at) "
+            "VALUES ($1::bigint::integer, extract(epoch FROM now())::bigint)",
+            Params().i(m.version));
       }
       tx.commit();
     });
@@ -134,8 +134,7 @@ class PgStorage final : public Storage {
     try {
       conn.connect();
     } catch (...) {
-      retry_at_.store(
-          (std::chrono::steady_clock::now() + kRetryAfter).time_since_epoch().count());
+      retry_at_.store((std::chrono::steady_clock::now() + kRetryAfter).time_since_epoch().count());
       throw;
     }
   }

@@ -38,8 +38,8 @@ void throw_error(sqlite3* db, int rc, const char* what) {
 Db::Db(const std::string& path, int flags) {
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
-    std::string msg = "sqlite: cannot open " + path + ": " +
-                      (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
+    std::string msg =
+        "sqlite: cannot open " + path + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));
     sqlite3_close_v2(db_);
     db_ = nullptr;
     throw std::runtime_error(msg);
@@ -141,7 +141,9 @@ std::optional<int64_t> Query::opt_i64(int col) const {
   return i64(col);
 }
 
-Tx::Tx(Db& db) : db_(db) { Query(db_, "BEGIN IMMEDIATE").run(); }
+Tx::Tx(Db& db) : db_(db) {
+  Query(db_, "BEGIN IMMEDIATE").run();
+}
 
 Tx::~Tx() {
   if (!done_) {

@@ -53,8 +53,8 @@ class Query {
   Query& bind(const std::optional<std::string>& v);
   Query& bind(const std::optional<int64_t>& v);
 
-  bool step();     // true when a row is available
-  void run();      // steps to completion (statements without rows)
+  bool step();  // true when a row is available
+  void run();   // steps to completion (statements without rows)
   int changes() const { return sqlite3_changes(db_.handle()); }
 
   int64_t i64(int col) const { return sqlite3_column_int64(st_, col); }

@@ -31,7 +31,7 @@ VaultEntry read_entry(const Query& q) {
   return VaultEntry{q.i64(0), q.i64(1), q.blob(2), q.i64(3), q.i64(4)};
 }
 
-#define SESSION_COLS \
+#define SESSION_COLS                                                                             \
   "id, user_id, refresh_jti, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, " \
   "vault_epoch"
 #define LINK_COLS "id, user_id, platform, url, created_at"
@@ -47,9 +47,9 @@ void SqliteRepository::ping() {
   q.run();
 }
 
-int64_t SqliteRepository::create_user(const std::string& username,
-                                      const std::string& username_norm, const std::string& email,
-                                      const std::string& password_hash, int64_t now) {
+int64_t SqliteRepository::create_user(const std::string& username, const std::string& username_norm,
+                                      const std::string& email, const std::string& password_hash,
+                                      int64_t now) {
   Query q(db_,
           "INSERT INTO users (username, username_norm, email, password_hash, created_at) "
           "VALUES (?, ?, ?, ?, ?) RETURNING id");
@@ -142,10 +142,9 @@ int64_t SqliteRepository::revoke_user_sessions(int64_t user_id, const std::strin
 }
 
 std::vector<Session> SqliteRepository::list_active_sessions(int64_t user_id, int64_t now) {
-  Query q(db_,
-          "SELECT " SESSION_COLS
-          " FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? "
-          "ORDER BY created_at, rowid");
+  Query q(db_, "SELECT " SESSION_COLS
+               " FROM sessions WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ? "
+               "ORDER BY created_at, rowid");
   q.bind(user_id).bind(now);
   std::vector<Session> out;
   while (q.step()) out.push_back(read_session(q));
@@ -153,7 +152,8 @@ std::vector<Session> SqliteRepository::list_active_sessions(int64_t user_id, int
 }
 
 int64_t SqliteRepository::bump_vault_epoch(const std::string& sid) {
-  Query q(db_, "UPDATE sessions SET vault_epoch = vault_epoch + 1 WHERE id = ? RETURNING vault_epoch");
+  Query q(db_,
+          "UPDATE sessions SET vault_epoch = vault_epoch + 1 WHERE id = ? RETURNING vault_epoch");
   q.bind(sid);
   if (!q.step()) return 0;
   int64_t epoch = q.i64(0);
@@ -161,8 +161,8 @@ int64_t SqliteRepository::bump_vault_epoch(const std::string& sid) {
   return epoch;
 }
 
-void SqliteRepository::block_token(const std::string& jti, const std::string& sid,
-                                   int64_t user_id, int64_t expires_at) {
+void SqliteRepository::block_token(const std::string& jti, const std::string& sid, int64_t user_id,
+                                   int64_t expires_at) {
   Query q(db_,
           "INSERT INTO token_blocklist (jti, session_id, user_id, expires_at) VALUES (?, ?, ?, ?) "
           "ON CONFLICT (jti) DO NOTHING");
@@ -196,23 +196,26 @@ std::optional<Handbook> SqliteRepository::get_handbook(int64_t user_id) {
   Query q(db_, "SELECT " HANDBOOK_COLS " FROM personal_handbook WHERE user_id = ?");
   q.bind(user_id);
   if (!q.step()) return std::nullopt;
-  return Handbook{q.opt_text(0), q.opt_i64(1), q.opt_text(2), q.opt_text(3), q.opt_text(4),
-                  q.i64(5)};
+  return Handbook{q.opt_text(0), q.opt_i64(1),  q.opt_text(2),
+                  q.opt_text(3), q.opt_text(4), q.i64(5)};
 }
 
 Handbook SqliteRepository::put_handbook(int64_t user_id, const Handbook& h) {
-  Query q(db_,
-          "INSERT INTO personal_handbook (user_id, " HANDBOOK_COLS
-          ") VALUES (?, ?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (user_id) DO UPDATE SET full_name = excluded.full_name, "
-          "age = excluded.age, phone = excluded.phone, address = excluded.address, "
-          "bio = excluded.bio, updated_at = excluded.updated_at "
-          "RETURNING " HANDBOOK_COLS);
-  q.bind(user_id).bind(h.full_name).bind(h.age).bind(h.phone).bind(h.address).bind(h.bio).bind(
-      h.updated_at);
+  Query q(db_, "INSERT INTO personal_handbook (user_id, " HANDBOOK_COLS
+               ") VALUES (?, ?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT (user_id) DO UPDATE SET full_name = excluded.full_name, "
+               "age = excluded.age, phone = excluded.phone, address = excluded.address, "
+               "bio = excluded.bio, updated_at = excluded.updated_at "
+               "RETURNING " HANDBOOK_COLS);
+  q.bind(user_id)
+      .bind(h.full_name)
+      .bind(h.age)
+      .bind(h.phone)
+      .bind(h.address)
+      .bind(h.bio)
+      .bind(h.updated_at);
   if (!q.step()) throw std::runtime_error("sqlite: upsert returned no row");
-  Handbook out{q.opt_text(0), q.opt_i64(1), q.opt_text(2), q.opt_text(3), q.opt_text(4),
-               q.i64(5)};
+  Handbook out{q.opt_text(0), q.opt_i64(1), q.opt_text(2), q.opt_text(3), q.opt_text(4), q.i64(5)};
   q.run();
   return out;
 }
@@ -278,9 +281,8 @@ std::optional<VaultKey> SqliteRepository::get_vault_key(int64_t user_id) {
 }
 
 bool SqliteRepository::create_vault_key(const VaultKey& k) {
-  Query q(db_,
-          "INSERT INTO vault_keys (" VAULT_KEY_COLS
-          ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING");
+  Query q(db_, "INSERT INTO vault_keys (" VAULT_KEY_COLS
+               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING");
   q.bind(k.user_id)
       .bind_blob(k.kdf_salt)
       .bind(k.kdf_mem_kib)
@@ -309,8 +311,7 @@ bool SqliteRepository::update_vault_key(const VaultKey& k, int64_t expected_gene
 }
 
 std::optional<VaultEntry> SqliteRepository::add_vault_entry(
-    int64_t user_id, int64_t now, int64_t cap,
-    const std::function<std::string(int64_t id)>& seal) {
+    int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal) {
   Tx tx(db_);
   {
     Query c(db_, "SELECT count(*) FROM vault WHERE user_id = ?");

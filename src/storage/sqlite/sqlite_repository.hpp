@@ -54,8 +54,7 @@ class SqliteRepository final : public Repository {
   std::vector<VaultEntry> list_vault_entries(int64_t user_id) override;
   std::optional<VaultEntry> get_vault_entry(int64_t user_id, int64_t id) override;
   std::optional<VaultEntry> update_vault_entry(int64_t user_id, int64_t id,
-                                               const std::string& ciphertext,
-                                               int64_t now) override;
+                                               const std::string& ciphertext, int64_t now) override;
   bool delete_vault_entry(int64_t user_id, int64_t id) override;
 
  private:

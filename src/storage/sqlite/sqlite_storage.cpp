@@ -30,7 +30,9 @@ namespace {
 constexpr int kBusyTimeoutMs = 5000;
 constexpr std::size_t kWriterQueueCapacity = 10000;
 
-std::string errno_text(int e) { return std::strerror(e); }
+std::string errno_text(int e) {
+  return std::strerror(e);
+}
 
 // mkdir -p, each created directory 0700. Existing directories are left as they are.
 void make_dirs(const std::string& dir) {
@@ -51,8 +53,7 @@ void make_dirs(const std::string& dir) {
 // never creates anything wider), and tightens an existing one that is group/world accessible.
 void prepare_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    throw std::runtime_error("sqlite: cannot open " + path + ": " + errno_text(errno));
+  if (fd < 0) throw std::runtime_error("sqlite: cannot open " + path + ": " + errno_text(errno));
   struct stat st {};
   if (::fstat(fd, &st) == 0 && (st.st_mode & 077) != 0) ::fchmod(fd, 0600);
   ::close(fd);
@@ -137,8 +138,7 @@ class SqliteStorage final : public Storage {
       }
       if (current > latest)
         throw std::runtime_error("database schema version " + std::to_string(current) +
-                                 " is newer than this binary supports (" +
-                                 std::to_string(latest) +
+                                 " is newer than this binary supports (" + std::to_string(latest) +
                                  "); refusing to use it: upgrade strongroom");
       for (const auto& m : all) {
         if (m.version <= current) continue;
@@ -154,7 +154,8 @@ class SqliteStorage final : public Storage {
     int64_t v = 0;
     run_sync(Access::read, [&](Repository& r) {
       Db& db = static_cast<SqliteRepository&>(r).db();
-      Query t(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
+      Query t(db,
+              "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'");
       if (!t.step()) return;
       Query q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
       q.step();

@@ -1,0 +1,406 @@
+// Every Repository method, against both backends.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include "fixture.hpp"
+#include "util/error.hpp"
+
+namespace sr::storage::test {
+namespace {
+
+TEST_P(StorageTest, DialectAndPing) {
+  EXPECT_STREQ(st_->dialect(), pg() ? "postgresql" : "sqlite");
+  EXPECT_NO_THROW(r([](Repository& r) { r.ping(); }));
+  EXPECT_NO_THROW(w([](Repository& r) { r.ping(); }));
+}
+
+TEST_P(StorageTest, Users) {
+  int64_t id = w([](Repository& r) {
+    return r.create_user("Alice", "alice", "alice@example.com", "h1", 1234);
+  });
+  EXPECT_GT(id, 0);
+  auto u = r([&](Repository& r) { return r.find_user(id); });
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->id, id);
+  EXPECT_EQ(u->username, "Alice");
+  EXPECT_EQ(u->email, "alice@example.com");
+  EXPECT_EQ(u->password_hash, "h1");
+  EXPECT_EQ(u->created_at, 1234);
+
+  auto by_name = r([](Repository& r) { return r.find_user_by_login("alice"); });
+  ASSERT_TRUE(by_name);
+  EXPECT_EQ(by_name->id, id);
+  auto by_mail = r([](Repository& r) { return r.find_user_by_login("alice@example.com"); });
+  ASSERT_TRUE(by_mail);
+  EXPECT_EQ(by_mail->id, id);
+  EXPECT_FALSE(r([](Repository& r) { return r.find_user_by_login("Alice"); }));  // caller folds
+  EXPECT_FALSE(r([](Repository& r) { return r.find_user_by_login("bob"); }));
+  EXPECT_FALSE(r([](Repository& r) { return r.find_user(999999); }));
+
+  // Uniqueness: normalized username, and email.
+  EXPECT_THROW(
+      w([](Repository& r) { r.create_user("ALICE", "alice", "other@example.com", "h", 1); }),
+      sr::ConflictError);
+  EXPECT_THROW(w([](Repository& r) { r.create_user("bob", "bob", "alice@example.com", "h", 1); }),
+               sr::ConflictError);
+  int64_t bob =
+      w([](Repository& r) { return r.create_user("Bob", "bob", "bob@example.com", "h", 1); });
+  EXPECT_NE(bob, id);
+
+  EXPECT_TRUE(w([&](Repository& r) { return r.update_password_hash(id, "h2"); }));
+  EXPECT_EQ(r([&](Repository& r) { return r.find_user(id); })->password_hash, "h2");
+  EXPECT_FALSE(w([](Repository& r) { return r.update_password_hash(999999, "x"); }));
+
+  EXPECT_TRUE(w([&](Repository& r) { return r.delete_user(id); }));
+  EXPECT_FALSE(w([&](Repository& r) { return r.delete_user(id); }));
+  EXPECT_FALSE(r([&](Repository& r) { return r.find_user(id); }));
+  // The name is free again.
+  EXPECT_NO_THROW(
+      w([](Repository& r) { r.create_user("Alice", "alice", "alice@example.com", "h", 1); }));
+}
+
+TEST_P(StorageTest, LoginPrefersUsernameOverEmail) {
+  // A user whose username equals another user's email: the username match wins, deterministically.
+  int64_t a =
+      w([](Repository& r) { return r.create_user("x@y.z", "x@y.z", "a@example.com", "h", 1); });
+  w([](Repository& r) { return r.create_user("b", "b", "x@y.z", "h", 1); });
+  EXPECT_EQ(r([](Repository& r) { return r.find_user_by_login("x@y.z"); })->id, a);
+}
+
+TEST_P(StorageTest, Sessions) {
+  int64_t uid = make_user("u");
+  Session s = make_session(uid, "s1", 1000, 5000);
+  auto f = r([](Repository& r) { return r.find_session("s1"); });
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->id, "s1");
+  EXPECT_EQ(f->user_id, uid);
+  EXPECT_EQ(f->refresh_jti, "jti-s1");
+  EXPECT_EQ(f->created_at, 1000);
+  EXPECT_EQ(f->last_used_at, 1000);
+  EXPECT_EQ(f->expires_at, 5000);
+  EXPECT_FALSE(f->revoked_at);
+  EXPECT_EQ(f->user_agent, "ua");
+  EXPECT_EQ(f->ip, "127.0.0.1");
+  EXPECT_EQ(f->vault_epoch, 0);
+  EXPECT_FALSE(r([](Repository& r) { return r.find_session("nope"); }));
+  EXPECT_THROW(w([&](Repository& r) { r.create_session(s); }), sr::ConflictError);
+
+  // rotate_refresh is a compare-and-swap on the jti.
+  EXPECT_FALSE(w([](Repository& r) { return r.rotate_refresh("s1", "wrong", "j2", 9000, 1100); }));
+  EXPECT_TRUE(w([](Repository& r) { return r.rotate_refresh("s1", "jti-s1", "j2", 9000, 1100); }));
+  EXPECT_FALSE(w([](Repository& r) { return r.rotate_refresh("s1", "jti-s1", "j3", 9000, 1100); }));
+  f = r([](Repository& r) { return r.find_session("s1"); });
+  EXPECT_EQ(f->refresh_jti, "j2");
+  EXPECT_EQ(f->expires_at, 9000);
+  EXPECT_EQ(f->last_used_at, 1100);
+  EXPECT_FALSE(w([](Repository& r) { return r.rotate_refresh("nope", "j2", "j3", 9000, 1100); }));
+
+  // touch: at most one write a minute.
+  w([](Repository& r) { r.touch_session("s1", 1150); });
+  EXPECT_EQ(r([](Repository& r) { return r.find_session("s1"); })->last_used_at, 1100);
+  w([](Repository& r) { r.touch_session("s1", 1161); });
+  EXPECT_EQ(r([](Repository& r) { return r.find_session("s1"); })->last_used_at, 1161);
+  w([](Repository& r) { r.touch_session("nope", 5000); });  // no error
+
+  // vault epoch
+  EXPECT_EQ(w([](Repository& r) { return r.bump_vault_epoch("s1"); }), 1);
+  EXPECT_EQ(w([](Repository& r) { return r.bump_vault_epoch("s1"); }), 2);
+  EXPECT_EQ(r([](Repository& r) { return r.find_session("s1"); })->vault_epoch, 2);
+  EXPECT_EQ(w([](Repository& r) { return r.bump_vault_epoch("nope"); }), 0);
+
+  // revoke
+  EXPECT_TRUE(w([](Repository& r) { return r.revoke_session("s1", 1200); }));
+  EXPECT_FALSE(w([](Repository& r) { return r.revoke_session("s1", 1300); }));
+  EXPECT_EQ(r([](Repository& r) { return r.find_session("s1"); })->revoked_at, 1200);
+  EXPECT_FALSE(w([](Repository& r) { return r.rotate_refresh("s1", "j2", "j3", 9000, 1300); }));
+  EXPECT_FALSE(w([](Repository& r) { return r.revoke_session("nope", 1300); }));
+}
+
+TEST_P(StorageTest, RevokeAndListSessions) {
+  int64_t uid = make_user("u");
+  int64_t other = make_user("o");
+  make_session(uid, "c", 3000);
+  make_session(uid, "a", 1000);
+  make_session(uid, "b", 2000);
+  make_session(uid, "expired", 500, 1500);
+  make_session(other, "theirs", 1000);
+
+  auto ids = [&](int64_t now) {
+    std::vector<std::string> out;
+    for (auto& s : r([&](Repository& r) { return r.list_active_sessions(uid, now); }))
+      out.push_back(s.id);
+    return out;
+  };
+  EXPECT_EQ(ids(1400), (std::vector<std::string>{"expired", "a", "b", "c"}));  // oldest first
+  EXPECT_EQ(ids(1500), (std::vector<std::string>{"a", "b", "c"}));             // expires_at > now
+
+  EXPECT_EQ(w([&](Repository& r) { return r.revoke_user_sessions(uid, "b", 1600); }), 3);
+  EXPECT_EQ(ids(1700), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(w([&](Repository& r) { return r.revoke_user_sessions(uid, "", 1700); }), 1);
+  EXPECT_TRUE(ids(1700).empty());
+  EXPECT_EQ(w([&](Repository& r) { return r.revoke_user_sessions(uid, "", 1800); }), 0);
+  // Another user's sessions are untouched.
+  EXPECT_FALSE(r([](Repository& r) { return r.find_session("theirs"); })->revoked_at);
+  EXPECT_EQ(r([&](Repository& r) { return r.list_active_sessions(other, 1800); }).size(), 1u);
+}
+
+TEST_P(StorageTest, BlocklistAndPurge) {
+  int64_t uid = make_user("u");
+  make_session(uid, "old", 100, 1000);
+  make_session(uid, "edge", 100, 2000);
+  make_session(uid, "new", 100, 3000);
+  w([&](Repository& r) {
+    r.block_token("j-old", "old", uid, 1000);
+    r.block_token("j-edge", "edge", uid, 2000);
+    r.block_token("j-new", "new", uid, 3000);
+    r.block_token("j-new", "new", uid, 3000);  // idempotent
+  });
+  EXPECT_TRUE(r([](Repository& r) { return r.is_token_blocked("j-old"); }));
+  EXPECT_TRUE(r([](Repository& r) { return r.is_token_blocked("j-new"); }));
+  EXPECT_FALSE(r([](Repository& r) { return r.is_token_blocked("j-none"); }));
+
+  // Strictly before now: rows expiring exactly at `now` stay.
+  EXPECT_EQ(w([](Repository& r) { return r.purge_expired(2000); }), 2);
+  EXPECT_FALSE(r([](Repository& r) { return r.find_session("old"); }));
+  EXPECT_TRUE(r([](Repository& r) { return r.find_session("edge"); }));
+  EXPECT_FALSE(r([](Repository& r) { return r.is_token_blocked("j-old"); }));
+  EXPECT_TRUE(r([](Repository& r) { return r.is_token_blocked("j-edge"); }));
+  EXPECT_EQ(w([](Repository& r) { return r.purge_expired(2000); }), 0);
+  EXPECT_EQ(w([](Repository& r) { return r.purge_expired(10000); }), 4);
+  EXPECT_FALSE(r([](Repository& r) { return r.is_token_blocked("j-new"); }));
+}
+
+TEST_P(StorageTest, Handbook) {
+  int64_t uid = make_user("u");
+  EXPECT_FALSE(r([&](Repository& r) { return r.get_handbook(uid); }));
+  Handbook h;
+  h.full_name = "Ada Lovelace";
+  h.age = 36;
+  h.bio = "";
+  h.updated_at = 500;
+  Handbook got = w([&](Repository& r) { return r.put_handbook(uid, h); });
+  EXPECT_EQ(got.full_name, h.full_name);
+  EXPECT_EQ(got.age, 36);
+  EXPECT_FALSE(got.phone);
+  EXPECT_FALSE(got.address);
+  ASSERT_TRUE(got.bio);  // empty string is not NULL
+  EXPECT_EQ(*got.bio, "");
+  EXPECT_EQ(got.updated_at, 500);
+
+  Handbook h2;
+  h2.phone = "+1 555";
+  h2.address = "1 Main St";
+  h2.updated_at = 600;
+  got = w([&](Repository& r) { return r.put_handbook(uid, h2); });
+  EXPECT_FALSE(got.full_name);  // replaced, not merged
+  EXPECT_FALSE(got.age);
+  EXPECT_EQ(got.phone, "+1 555");
+  auto again = r([&](Repository& r) { return r.get_handbook(uid); });
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->address, "1 Main St");
+  EXPECT_EQ(again->updated_at, 600);
+  EXPECT_FALSE(again->bio);
+}
+
+TEST_P(StorageTest, SocialLinks) {
+  int64_t uid = make_user("u");
+  int64_t other = make_user("o");
+  EXPECT_TRUE(r([&](Repository& r) { return r.list_links(uid); }).empty());
+  auto a =
+      w([&](Repository& r) { return r.add_link(uid, "github", "https://github.com/u", 10, 3); });
+  auto b = w([&](Repository& r) { return r.add_link(uid, "x", "https://x.com/u", 11, 3); });
+  ASSERT_TRUE(a && b);
+  EXPECT_LT(a->id, b->id);
+  EXPECT_EQ(a->user_id, uid);
+  EXPECT_EQ(a->platform, "github");
+  EXPECT_EQ(a->url, "https://github.com/u");
+  EXPECT_EQ(a->created_at, 10);
+  auto theirs = w([&](Repository& r) { return r.add_link(other, "p", "u", 12, 3); });
+  ASSERT_TRUE(theirs);
+
+  auto list = r([&](Repository& r) { return r.list_links(uid); });
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, a->id);
+  EXPECT_EQ(list[1].id, b->id);
+
+  auto up =
+      w([&](Repository& r) { return r.update_link(uid, a->id, "gitlab", "https://gitlab.com/u"); });
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->platform, "gitlab");
+  EXPECT_EQ(up->created_at, 10);
+  EXPECT_FALSE(w([&](Repository& r) { return r.update_link(uid, theirs->id, "p", "u"); }));
+  EXPECT_FALSE(w([&](Repository& r) { return r.update_link(uid, 999999, "p", "u"); }));
+  EXPECT_EQ(r([&](Repository& r) { return r.list_links(other); })[0].platform, "p");
+
+  EXPECT_TRUE(w([&](Repository& r) { return r.add_link(uid, "3", "3", 13, 3); }));
+  EXPECT_FALSE(w([&](Repository& r) { return r.add_link(uid, "4", "4", 14, 3); }));  // cap
+  EXPECT_EQ(r([&](Repository& r) { return r.list_links(uid); }).size(), 3u);
+
+  EXPECT_FALSE(w([&](Repository& r) { return r.delete_link(uid, theirs->id); }));
+  EXPECT_TRUE(w([&](Repository& r) { return r.delete_link(uid, a->id); }));
+  EXPECT_FALSE(w([&](Repository& r) { return r.delete_link(uid, a->id); }));
+  EXPECT_TRUE(w([&](Repository& r) { return r.add_link(uid, "4", "4", 14, 3); }));  // room again
+  // A new link never reuses a deleted id.
+  auto list2 = r([&](Repository& r) { return r.list_links(uid); });
+  EXPECT_GT(list2.back().id, theirs->id);
+
+  EXPECT_THROW(w([](Repository& r) { r.add_link(999999, "p", "u", 1, 50); }), sr::ConflictError);
+}
+
+TEST_P(StorageTest, VaultKeys) {
+  int64_t uid = make_user("u");
+  EXPECT_FALSE(r([&](Repository& r) { return r.get_vault_key(uid); }));
+  VaultKey k;
+  k.user_id = uid;
+  k.kdf_salt = std::string("\0\x01\xff salt\0\0", 10);
+  k.kdf_mem_kib = 19456;
+  k.kdf_passes = 2;
+  k.wrapped_key = std::string("\x00v1\x80\x00", 5);
+  k.generation = 1;
+  k.created_at = 100;
+  k.updated_at = 100;
+  EXPECT_TRUE(w([&](Repository& r) { return r.create_vault_key(k); }));
+  EXPECT_FALSE(w([&](Repository& r) { return r.create_vault_key(k); }));
+  auto g = r([&](Repository& r) { return r.get_vault_key(uid); });
+  ASSERT_TRUE(g);
+  EXPECT_EQ(g->user_id, uid);
+  EXPECT_EQ(g->kdf_salt, k.kdf_salt);
+  EXPECT_EQ(g->kdf_mem_kib, 19456);
+  EXPECT_EQ(g->kdf_passes, 2);
+  EXPECT_EQ(g->wrapped_key, k.wrapped_key);
+  EXPECT_EQ(g->generation, 1);
+  EXPECT_EQ(g->created_at, 100);
+  EXPECT_EQ(g->updated_at, 100);
+
+  VaultKey k2 = k;
+  k2.kdf_salt = "newsaltnewsalt16";
+  k2.kdf_mem_kib = 65536;
+  k2.kdf_passes = 3;
+  k2.wrapped_key = "new wrapped";
+  k2.updated_at = 200;
+  EXPECT_FALSE(w([&](Repository& r) { return r.update_vault_key(k2, 7); }));  // stale generation
+  EXPECT_TRUE(w([&](Repository& r) { return r.update_vault_key(k2, 1); }));
+  EXPECT_FALSE(w([&](Repository& r) { return r.update_vault_key(k2, 1); }));  // already bumped
+  g = r([&](Repository& r) { return r.get_vault_key(uid); });
+  EXPECT_EQ(g->generation, 2);
+  EXPECT_EQ(g->kdf_salt, "newsaltnewsalt16");
+  EXPECT_EQ(g->kdf_mem_kib, 65536);
+  EXPECT_EQ(g->kdf_passes, 3);
+  EXPECT_EQ(g->wrapped_key, "new wrapped");
+  EXPECT_EQ(g->created_at, 100);
+  EXPECT_EQ(g->updated_at, 200);
+  VaultKey orphan = k;
+  orphan.user_id = 999999;
+  EXPECT_THROW(w([&](Repository& r) { r.create_vault_key(orphan); }), sr::ConflictError);
+}
+
+TEST_P(StorageTest, VaultEntries) {
+  int64_t uid = make_user("u");
+  int64_t other = make_user("o");
+  auto seal = [](int64_t id) { return std::string("ct\0:", 4) + std::to_string(id); };
+  auto e1 = w([&](Repository& r) { return r.add_vault_entry(uid, 10, 3, seal); });
+  ASSERT_TRUE(e1);
+  EXPECT_GT(e1->id, 0);
+  EXPECT_EQ(e1->user_id, uid);
+  EXPECT_EQ(e1->ciphertext, seal(e1->id));  // sealed with its own id
+  EXPECT_EQ(e1->created_at, 10);
+  EXPECT_EQ(e1->updated_at, 10);
+  auto stored = r([&](Repository& r) { return r.get_vault_entry(uid, e1->id); });
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->ciphertext, seal(e1->id));
+
+  auto e2 = w([&](Repository& r) { return r.add_vault_entry(uid, 11, 3, seal); });
+  auto theirs = w([&](Repository& r) { return r.add_vault_entry(other, 11, 3, seal); });
+  ASSERT_TRUE(e2 && theirs);
+  auto list = r([&](Repository& r) { return r.list_vault_entries(uid); });
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].id, e1->id);
+  EXPECT_EQ(list[1].id, e2->id);
+  EXPECT_FALSE(r([&](Repository& r) { return r.get_vault_entry(uid, theirs->id); }));
+
+  // A failing seal leaves nothing behind.
+  EXPECT_THROW(w([&](Repository& r) {
+                 r.add_vault_entry(uid, 12, 3, [](int64_t) -> std::string {
+                   throw std::logic_error("seal failed");
+                 });
+               }),
+               std::logic_error);
+  EXPECT_EQ(r([&](Repository& r) { return r.list_vault_entries(uid); }).size(), 2u);
+
+  auto e3 = w([&](Repository& r) { return r.add_vault_entry(uid, 13, 3, seal); });
+  ASSERT_TRUE(e3);
+  EXPECT_FALSE(w([&](Repository& r) { return r.add_vault_entry(uid, 14, 3, seal); }));  // cap
+
+  auto up = w([&](Repository& r) { return r.update_vault_entry(uid, e1->id, "new ct", 20); });
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->ciphertext, "new ct");
+  EXPECT_EQ(up->created_at, 10);
+  EXPECT_EQ(up->updated_at, 20);
+  EXPECT_FALSE(w([&](Repository& r) { return r.update_vault_entry(uid, theirs->id, "x", 20); }));
+  EXPECT_EQ(r([&](Repository& r) { return r.get_vault_entry(other, theirs->id); })->ciphertext,
+            seal(theirs->id));
+
+  EXPECT_FALSE(w([&](Repository& r) { return r.delete_vault_entry(uid, theirs->id); }));
+  EXPECT_TRUE(w([&](Repository& r) { return r.delete_vault_entry(uid, e1->id); }));
+  EXPECT_FALSE(w([&](Repository& r) { return r.delete_vault_entry(uid, e1->id); }));
+  EXPECT_FALSE(r([&](Repository& r) { return r.get_vault_entry(uid, e1->id); }));
+  auto e4 = w([&](Repository& r) { return r.add_vault_entry(uid, 15, 3, seal); });
+  ASSERT_TRUE(e4);
+  EXPECT_GT(e4->id, theirs->id);  // ids are never reused
+  EXPECT_THROW(w([&](Repository& r) { r.add_vault_entry(999999, 1, 3, seal); }), sr::ConflictError);
+}
+
+TEST_P(StorageTest, DeleteUserCascades) {
+  int64_t uid = make_user("u");
+  int64_t keep = make_user("keep");
+  make_session(uid, "s-u");
+  make_session(keep, "s-keep");
+  w([&](Repository& r) {
+    r.block_token("j-u", "s-u", uid, 99999);
+    r.block_token("j-keep", "s-keep", keep, 99999);
+    Handbook h;
+    h.full_name = "x";
+    r.put_handbook(uid, h);
+    r.put_handbook(keep, h);
+    r.add_link(uid, "p", "u", 1, 50);
+    r.add_link(keep, "p", "u", 1, 50);
+    VaultKey k;
+    k.user_id = uid;
+    k.kdf_salt = "s";
+    k.wrapped_key = "k";
+    r.create_vault_key(k);
+    k.user_id = keep;
+    r.create_vault_key(k);
+    r.add_vault_entry(uid, 1, 10, [](int64_t) { return std::string("c"); });
+    r.add_vault_entry(keep, 1, 10, [](int64_t) { return std::string("c"); });
+  });
+  EXPECT_TRUE(w([&](Repository& r) { return r.delete_user(uid); }));
+  r([&](Repository& r) {
+    EXPECT_FALSE(r.find_session("s-u"));
+    EXPECT_FALSE(r.is_token_blocked("j-u"));
+    EXPECT_FALSE(r.get_handbook(uid));
+    EXPECT_TRUE(r.list_links(uid).empty());
+    EXPECT_FALSE(r.get_vault_key(uid));
+    EXPECT_TRUE(r.list_vault_entries(uid).empty());
+    // The other user keeps everything.
+    EXPECT_TRUE(r.find_session("s-keep"));
+    EXPECT_TRUE(r.is_token_blocked("j-keep"));
+    EXPECT_TRUE(r.get_handbook(keep));
+    EXPECT_EQ(r.list_links(keep).size(), 1u);
+    EXPECT_TRUE(r.get_vault_key(keep));
+    EXPECT_EQ(r.list_vault_entries(keep).size(), 1u);
+  });
+}
+
+TEST_P(StorageTest, ExceptionsFromWorkPropagateAndStorageStaysUsable) {
+  EXPECT_THROW(w([](Repository&) { throw std::domain_error("boom"); }), std::domain_error);
+  EXPECT_THROW(r([](Repository&) { throw std::domain_error("boom"); }), std::domain_error);
+  EXPECT_NO_THROW(make_user("after"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StorageTest,
+                         ::testing::Values(Backend::sqlite, Backend::postgresql), backend_name);
+
+}  // namespace
+}  // namespace sr::storage::test

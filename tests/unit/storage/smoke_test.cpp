@@ -1,3 +1,0 @@
-#include <gtest/gtest.h>
-#include "storage/repository.hpp"
-TEST(Smoke, Builds) { SUCCEED(); }
