@@ -70,12 +70,15 @@ Task<storage::User> load_user(Context& ctx, int64_t uid) {
 // ---------------------------------------------------------------------------------------------
 
 Task<http::Response> signup(Call& call) {
-  static const json::Schema schema{
+  auto& ctx = call.ctx;
+  // The policy runs inside the schema so that every problem is reported at once; the
+  // username-containment rule needs the username and runs just after.
+  const json::Schema schema{
       with_check(json::str("username", 3, 50, true), check_username),
       with_check(json::str("email", 3, 254, true), check_email),
-      password_field("password"),
+      with_check(password_field("password"),
+                 [&ctx](std::string_view pw) { return auth::check_password_policy(pw, "", ctx.policy); }),
   };
-  auto& ctx = call.ctx;
   auto f = call.body(schema);
   std::string username(*f.str("username"));
   std::string email = lower_ascii(*f.str("email"));

@@ -1,6 +1,6 @@
 #include "api/validation.hpp"
 
-#include <boost/url/parse.hpp>
+#include <boost/url/parse.hpp>  // parse_uri: RFC 3986 URI (fragment allowed)
 
 #include "util/error.hpp"
 
@@ -40,7 +40,7 @@ std::optional<std::string> check_email(std::string_view v) {
 std::optional<std::string> check_url(std::string_view v) {
   for (unsigned char c : v)
     if (c <= 0x20 || c == 0x7f) return "must not contain spaces or control characters";
-  auto r = boost::urls::parse_absolute_uri(v);
+  auto r = boost::urls::parse_uri(v);
   if (!r) return "must be an absolute http or https URL";
   std::string scheme = lower_ascii(r->scheme());
   if (scheme != "http" && scheme != "https") return "must use http or https";

@@ -170,8 +170,6 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   so.tls_cert = cfg.tls_cert;
   so.tls_key = cfg.tls_key;
   http::Server server(so, router, metrics);
-  metrics.gauge("strongroom_open_connections", "Open client connections",
-                [&server] { return static_cast<double>(server.open_connections()); });
   metrics.gauge("strongroom_hash_queue", "Password hashes waiting for a worker",
                 [&hashes] { return static_cast<double>(hashes.queued()); });
   metrics.gauge("strongroom_hash_running", "Password hashes running",

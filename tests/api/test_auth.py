@@ -334,9 +334,11 @@ def test_logout_all(server):
     b = Client(server)
     b.username, b.password = a.username, a.password
     b.signin()
-    assert a.post("/auth/logout-all").status_code == 200
-    assert_error(a.get("/personal/me"), 401, "token_revoked")
-    assert_error(b.get("/personal/me"), 401, "token_revoked")
+    bearer_a, bearer_b = a.bearer(), b.bearer()
+    r = a.post("/auth/logout-all")
+    assert r.status_code == 200 and r.json()["revoked"] == 2
+    assert_error(requests.get(a.url("/personal/me"), headers=bearer_a), 401, "token_revoked")
+    assert_error(requests.get(b.url("/personal/me"), headers=bearer_b), 401, "token_revoked")
 
 
 # --- change password, delete account -------------------------------------------------------------

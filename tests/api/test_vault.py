@@ -186,7 +186,9 @@ def test_nothing_plain_at_rest_postgresql(make_server):
     dump = subprocess.run(["pg_dump", "--data-only", conftest.PG_URL], capture_output=True, check=True).stdout
     assert b"vault" in dump
     for v in secret_values + [VAULT_PW]:
+        # Text and bytea columns: look for the raw bytes and for their hex form.
         assert v.encode() not in dump, v
+        assert v.encode().hex().encode() not in dump.lower(), v
 
 
 def test_unlock_rate_limited(make_server):
