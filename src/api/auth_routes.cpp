@@ -83,18 +83,21 @@ Task<http::Response> signup(Call& call) {
   std::string username(*f.str("username"));
   std::string email = lower_ascii(*f.str("email"));
   check_new_password(ctx, "password", *f.str("password"), username);
-  co_await call.limit("signup", "ip:" + call.ip);
+  const std::string ip_key = "ip:" + call.ip;
+  co_await call.limit("signup", ip_key);
 
   SecretString pw = f.secret("password");
   std::string hash = co_await hash_on_pool(ctx, pw);
   int64_t id = 0;
+  bool taken = false;
   try {
     co_await ctx.db.run(Access::write, [&](Repository& r) {
       id = r.create_user(username, lower_ascii(username), email, hash, now_unix());
     });
   } catch (const ConflictError&) {
-    throw ApiError(ErrorCode::conflict, "Username or email is already taken");
+    taken = true;  // thrown below, not inside the handler (g++ 12 coroutines)
   }
+  if (taken) throw ApiError(ErrorCode::conflict, "Username or email is already taken");
   obs::log(obs::Level::info, "auth.signup", {{"request_id", call.req.request_id}, {"user_id", id}});
   json::Writer w;
   w.begin_object().kv("message", "User created!").kv("user_id", id).end_object();
@@ -110,8 +113,9 @@ Task<http::Response> signin(Call& call) {
   auto& ctx = call.ctx;
   auto f = call.body(schema);
   std::string login = lower_ascii(*f.str("username"));
-  co_await call.limit("signin", "ip:" + call.ip);
-  co_await call.limit("signin_user", "user:" + login);
+  const std::string ip_key = "ip:" + call.ip, user_key = "user:" + login;
+  co_await call.limit("signin", ip_key);
+  co_await call.limit("signin_user", user_key);
 
   std::optional<storage::User> user;
   co_await ctx.db.run(Access::read, [&](Repository& r) { user = r.find_user_by_login(login); });
@@ -144,7 +148,13 @@ Task<http::Response> signin(Call& call) {
   s.expires_at = now + ctx.cfg.refresh_ttl;
   s.user_agent = sane_user_agent(call.req.header("User-Agent"));
   s.ip = call.ip;
-  co_await ctx.db.run(Access::write, [&](Repository& r) { r.create_session(s); });
+  bool vanished = false;
+  try {
+    co_await ctx.db.run(Access::write, [&](Repository& r) { r.create_session(s); });
+  } catch (const ConflictError&) {
+    vanished = true;  // foreign key: the account was deleted while its password was checked
+  }
+  if (vanished) throw ApiError(ErrorCode::invalid_credentials, "Invalid username or password");
   auto t = issue_tokens(ctx, user->id, s.id, s.refresh_jti, now);
   call.cookies = token_cookies(ctx, t);
   obs::security_event("auth.signin.success", call.req.request_id, call.ip,
@@ -184,37 +194,48 @@ Task<http::Response> refresh(Call& call) {
     obs::security_event("auth.csrf.failure", call.req.request_id, call.ip, {{"route", call.req.route}});
     throw ApiError(ErrorCode::csrf_failed, "CSRF token missing or invalid");
   }
+  // sub must be a positive decimal user id (as in authenticate()); never act on a partial parse.
   int64_t uid = 0;
-  std::from_chars(v.claims.sub.data(), v.claims.sub.data() + v.claims.sub.size(), uid);
+  const std::string& sub = v.claims.sub;
+  auto [end, ec] = std::from_chars(sub.data(), sub.data() + sub.size(), uid);
+  if (ec != std::errc() || end != sub.data() + sub.size() || uid <= 0)
+    throw ApiError(ErrorCode::unauthorized, "Invalid refresh token");
   const std::string sid = v.claims.sid;
-  co_await call.limit("refresh", "session:" + sid);
+  const std::string session_key = "session:" + sid;
+  co_await call.limit("refresh", session_key);
 
   const std::string new_jti = random_token(16);
-  bool rotated = false;
-  std::optional<storage::Session> s;
+  enum class Outcome { rotated, reused, revoked, expired } outcome = Outcome::revoked;
   co_await ctx.db.run(Access::write, [&](Repository& r) {
-    rotated = r.rotate_refresh(sid, v.claims.jti, new_jti, now + ctx.cfg.refresh_ttl, now);
-    if (rotated) {
+    auto s = r.find_session(sid);
+    // Only a live, unexpired session of this very user may be refreshed. (rotate_refresh checks
+    // neither the owner nor the expiry; a deleted user's sessions are gone with the user.)
+    if (!s || s->revoked_at || s->user_id != uid) return;
+    if (s->expires_at <= now) {
+      outcome = Outcome::expired;
+      return;
+    }
+    if (r.rotate_refresh(sid, v.claims.jti, new_jti, now + ctx.cfg.refresh_ttl, now)) {
       r.block_token(v.claims.jti, sid, uid, v.claims.exp);
-    } else {
-      s = r.find_session(sid);
+      outcome = Outcome::rotated;
+    } else if (r.revoke_session(sid, now)) {
       // A signed refresh token of a live session that is not its current one was already spent:
-      // someone holds a copy. Revoke the whole session (OAuth 2.0 Security BCP, refresh rotation).
-      if (s && !s->revoked_at && s->user_id == uid) r.revoke_session(sid, now);
+      // someone holds a copy. Revoke the whole session (OAuth 2.0 Security BCP, refresh
+      // rotation). When the session was revoked meanwhile (logout), it is simply revoked.
+      outcome = Outcome::reused;
     }
   });
-  if (!rotated) {
-    if (s && !s->revoked_at && s->user_id == uid) {
-      ctx.metrics.inc("auth_failures_total", "reason=\"token_reused\"");
-      obs::security_event("auth.token.reuse", call.req.request_id, call.ip,
-                          {{"user_id", uid}, {"session", sid}}, obs::Level::error);
-      call.cookies = clearing_cookies(ctx);
-      ApiError e(ErrorCode::token_reused, "Refresh token reuse detected; the session was revoked");
-      for (auto& c : call.cookies) e.headers.emplace_back("Set-Cookie", c);
-      throw e;
-    }
-    throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
+  if (outcome == Outcome::reused) {
+    ctx.metrics.inc("auth_failures_total", "reason=\"token_reused\"");
+    obs::security_event("auth.token.reuse", call.req.request_id, call.ip,
+                        {{"user_id", uid}, {"session", sid}}, obs::Level::error);
+    ApiError e(ErrorCode::token_reused, "Refresh token reuse detected; the session was revoked");
+    for (auto& c : clearing_cookies(ctx)) e.headers.emplace_back("Set-Cookie", c);
+    throw e;
   }
+  if (outcome == Outcome::expired) throw ApiError(ErrorCode::token_expired, "Session has expired");
+  if (outcome == Outcome::revoked)
+    throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
   auto t = issue_tokens(ctx, uid, sid, new_jti, now);
   call.cookies = token_cookies(ctx, t);
   call.req.user_id = uid;
@@ -296,13 +317,16 @@ Task<http::Response> change_password(Call& call) {
   const int64_t uid = call.who().user_id;
   auto user = co_await load_user(ctx, uid);
   check_new_password(ctx, "new_password", *f.str("new_password"), user.username);
-  co_await call.limit("sensitive", "change-password:user:" + std::to_string(uid));
-  if (!co_await verify_on_pool(ctx, f.secret("current_password"), user.password_hash)) {
+  const std::string limit_key = "change-password:user:" + std::to_string(uid);
+  co_await call.limit("sensitive", limit_key);
+  // Named locals, not temporaries inside the co_await expressions (g++ 12 coroutine caveat).
+  const SecretString current = f.secret("current_password"), next = f.secret("new_password");
+  if (!co_await verify_on_pool(ctx, current, user.password_hash)) {
     obs::security_event("auth.password_change.failure", call.req.request_id, call.ip,
                         {{"user_id", uid}});
     throw ApiError(ErrorCode::invalid_credentials, "Current password is incorrect");
   }
-  std::string h = co_await hash_on_pool(ctx, f.secret("new_password"));
+  std::string h = co_await hash_on_pool(ctx, next);
   const std::string sid = call.who().session.id;
   int64_t revoked = 0;
   co_await ctx.db.run(Access::write, [&](Repository& r) {
@@ -321,9 +345,11 @@ Task<http::Response> delete_account(Call& call) {
   auto& ctx = call.ctx;
   auto f = call.body(schema);
   const int64_t uid = call.who().user_id;
-  co_await call.limit("sensitive", "delete-account:user:" + std::to_string(uid));
+  const std::string limit_key = "delete-account:user:" + std::to_string(uid);
+  co_await call.limit("sensitive", limit_key);
   auto user = co_await load_user(ctx, uid);
-  if (!co_await verify_on_pool(ctx, f.secret("password"), user.password_hash)) {
+  const SecretString pw = f.secret("password");  // a named local (g++ 12 coroutine caveat)
+  if (!co_await verify_on_pool(ctx, pw, user.password_hash)) {
     obs::security_event("auth.delete_account.failure", call.req.request_id, call.ip,
                         {{"user_id", uid}});
     throw ApiError(ErrorCode::invalid_credentials, "Password is incorrect");

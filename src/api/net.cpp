@@ -8,7 +8,8 @@
 namespace sr::api {
 namespace {
 bool parse_ip(std::string_view text, Cidr& out) {
-  if (text.empty() || text.size() > 45) return false;
+  // inet_pton reads a C string: an embedded NUL would hide whatever follows it ("1.2.3.4\0junk").
+  if (text.empty() || text.size() > 45 || text.find('\0') != std::string_view::npos) return false;
   char buf[64];
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = 0;

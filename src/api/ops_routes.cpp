@@ -14,12 +14,14 @@ void add_ops_routes(http::Router& r, Context& ctx) {
           co_return call.respond(200, R"({"status":"ok"})");
         }));
   r.add(Method::GET, "/readyz", route(ctx, Gate::ops, [](Call& call) -> Task<http::Response> {
+          bool down = false;
           try {
             co_await call.ctx.db.run(storage::Access::read,
                                      [](storage::Repository& repo) { repo.ping(); });
           } catch (const UnavailableError&) {
-            throw ApiError(ErrorCode::unavailable, "Database unavailable");
+            down = true;  // thrown below, not inside the handler (g++ 12 coroutines)
           }
+          if (down) throw ApiError(ErrorCode::unavailable, "Database unavailable");
           co_return call.respond(200, R"({"status":"ready"})");
         }));
   r.add(Method::GET, "/metrics", route(ctx, Gate::ops, [](Call& call) -> Task<http::Response> {

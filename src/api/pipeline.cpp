@@ -1,9 +1,12 @@
 #include "api/pipeline.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <exception>
 
 #include "api/cookies.hpp"
+#include "http/errors.hpp"
 #include "observability/log.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
@@ -73,8 +76,8 @@ ratelimit::Limit rule_limit(const Context& ctx, std::string_view rule) {
   return l;
 }
 
-Task<void> Call::limit(std::string_view rule, std::string key) {
-  auto lim = rule_limit(ctx, rule);
+Task<void> Call::limit(std::string_view rule, std::string_view key) {
+  const auto lim = rule_limit(ctx, rule);
   std::string full;
   full.reserve(rule.size() + key.size() + 1);
   full.append(rule).append(":").append(key);
@@ -91,6 +94,16 @@ Task<void> Call::limit(std::string_view rule, std::string key) {
     e.retry_after = d.retry_after < 1 ? 1 : d.retry_after;
     e.headers = std::move(h);
     throw e;
+  }
+  // Signin checks two rows (IP and username): send one set of headers, the most restrictive
+  // one's, not two contradicting sets.
+  auto prev = std::find_if(headers.begin(), headers.end(),
+                           [](const auto& p) { return p.first == "RateLimit-Remaining"; });
+  if (prev != headers.end()) {
+    int64_t before = 0;
+    std::from_chars(prev->second.data(), prev->second.data() + prev->second.size(), before);
+    if (before <= d.remaining) co_return;
+    std::erase_if(headers, [](const auto& p) { return p.first.starts_with("RateLimit-"); });
   }
   for (auto& p : h) headers.push_back(std::move(p));
 }
@@ -143,9 +156,27 @@ int64_t path_id(std::string_view text) {
   return id;
 }
 
+namespace {
+
+bool is_conflict(const std::exception_ptr& ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const ConflictError&) {
+    return true;
+  } catch (...) {
+  }
+  return false;
+}
+
+}  // namespace
+
 http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
   return [&ctx, gate, fn = std::move(fn)](http::Request& req) -> Task<http::Response> {
     Call call(ctx, req);
+    // Failures are captured and answered after the try block: no throw and no co_await inside a
+    // catch handler of this coroutine (g++ 12), and the route-limit headers can be added to every
+    // error, whatever its type (SPEC 12: every attempt counts, every answer carries them).
+    std::exception_ptr failure;
     try {
       if (gate == Gate::user) {
         std::optional<ApiError> failed;
@@ -156,12 +187,15 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
         }
         if (failed) {
           // Unauthenticated: counts against the IP before the 401.
-          co_await call.limit("anonymous", "ip:" + call.ip);
-          ctx.metrics.inc("auth_failures_total", "reason=\"" + std::string(code_name(failed->code())) + "\"");
+          const std::string key = "ip:" + call.ip;
+          co_await call.limit("anonymous", key);
+          ctx.metrics.inc("auth_failures_total",
+                          "reason=\"" + std::string(code_name(failed->code())) + "\"");
           throw *failed;
         }
         req.user_id = call.principal->user_id;
-        co_await call.limit("authenticated", "user:" + std::to_string(call.principal->user_id));
+        const std::string key = "user:" + std::to_string(call.principal->user_id);
+        co_await call.limit("authenticated", key);
         if (call.principal->via_cookie && unsafe_method(req.method) &&
             !ct_equal(req.header("X-CSRF-TOKEN"), call.principal->claims.csrf)) {
           obs::security_event("auth.csrf.failure", req.request_id, call.ip,
@@ -169,7 +203,8 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
           throw ApiError(ErrorCode::csrf_failed, "CSRF token missing or invalid");
         }
       } else if (gate == Gate::anonymous) {
-        co_await call.limit("anonymous", "ip:" + call.ip);
+        const std::string key = "ip:" + call.ip;
+        co_await call.limit("anonymous", key);
       }
       // The general limit's headers describe the general bucket; routes with their own row
       // replace them with their own.
@@ -178,12 +213,29 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
       for (auto& h : call.headers) resp.headers.push_back(std::move(h));
       for (auto& c : call.cookies) resp.set_cookies.push_back(std::move(c));
       co_return resp;
-    } catch (ApiError& e) {
-      // Route-limit headers travel with errors too (every attempt counts).
-      if (e.code() != ErrorCode::rate_limited)
-        for (auto& h : call.headers) e.headers.push_back(h);
-      throw;
+    } catch (...) {
+      failure = std::current_exception();
     }
+    // A foreign-key violation on a write means the user (and with it the session) was deleted
+    // between authentication and the write, e.g. by delete-account on another session: that is a
+    // revoked session (401), not a conflict (409).
+    if (gate == Gate::user && call.principal && is_conflict(failure)) {
+      std::optional<storage::Session> s;
+      const std::string sid = call.principal->session.id;
+      co_await ctx.db.run(storage::Access::read,
+                          [&](storage::Repository& r) { s = r.find_session(sid); });
+      if (!s || s->revoked_at)
+        failure =
+            std::make_exception_ptr(ApiError(ErrorCode::token_revoked, "Session has been revoked"));
+    }
+    http::Response resp = http::error_from_exception(failure, req.request_id);
+    // A 429 carries the headers of the row that refused it; any other error those of the route,
+    // and the cookies set so far (a renewed vault session: its cookie goes with its header).
+    if (resp.status != 429) {
+      for (auto& h : call.headers) resp.headers.push_back(std::move(h));
+      for (auto& c : call.cookies) resp.set_cookies.push_back(std::move(c));
+    }
+    co_return resp;
   };
 }
 

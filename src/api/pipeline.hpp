@@ -46,9 +46,11 @@ class Call {
   // strict parse and validation (400). Size was enforced by the server (413).
   json::Fields body(const json::Schema& schema) const;
   bool has_body() const { return !req.body.empty(); }
-  // Checks the route's own limit (a SPEC 8 row, by name) for key; adds RateLimit-* headers;
-  // throws 429 rate_limited with Retry-After when exceeded.
-  Task<void> limit(std::string_view rule, std::string key);
+  // Checks the route's own limit (a SPEC 8 row, by name) for key; adds RateLimit-* headers (when
+  // several rows apply, those of the most restrictive one); throws 429 rate_limited with
+  // Retry-After when exceeded. key is a view: callers pass a named local, never a temporary built
+  // inside the co_await expression (g++ 12 coroutine caveat, see route()).
+  Task<void> limit(std::string_view rule, std::string_view key);
   http::Response respond(int status, std::string body);
 };
 

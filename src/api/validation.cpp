@@ -45,6 +45,10 @@ std::optional<std::string> check_url(std::string_view v) {
   std::string scheme = lower_ascii(r->scheme());
   if (scheme != "http" && scheme != "https") return "must use http or https";
   if (!r->has_authority() || r->encoded_host().empty()) return "must have a host";
+  // Boost.URL 1.81 accepts "http://[::1]x/a" (an IP literal followed by a path without '/'),
+  // which RFC 3986 forbids (path-abempty); found by fuzz/fuzz_url.
+  if (auto p = r->encoded_path(); !p.empty() && p.front() != '/')
+    return "must be an absolute http or https URL";
   if (r->has_userinfo()) return "must not contain credentials";
   return std::nullopt;
 }

@@ -65,10 +65,11 @@ Task<Unlocked> require_unlocked(Call& call) {
   const int64_t now = now_unix();
   auto vs = open_vault(call, key, now);
   if (!vs) throw ApiError(ErrorCode::vault_locked, "Vault is locked");
-  // Sliding session: with half of it gone, renew, never past vault_max_ttl from unlock.
+  // Sliding session (SPEC 12): renew once at least half of it is gone, never past vault_max_ttl
+  // from unlock. Compared doubled: halving with integer division renewed early on odd lifetimes.
   const auto& cfg = call.ctx.cfg;
   const int64_t cap = vs->unlocked_at + cfg.vault_max_ttl;
-  if (now - vs->issued_at >= (vs->expires_at - vs->issued_at) / 2 && vs->expires_at < cap) {
+  if (2 * (now - vs->issued_at) >= vs->expires_at - vs->issued_at && vs->expires_at < cap) {
     vs->issued_at = now;
     vs->expires_at = std::min(now + cfg.vault_ttl, cap);
     std::string t = vault::seal_session(*vs, call.ctx.vault_key);
@@ -205,7 +206,8 @@ Task<http::Response> unlock(Call& call) {
   static const json::Schema schema{secret_field("vault_password")};
   auto f = call.body(schema);
   const int64_t uid = call.who().user_id;
-  co_await call.limit("vault_unlock", "user:" + std::to_string(uid));
+  const std::string limit_key = "user:" + std::to_string(uid);
+  co_await call.limit("vault_unlock", limit_key);
   auto key = co_await require_key(call);
   SecretString pw = f.secret("vault_password");
   std::optional<SecretBytes> dk;
@@ -241,7 +243,9 @@ Task<http::Response> unlock(Call& call) {
 }
 
 Task<http::Response> lock(Call& call) {
-  co_await require_key(call);
+  // Named, not a discarded VaultKey temporary in the co_await expression (g++ 12 caveat).
+  const storage::VaultKey key = co_await require_key(call);
+  (void)key;
   const std::string sid = call.who().session.id;
   co_await call.ctx.db.run(Access::write, [&](Repository& r) { r.bump_vault_epoch(sid); });
   call.cookies.push_back(vault_cookie(call.ctx, "", 0));
@@ -326,7 +330,8 @@ Task<http::Response> change_password(Call& call) {
   auto user = co_await current_user(call);
   check_vault_policy(call, "new_vault_password", *f.str("new_vault_password"), user);
   const int64_t uid = user.id;
-  co_await call.limit("sensitive", "vault-change-password:user:" + std::to_string(uid));
+  const std::string limit_key = "vault-change-password:user:" + std::to_string(uid);
+  co_await call.limit("sensitive", limit_key);
   SecretString cur = f.secret("current_vault_password"), next = f.secret("new_vault_password");
   std::optional<SecretBytes> dk;
   const auto& k = u.key;

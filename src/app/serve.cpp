@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "api/context.hpp"
@@ -126,7 +127,9 @@ int serve(config::Config cfg, const ServeOptions& opts) {
     return 3;
   }
 
-  auth::HashPool hashes(cfg.hash_workers, static_cast<std::size_t>(cfg.hash_max_queue));
+  // Optional so that it can be destroyed before the server (see the end of this function).
+  std::optional<auth::HashPool> hashes;
+  hashes.emplace(cfg.hash_workers, static_cast<std::size_t>(cfg.hash_max_queue));
   std::shared_ptr<ratelimit::Limiter> memory_limiter = ratelimit::make_memory_limiter();
   std::unique_ptr<ratelimit::Limiter> redis_limiter;
   if (!cfg.redis_url.empty()) {
@@ -145,7 +148,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
                             static_cast<uint64_t>(cfg.argon2_passes)};
   api::Context ctx{cfg,
                    *db,
-                   hashes,
+                   *hashes,
                    limiter,
                    metrics,
                    std::move(jwt),
@@ -171,9 +174,9 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   so.tls_key = cfg.tls_key;
   http::Server server(so, router, metrics);
   metrics.gauge("strongroom_hash_queue", "Password hashes waiting for a worker",
-                [&hashes] { return static_cast<double>(hashes.queued()); });
+                [&hashes] { return hashes ? static_cast<double>(hashes->queued()) : 0.0; });
   metrics.gauge("strongroom_hash_running", "Password hashes running",
-                [&hashes] { return static_cast<double>(hashes.running()); });
+                [&hashes] { return hashes ? static_cast<double>(hashes->running()) : 0.0; });
   metrics.gauge("strongroom_ratelimit_keys", "Rate-limit keys held in memory",
                 [&memory_limiter] { return static_cast<double>(memory_limiter->size()); });
 
@@ -209,6 +212,13 @@ int serve(config::Config cfg, const ServeOptions& opts) {
     Purger purger(*db);
     server.run();
   }
+  // The hash pool and the Redis limiter complete their pending jobs by posting to the executors
+  // of the awaiting coroutines: they must go while the server's io_contexts still exist (stopped,
+  // not yet destroyed). Declared before the server, they would otherwise be destroyed after it,
+  // and a shutdown with hashes still queued (signin flood beyond the grace period) would post to
+  // freed io_contexts. (ratelimit/limiter.hpp states the same order for the Redis limiter.)
+  hashes.reset();
+  redis_limiter.reset();
   finished = true;
   pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
