@@ -395,9 +395,12 @@ asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock) {
       req.body = msg.body();
       req.peer_ip = peer;
       req.request_id = request_id_for(msg["X-Request-ID"]);
+      // A repeated field yields its last line: that is the one a proxy in front of us appended
+      // (X-Forwarded-For), never a client-supplied earlier copy.
       req.header_fn = [&msg](std::string_view name) -> std::string_view {
-        auto it = msg.find(name);
-        return it == msg.end() ? std::string_view{} : std::string_view(it->value());
+        std::string_view last;
+        for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
+        return last;
       };
 
       Response res;
