@@ -83,8 +83,7 @@ Task<http::Response> signup(Call& call) {
   std::string username(*f.str("username"));
   std::string email = lower_ascii(*f.str("email"));
   check_new_password(ctx, "password", *f.str("password"), username);
-  const std::string ip_key = "ip:" + call.ip;
-  co_await call.limit("signup", ip_key);
+  co_await call.limit("signup", call.ip_key);
 
   SecretString pw = f.secret("password");
   std::string hash = co_await hash_on_pool(ctx, pw);
@@ -113,12 +112,15 @@ Task<http::Response> signin(Call& call) {
   auto& ctx = call.ctx;
   auto f = call.body(schema);
   std::string login = lower_ascii(*f.str("username"));
-  const std::string ip_key = "ip:" + call.ip, user_key = "user:" + login;
-  co_await call.limit("signin", ip_key);
-  co_await call.limit("signin_user", user_key);
+  co_await call.limit("signin", call.ip_key);
 
   std::optional<storage::User> user;
   co_await ctx.db.run(Access::read, [&](Repository& r) { user = r.find_user_by_login(login); });
+  // The per-account limit is keyed on the account, so its username and its email share one
+  // bucket; unknown logins get a bucket of their own (the IP limit was checked first, so an
+  // attacker already limited by IP cannot spend a victim's quota).
+  const std::string user_key = user ? "id:" + std::to_string(user->id) : "login:" + login;
+  co_await call.limit("signin_user", user_key);
   SecretString pw = f.secret("password");
   bool needs_rehash = false;
   // An unknown user still costs one hash, against a dummy made at start: timing does not tell.

@@ -107,4 +107,18 @@ std::string client_ip(std::string_view peer, std::string_view xff, const Address
   return std::string(hop);
 }
 
+std::string rate_key_ip(std::string_view ip) {
+  Cidr a;
+  if (!parse_ip(trim(ip), a)) return std::string(ip);
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (a.v4) {
+    inet_ntop(AF_INET, a.addr, buf, sizeof buf);
+    return buf;
+  }
+  unsigned char prefix[16] = {};
+  std::memcpy(prefix, a.addr, 8);
+  inet_ntop(AF_INET6, prefix, buf, sizeof buf);
+  return std::string(buf) + "/64";
+}
+
 }  // namespace sr::api

@@ -32,4 +32,8 @@ class AddressSet {
 // last trusted hop is used).
 std::string client_ip(std::string_view peer, std::string_view xff, const AddressSet& trusted);
 
+// The address a per-IP rate limit is keyed on: IPv4 as is; IPv6 reduced to its /64 prefix, since
+// one subscriber usually holds a whole /64 and could otherwise rotate through 2^64 buckets.
+std::string rate_key_ip(std::string_view ip);
+
 }  // namespace sr::api

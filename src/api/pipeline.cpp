@@ -41,7 +41,10 @@ ApiError auth_error(auth::JwtError e) {
 }  // namespace
 
 Call::Call(Context& c, http::Request& r)
-    : ctx(c), req(r), ip(client_ip(r.peer_ip, r.header("X-Forwarded-For"), c.trusted_proxies)) {}
+    : ctx(c),
+      req(r),
+      ip(client_ip(r.peer_ip, r.header("X-Forwarded-For"), c.trusted_proxies)),
+      ip_key("ip:" + rate_key_ip(ip)) {}
 
 json::Fields Call::body(const json::Schema& schema) const {
   std::string_view ct = req.header("Content-Type");
@@ -187,8 +190,7 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
         }
         if (failed) {
           // Unauthenticated: counts against the IP before the 401.
-          const std::string key = "ip:" + call.ip;
-          co_await call.limit("anonymous", key);
+          co_await call.limit("anonymous", call.ip_key);
           ctx.metrics.inc("auth_failures_total",
                           "reason=\"" + std::string(code_name(failed->code())) + "\"");
           throw *failed;
@@ -203,8 +205,7 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
           throw ApiError(ErrorCode::csrf_failed, "CSRF token missing or invalid");
         }
       } else if (gate == Gate::anonymous) {
-        const std::string key = "ip:" + call.ip;
-        co_await call.limit("anonymous", key);
+        co_await call.limit("anonymous", call.ip_key);
       }
       // The general limit's headers describe the general bucket; routes with their own row
       // replace them with their own.

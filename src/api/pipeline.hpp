@@ -37,6 +37,7 @@ class Call {
   Context& ctx;
   http::Request& req;
   std::string ip;                      // client IP (trusted proxies resolved)
+  std::string ip_key;                  // "ip:" + rate_key_ip(ip): the per-IP rate-limit key
   std::optional<Principal> principal;  // set for Gate::user
   std::vector<std::pair<std::string, std::string>> headers;  // added to the response
   std::vector<std::string> cookies;                          // Set-Cookie values to add

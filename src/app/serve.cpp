@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -90,6 +91,8 @@ void harden_process(const config::Config& cfg) {
 }  // namespace
 
 int serve(config::Config cfg, const ServeOptions& opts) {
+  // Everything this process creates (SQLite files, secrets, rotating logs) is for its owner only.
+  umask(077);
   // Block the stop signals in every thread; one thread waits for them with sigwait.
   sigset_t stop_set;
   sigemptyset(&stop_set);
@@ -229,6 +232,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
 }
 
 int migrate(const config::Config& cfg) {
+  umask(077);
   try {
     auto db = storage::open_storage(storage_options(cfg));
     db->migrate();

@@ -191,3 +191,24 @@ def test_repeated_xff_lines_use_the_proxys_line(make_server):
         c.close()
         codes.append(int(data.split(b" ")[1]))
     assert codes == [401] * 5 + [429], codes
+
+
+def test_username_and_email_share_one_account_bucket(limited):
+    from conftest import Client
+    c = Client(limited)
+    c.signup()
+    logins = [c.username, c.username + "@example.org"] * 3
+    codes = [call(limited, "POST", "/auth/signin", {"username": login, "password": "definitely wrong pw"},
+                  source=f"127.0.10.{i + 1}").status_code for i, login in enumerate(logins)]
+    assert codes == [401] * 5 + [429], codes
+
+
+def test_log_file_is_private(make_server):
+    import stat as _stat
+    s = make_server(env={"STRONGROOM_LOG_FILE": "strongroom.log"})
+    import requests as _r
+    _r.get(s.url + "/healthz")
+    path = os.path.join(s.data_dir, "strongroom.log")
+    time.sleep(0.5)
+    assert os.path.exists(path)
+    assert _stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0

@@ -97,3 +97,12 @@ TEST(Validation, UsernameEmailPhonePlatform) {
   EXPECT_FALSE(check_platform("My Site_1.0-x"));
   EXPECT_TRUE(check_platform("a/b"));
 }
+
+TEST(RateKeyIp, Ipv6ReducedToSlash64) {
+  EXPECT_EQ(rate_key_ip("203.0.113.7"), "203.0.113.7");
+  EXPECT_EQ(rate_key_ip("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+  EXPECT_EQ(rate_key_ip("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+  EXPECT_NE(rate_key_ip("2001:db8:1:3::1"), rate_key_ip("2001:db8:1:2::1"));
+  EXPECT_EQ(rate_key_ip("::ffff:10.1.2.3"), "10.1.2.3");
+  EXPECT_EQ(rate_key_ip("::1"), "::/64");
+}
