@@ -14,8 +14,20 @@ std::string b64_encode(std::string_view bytes, int variant) {
   out.resize(out.size() - 1);  // drop the terminating NUL
   return out;
 }
+// libsodium 1.0.18 (Debian 12) sodium_base642bin() accepts every byte >= 0x80 as if it were an
+// alphabet character, so "strict" needs our own check first (found by fuzz/fuzz_base64_utf8).
+bool in_alphabet(std::string_view text, int variant) noexcept {
+  const bool url = variant == sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+  for (unsigned char c : text) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    (url ? (c == '-' || c == '_') : (c == '+' || c == '/' || c == '='));
+    if (!ok) return false;
+  }
+  return true;
+}
 std::optional<std::string> b64_decode(std::string_view text, int variant) {
   crypto_init();
+  if (!in_alphabet(text, variant)) return std::nullopt;
   std::string out(text.size() / 4 * 3 + 3, '\0');
   size_t len = 0;
   const char* end = nullptr;
