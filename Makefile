@@ -8,9 +8,10 @@ DEB_PACKAGES := build-essential cmake pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libsodium-dev libssl-dev libsqlite3-dev libpq-dev libhiredis-dev libtomlplusplus-dev \
   libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev libgtest-dev libbenchmark-dev \
-  postgresql redis-server python3 python3-pytest python3-requests python3-werkzeug wrk procps
+  postgresql redis-server python3 python3-pytest python3-requests python3-werkzeug wrk procps \
+  clang libclang-rt-14-dev
 
-.PHONY: all deps build run test unit-test api-test asan-test bench format clean
+.PHONY: all deps build run test unit-test api-test asan-test fuzz fuzz-smoke bench format clean
 
 all: build
 
@@ -47,8 +48,15 @@ api-test: build
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan-test: deps
-	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DSR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DSR_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS_EXTRA)"
 	BUILD=build-asan scripts/run-tests.sh all
+
+# libFuzzer harnesses (clang): 60 s per harness; fuzz-smoke is the short run CI does (<= 60 s).
+fuzz: deps
+	scripts/fuzz.sh build && scripts/fuzz.sh run 60
+
+fuzz-smoke: deps
+	scripts/fuzz.sh smoke
 
 bench: deps
 	$(MAKE) build BUILD=build-bench CMAKE_FLAGS="-DSR_BENCH=ON"

@@ -1,9 +1,8 @@
 // fuzz_http_request: whole requests through the HTTP layer with the server's limits.
 //
-// src/http exposes no Beast-free "parse a request" function and keeps its smuggling checks
-// (framing_ok) private to server.cpp, so this harness drives Boost.Beast's request_parser exactly
-// as Server::Impl::session does (header_limit / body_limit from ServerOptions' defaults, eager
-// off for the header, on for the body), applies a copy of server.cpp's framing rules, then runs
+// This harness drives Boost.Beast's request_parser exactly as Server::Impl::session does
+// (header_limit / body_limit from ServerOptions' defaults, eager off for the header, on for the
+// body), applies the server's own framing rules (http/framing.hpp: framing_ok), then runs
 // the real sr::http::dispatch() (router, 404/405, OPTIONS/CORS, error mapping) with handlers that
 // use the real json / api code, and sr::http::serialize_response(). The bytes we send back must
 // be one well-formed HTTP response (re-parsed by Beast) with the SPEC 3 headers and a JSON body.
@@ -22,6 +21,7 @@
 #include "api/validation.hpp"
 #include "fuzz_common.hpp"
 #include "http/errors.hpp"
+#include "http/framing.hpp"
 #include "http/pipeline.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
@@ -32,7 +32,9 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace bj = boost::json;
+using sr::http::framing_ok;
 using sr::http::Method;
+using sr::http::to_method;
 using sr::http::Request;
 using sr::http::Response;
 
@@ -40,51 +42,6 @@ namespace {
 
 using BeastRequest = bhttp::request<bhttp::string_body>;
 
-Method to_method(bhttp::verb v) noexcept {
-  switch (v) {
-    case bhttp::verb::get: return Method::GET;
-    case bhttp::verb::head: return Method::HEAD;
-    case bhttp::verb::post: return Method::POST;
-    case bhttp::verb::put: return Method::PUT;
-    case bhttp::verb::patch: return Method::PATCH;
-    case bhttp::verb::delete_: return Method::DELETE_;
-    case bhttp::verb::options: return Method::OPTIONS;
-    default: return Method::OTHER;
-  }
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// COPY of framing_ok() in src/http/server.cpp (anonymous namespace there). Keep in sync, or
-// better: have src/http expose it (see docs/fuzzing.md).
-bool framing_ok(const BeastRequest& m, unsigned version) noexcept {
-  int ncl = 0, nte = 0, nhost = 0;
-  std::string_view cl, te;
-  for (const auto& f : m) {
-    switch (f.name()) {
-      case bhttp::field::content_length: ++ncl; cl = f.value(); break;
-      case bhttp::field::transfer_encoding: ++nte; te = f.value(); break;
-      case bhttp::field::host: ++nhost; break;
-      default: break;
-    }
-  }
-  if (ncl > 1 || nte > 1 || (ncl && nte)) return false;
-  if (ncl) {
-    if (cl.empty() || cl.size() > 18) return false;
-    for (char c : cl)
-      if (c < '0' || c > '9') return false;
-  }
-  if (nte) {
-    if (version != 11) return false;
-    if (!beast::iequals(trim_ows(te), "chunked")) return false;
-  }
-  if (version == 11 ? nhost != 1 : nhost > 1) return false;
-  return true;
-}
 
 // As sr::api::Call::body (src/api/pipeline.cpp): 415 unless application/json, then parse.
 sr::json::Fields body_of(const Request& req, const sr::json::Schema& schema) {

@@ -1,6 +1,8 @@
 // The only translation unit of the program that includes Beast.
 #include "http/server.hpp"
 
+#include "http/framing.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
@@ -29,73 +31,6 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using BeastRequest = bhttp::request<bhttp::string_body>;
-
-Method to_method(bhttp::verb v) noexcept {
-  switch (v) {
-    case bhttp::verb::get:
-      return Method::GET;
-    case bhttp::verb::head:
-      return Method::HEAD;
-    case bhttp::verb::post:
-      return Method::POST;
-    case bhttp::verb::put:
-      return Method::PUT;
-    case bhttp::verb::patch:
-      return Method::PATCH;
-    case bhttp::verb::delete_:
-      return Method::DELETE_;
-    case bhttp::verb::options:
-      return Method::OPTIONS;
-    default:
-      return Method::OTHER;
-  }
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-  return beast::iequals(a, b);
-}
-
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Request smuggling rules on top of Beast's parser: exactly one Content-Length of plain digits, or
-// exactly one Transfer-Encoding that is exactly "chunked" (HTTP/1.1 only), never both; one Host.
-bool framing_ok(const BeastRequest& m, unsigned version) noexcept {
-  int ncl = 0, nte = 0, nhost = 0;
-  std::string_view cl, te;
-  for (const auto& f : m) {
-    switch (f.name()) {
-      case bhttp::field::content_length:
-        ++ncl;
-        cl = f.value();
-        break;
-      case bhttp::field::transfer_encoding:
-        ++nte;
-        te = f.value();
-        break;
-      case bhttp::field::host:
-        ++nhost;
-        break;
-      default:
-        break;
-    }
-  }
-  if (ncl > 1 || nte > 1 || (ncl && nte)) return false;
-  if (ncl) {
-    if (cl.empty() || cl.size() > 18) return false;
-    for (char c : cl)
-      if (c < '0' || c > '9') return false;
-  }
-  if (nte) {
-    if (version != 11) return false;
-    if (!iequals_ascii(trim_ows(te), "chunked")) return false;
-  }
-  if (version == 11 ? nhost != 1 : nhost > 1) return false;
-  return true;
-}
 
 bool is_disconnect(const beast::error_code& ec) noexcept {
   return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
@@ -359,7 +294,7 @@ asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock) {
         break;
       }
       if (!parser.is_done()) {
-        if (version == 11 && iequals_ascii(msg[bhttp::field::expect], "100-continue")) {
+        if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
           static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
           stream.expires_after(opts.body_timeout);
           auto [cec, cn] = co_await asio::async_write(

@@ -233,6 +233,18 @@ TEST(Password, DosBoundedParametersRefused) {
       "0000000000000000000000000000000000000000000000000000000000000000",
       "$2b$31$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234",
       "$2b$15$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234",
+      // Just past the tightened bounds (one stored row must not pin a worker for seconds).
+      "$2b$14$abcdefghijklmnopqrstuuabcdefghijklmnopqrstuvwxyz01234",
+      "pbkdf2:sha256:1000001$salt$"
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "scrypt:65536:8:2$salt$"  // N*r*p = 2^20 > 2^19
+      "0000000000000000000000000000000000000000000000000000000000000000"
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "scrypt:131072:8:1$salt$"  // 128 MiB
+      "0000000000000000000000000000000000000000000000000000000000000000"
+      "0000000000000000000000000000000000000000000000000000000000000000",
+      "$argon2id$v=19$m=65537,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
+      "$argon2id$v=19$m=64,t=5,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
       "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
       "$argon2id$v=19$m=64,t=100000,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
       "$argon2id$v=19$m=262145,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA",
