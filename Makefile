@@ -59,7 +59,7 @@ fuzz-smoke: deps
 	scripts/fuzz.sh smoke
 
 bench: deps
-	$(MAKE) build BUILD=build-bench CMAKE_FLAGS="-DSR_BENCH=ON"
+	$(MAKE) build BUILD=build-bench CMAKE_FLAGS="-DSR_BENCH=ON -DSR_TESTS=OFF"
 	BUILD=build-bench scripts/run-bench.sh
 
 format:

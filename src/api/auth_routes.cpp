@@ -147,7 +147,7 @@ Task<http::Response> signin(Call& call) {
   s.user_id = user->id;
   s.refresh_jti = random_token(16);
   s.created_at = s.last_used_at = now;
-  s.expires_at = now + ctx.cfg.refresh_ttl;
+  s.expires_at = session_expiry(ctx, now, now);
   s.user_agent = sane_user_agent(call.req.header("User-Agent"));
   s.ip = call.ip;
   bool vanished = false;
@@ -157,7 +157,7 @@ Task<http::Response> signin(Call& call) {
     vanished = true;  // foreign key: the account was deleted while its password was checked
   }
   if (vanished) throw ApiError(ErrorCode::invalid_credentials, "Invalid username or password");
-  auto t = issue_tokens(ctx, user->id, s.id, s.refresh_jti, now);
+  auto t = issue_tokens(ctx, user->id, s.id, s.refresh_jti, now, s.expires_at);
   call.cookies = token_cookies(ctx, t);
   obs::security_event("auth.signin.success", call.req.request_id, call.ip,
                       {{"user_id", user->id}}, obs::Level::info);
@@ -208,6 +208,7 @@ Task<http::Response> refresh(Call& call) {
 
   const std::string new_jti = random_token(16);
   enum class Outcome { rotated, reused, revoked, expired } outcome = Outcome::revoked;
+  int64_t new_expires = 0;
   co_await ctx.db.run(Access::write, [&](Repository& r) {
     auto s = r.find_session(sid);
     // Only a live, unexpired session of this very user may be refreshed. (rotate_refresh checks
@@ -217,7 +218,12 @@ Task<http::Response> refresh(Call& call) {
       outcome = Outcome::expired;
       return;
     }
-    if (r.rotate_refresh(sid, v.claims.jti, new_jti, now + ctx.cfg.refresh_ttl, now)) {
+    new_expires = session_expiry(ctx, s->created_at, now);
+    if (new_expires <= now) {
+      outcome = Outcome::expired;
+      return;
+    }
+    if (r.rotate_refresh(sid, v.claims.jti, new_jti, new_expires, now)) {
       r.block_token(v.claims.jti, sid, uid, v.claims.exp);
       outcome = Outcome::rotated;
     } else if (r.revoke_session(sid, now)) {
@@ -238,7 +244,7 @@ Task<http::Response> refresh(Call& call) {
   if (outcome == Outcome::expired) throw ApiError(ErrorCode::token_expired, "Session has expired");
   if (outcome == Outcome::revoked)
     throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
-  auto t = issue_tokens(ctx, uid, sid, new_jti, now);
+  auto t = issue_tokens(ctx, uid, sid, new_jti, now, new_expires);
   call.cookies = token_cookies(ctx, t);
   call.req.user_id = uid;
   json::Writer w;

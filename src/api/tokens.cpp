@@ -1,12 +1,18 @@
 #include "api/tokens.hpp"
 
+#include <algorithm>
+
 #include "api/cookies.hpp"
 #include "util/random.hpp"
 
 namespace sr::api {
 
+int64_t session_expiry(const Context& ctx, int64_t created_at, int64_t now) {
+  return std::min(now + ctx.cfg.refresh_ttl, created_at + ctx.cfg.session_max_ttl);
+}
+
 TokenPair issue_tokens(const Context& ctx, int64_t user_id, const std::string& sid,
-                       const std::string& refresh_jti, int64_t now) {
+                       const std::string& refresh_jti, int64_t now, int64_t refresh_expires_at) {
   TokenPair t;
   auth::Claims c;
   c.sub = std::to_string(user_id);
@@ -23,7 +29,8 @@ TokenPair issue_tokens(const Context& ctx, int64_t user_id, const std::string& s
   c.jti = refresh_jti;
   c.type = "refresh";
   c.csrf = t.refresh_csrf = random_token(16);
-  c.exp = now + ctx.cfg.refresh_ttl;
+  c.exp = refresh_expires_at;
+  t.refresh_max_age = refresh_expires_at - now;
   t.refresh = auth::sign(c, ctx.jwt);
   return t;
 }
@@ -34,9 +41,9 @@ std::vector<std::string> token_cookies(const Context& ctx, const TokenPair& t) {
   const auto& n = ctx.cookies;
   return {
       set_cookie({n.access, t.access, "/", ctx.cfg.access_ttl, true, sec, ss}),
-      set_cookie({n.refresh, t.refresh, "/auth", ctx.cfg.refresh_ttl, true, sec, ss}),
+      set_cookie({n.refresh, t.refresh, "/auth", t.refresh_max_age, true, sec, ss}),
       set_cookie({n.csrf_access, t.access_csrf, "/", ctx.cfg.access_ttl, false, sec, ss}),
-      set_cookie({n.csrf_refresh, t.refresh_csrf, "/auth", ctx.cfg.refresh_ttl, false, sec, ss}),
+      set_cookie({n.csrf_refresh, t.refresh_csrf, "/auth", t.refresh_max_age, false, sec, ss}),
   };
 }
 

@@ -192,7 +192,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
     obs::flush_logs();
     return 4;
   }
-  obs::log(obs::Level::info, "listening",
+  obs::log_always(obs::Level::info, "listening",
            {{"host", cfg.host},
             {"port", static_cast<int64_t>(port)},
             {"profile", cfg.profile},

@@ -43,6 +43,7 @@ const KeyDef kKeys[] = {
     {"refresh_ttl", Kind::integer},
     {"vault_ttl", Kind::integer},
     {"vault_max_ttl", Kind::integer},
+    {"session_max_ttl", Kind::integer},
     {"cookie_secure", Kind::boolean},
     {"cookie_samesite", Kind::text},
     {"cors_origins", Kind::list},
@@ -189,6 +190,7 @@ std::string expected_of(std::string_view key) {
       {"refresh_ttl", "a positive integer of seconds"},
       {"vault_ttl", "a positive integer of seconds"},
       {"vault_max_ttl", "a positive integer of seconds"},
+      {"session_max_ttl", "a positive integer of seconds, at least refresh_ttl"},
       {"cookie_secure", "true or false"},
       {"cookie_samesite", "Strict or Lax (None is refused: the cookies carry credentials)"},
       {"cors_origins", "comma-separated exact origins like https://app.example.com"},
@@ -740,6 +742,7 @@ Config load(const Sources& src) {
   L.integer("refresh_ttl", c.refresh_ttl, 1, kTenYears);
   L.integer("vault_ttl", c.vault_ttl, 1, kTenYears);
   L.integer("vault_max_ttl", c.vault_max_ttl, 1, kTenYears);
+  L.integer("session_max_ttl", c.session_max_ttl, 1, kTenYears);
   L.boolean("cookie_secure", c.cookie_secure);
 
   if (const Raw* r = L.get("cookie_samesite")) {
@@ -821,6 +824,10 @@ Config load(const Sources& src) {
     L.problems.push_back("access_ttl: must not exceed refresh_ttl (" +
                          std::to_string(c.access_ttl) + " > " + std::to_string(c.refresh_ttl) +
                          ")");
+  if (c.refresh_ttl > c.session_max_ttl)
+    L.problems.push_back("session_max_ttl: must be at least refresh_ttl (" +
+                         std::to_string(c.session_max_ttl) + " < " +
+                         std::to_string(c.refresh_ttl) + ")");
   if (c.vault_ttl > c.vault_max_ttl)
     L.problems.push_back("vault_ttl: must not exceed vault_max_ttl (" +
                          std::to_string(c.vault_ttl) + " > " + std::to_string(c.vault_max_ttl) +

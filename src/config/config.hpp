@@ -34,6 +34,8 @@ struct Config {
   std::string jwt_issuer = "strongroom";  // iss and aud
 
   int64_t access_ttl = 900, refresh_ttl = 604800, vault_ttl = 300, vault_max_ttl = 1800;
+  // Absolute lifetime of an auth session from signin: refresh rotation never extends past it.
+  int64_t session_max_ttl = 2592000;
   bool cookie_secure = false;
   std::string cookie_samesite = "Strict";  // Strict | Lax
   std::vector<std::string> cors_origins;

@@ -300,6 +300,10 @@ void shutdown_logging() {
 
 void log(Level level, std::string_view event, std::initializer_list<Field> fields) {
   if (!enabled(level)) return;
+  log_always(level, event, fields);
+}
+
+void log_always(Level level, std::string_view event, std::initializer_list<Field> fields) {
   thread_local std::string line;
   line.clear();
   begin_line(line, level, event);

@@ -40,6 +40,9 @@ void flush_logs();
 void shutdown_logging();
 
 void log(Level level, std::string_view event, std::initializer_list<Field> fields = {});
+// Like log() but whatever log_level says: for the few lines operators and tools depend on
+// (the "listening" event that reports the chosen port).
+void log_always(Level level, std::string_view event, std::initializer_list<Field> fields = {});
 
 // The exact line (no trailing newline) that log() writes; exposed for tests and tools.
 std::string format_line(Level level, std::string_view event, std::initializer_list<Field> fields);

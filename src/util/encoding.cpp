@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <array>
+#include <cstdint>
+
 #include "util/random.hpp"
 
 namespace sr {
@@ -43,8 +46,36 @@ std::optional<std::string> b64_decode(std::string_view text, int variant) {
 std::string base64url_encode(std::string_view bytes) {
   return b64_encode(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
+// Table-driven: every authenticated request decodes three JWT segments, and libsodium's
+// constant-time decoder was ~5% of the CPU of such a request. Nothing decoded here is secret
+// before its MAC is checked (JWT parts, sealed tokens), so a table lookup is fine.
 std::optional<std::string> base64url_decode(std::string_view text) {
-  return b64_decode(text, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  static constexpr auto table = [] {
+    std::array<signed char, 256> t{};
+    for (auto& v : t) v = -1;
+    const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(a[i])] = static_cast<signed char>(i);
+    return t;
+  }();
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.resize(text.size() / 4 * 3 + (text.size() % 4 ? text.size() % 4 - 1 : 0));
+  char* o = out.data();
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : text) {
+    const int v = table[c];
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      *o++ = static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  // Leftover bits must be zero: one encoding per byte string (as libsodium checks).
+  if (bits && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
 }
 std::string base64_encode(std::string_view bytes) {
   return b64_encode(bytes, sodium_base64_VARIANT_ORIGINAL);

@@ -1,5 +1,6 @@
 """Accounts and sessions (SPEC 4 and 12) on SQLite and PostgreSQL."""
 import base64
+import re
 import json
 import sqlite3
 import statistics
@@ -415,3 +416,22 @@ def test_revocation_across_two_instances(make_server):
     assert requests.get(b.url + "/personal/me", headers=bearer).status_code == 200
     assert requests.post(a.url + "/auth/logout", headers=bearer).status_code == 200
     assert_error(requests.get(b.url + "/personal/me", headers=bearer), 401, "token_revoked")
+
+
+def test_refresh_never_extends_past_session_max_ttl(make_server):
+    """session_max_ttl caps the whole session: rotation keeps working until then, not after."""
+    s = make_server(env={"STRONGROOM_REFRESH_TTL": "3", "STRONGROOM_ACCESS_TTL": "2", "STRONGROOM_SESSION_MAX_TTL": "4"})
+    c = Client(s)
+    c.signup()
+    c.signin()
+    time.sleep(1.5)
+    r = requests.post(s.url + "/auth/refresh", json={"refresh_token": c.refresh})
+    assert r.status_code == 200, r.text
+    payload = json.loads(base64.urlsafe_b64decode(r.json()["refresh_token"].split(".")[1] + "==="))
+    assert payload["exp"] - payload["iat"] <= 3  # capped by created_at + 4, not now + 3
+    cookie = [v for k, v in r.raw.headers.items() if k.lower() == "set-cookie" and v.startswith("refresh_token_cookie=")][0]
+    assert int(re.search(r"Max-Age=(\d+)", cookie).group(1)) <= 3
+    time.sleep(3.2)  # past created_at + session_max_ttl (and the JWT's own exp + leeway is not reached)
+    r2 = requests.post(s.url + "/auth/refresh", json={"refresh_token": r.json()["refresh_token"]})
+    assert r2.status_code == 401, r2.text
+    assert r2.json()["code"] in ("token_expired",), r2.text

@@ -169,3 +169,9 @@ def test_migrate_command(make_server):
         assert r2.returncode == 0 and r.stdout == r2.stdout
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_listening_event_survives_a_quiet_log_level(make_server):
+    s = make_server(env={"STRONGROOM_LOG_LEVEL": "error"})  # start() waits for the "listening" line
+    assert requests.get(s.url + "/healthz").status_code == 200
+    assert not any(e.get("event") == "access" for e in s.log_events())  # info lines are filtered

@@ -36,6 +36,14 @@ void throw_error(sqlite3* db, int rc, const char* what) {
 }
 
 Db::Db(const std::string& path, int flags) {
+  // Before SQLite initializes: no global memory statistics, whose mutex every sqlite3_malloc of
+  // every connection would otherwise take (contended between network threads). A no-op (MISUSE)
+  // if SQLite was already initialized.
+  static const bool configured = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)configured;
   int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg =

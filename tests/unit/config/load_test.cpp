@@ -214,6 +214,7 @@ TEST(ConfigLoad, EveryMalformedKeyIsNamedAndAllAreCollected) {
       {"refresh_ttl", "0"},
       {"vault_ttl", "-1"},
       {"vault_max_ttl", "1.5"},
+      {"session_max_ttl", "-5"},
       {"cookie_secure", "maybe"},
       {"cookie_samesite", "None"},
       {"cors_origins", "ftp://x.example"},
