@@ -165,7 +165,7 @@ def main():
         s.cleanup()
 
     out.append("\n## HTTP (wrk, req/s | p50 ms | p99 ms | non-2xx)\n")
-    out.append("| scenario | " + " | ".join(results) + " |\n|---|" + "---|" * len(results))
+    out.append("| scenario | " + " | ".join(f"{b} req/s | p50 ms | p99 ms | non-2xx" for b in results) + " |\n|---|" + "---|" * (4 * len(results)))
     names = [("healthz_256", "`GET /healthz` -t2 -c256"), ("healthz_64", "`GET /healthz` -t1 -c64"),
              ("me", "`GET /personal/me` (Bearer) -t2 -c64"), ("links", "`GET /social/links` (10 links) -t2 -c64"),
              ("entries", "`GET /vault/entries` (50 entries) -t2 -c64"), ("entry", "`GET /vault/entries/{id}` -t2 -c64")]
