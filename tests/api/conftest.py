@@ -222,6 +222,21 @@ class Client:
         return {"Authorization": f"Bearer {self.access}"}
 
 
+VAULT_PW = "my vault has its own words 9"
+
+
+def unlocked(server, vault_password=VAULT_PW):
+    """A signed-in client whose vault is set up and unlocked (vault_token set)."""
+    c = Client(server)
+    c.signup()
+    c.signin()
+    assert c.post("/vault/setup", {"vault_password": vault_password}).status_code == 201
+    r = c.post("/vault/unlock-vault", {"vault_password": vault_password})
+    assert r.status_code == 200, r.text
+    c.vault_token = r.json()["vault_token"]
+    return c
+
+
 @pytest.fixture
 def client(server):
     c = Client(server)

@@ -12,9 +12,8 @@ import time
 import pytest
 import requests
 
-from conftest import STRONG, Client, Server, assert_error, uname
+from conftest import STRONG, Client, Server, assert_error, uname, unlocked, VAULT_PW
 
-VAULT_PW = "my vault has its own words 9"
 
 
 def set_cookies(r):
@@ -187,17 +186,6 @@ def test_signin_racing_account_deletion_is_invalid_credentials(make_server):
 
 
 # --- vault sliding sessions (SPEC 7, 12) ---------------------------------------------------------
-
-def unlocked(s):
-    c = Client(s)
-    c.signup()
-    c.signin()
-    assert c.post("/vault/setup", {"vault_password": VAULT_PW}).status_code == 201
-    r = c.post("/vault/unlock-vault", {"vault_password": VAULT_PW})
-    assert r.status_code == 200, r.text
-    c.vault_token = r.json()["vault_token"]
-    return c
-
 
 def sleep_until(t):
     d = t - time.time()

@@ -7,21 +7,9 @@ import time
 import pytest
 import requests
 
-from conftest import STRONG, Client, assert_error
+from conftest import STRONG, Client, assert_error, unlocked, VAULT_PW
 
-VAULT_PW = "my vault has its own words 9"
 VAULT_PW2 = "and later these other words 5"
-
-
-def unlocked(server):
-    c = Client(server)
-    c.signup()
-    c.signin()
-    assert c.post("/vault/setup", {"vault_password": VAULT_PW}).status_code == 201
-    r = c.post("/vault/unlock-vault", {"vault_password": VAULT_PW})
-    assert r.status_code == 200, r.text
-    c.vault_token = r.json()["vault_token"]
-    return c
 
 
 def test_status_setup_unlock_lock(client):
