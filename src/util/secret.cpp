@@ -6,11 +6,15 @@
 
 namespace sr {
 
-SecretBytes::SecretBytes(std::size_t n) : buf_(n) {
-  if (n) sodium_mlock(buf_.data(), n);
+void SecretBytes::lock() noexcept {
+  locked_ = !buf_.empty() && sodium_mlock(buf_.data(), buf_.size()) == 0;
 }
-SecretBytes::SecretBytes(const unsigned char* p, std::size_t n) : buf_(p, p + n) {
-  if (n) sodium_mlock(buf_.data(), n);
+SecretBytes::SecretBytes(std::size_t n) : buf_(n) { lock(); }
+SecretBytes::SecretBytes(const unsigned char* p, std::size_t n) : buf_(p, p + n) { lock(); }
+SecretBytes SecretBytes::transient(std::size_t n) {
+  SecretBytes s;
+  s.buf_.resize(n);
+  return s;
 }
 SecretBytes SecretBytes::random(std::size_t n) {
   SecretBytes s(n);
@@ -25,12 +29,17 @@ SecretBytes& SecretBytes::operator=(const SecretBytes& o) {
   }
   return *this;
 }
-SecretBytes::SecretBytes(SecretBytes&& o) noexcept : buf_(std::move(o.buf_)) { o.buf_.clear(); }
+SecretBytes::SecretBytes(SecretBytes&& o) noexcept : buf_(std::move(o.buf_)), locked_(o.locked_) {
+  o.buf_.clear();
+  o.locked_ = false;
+}
 SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
   if (this != &o) {
     wipe();
     buf_ = std::move(o.buf_);
+    locked_ = o.locked_;
     o.buf_.clear();
+    o.locked_ = false;
   }
   return *this;
 }
@@ -38,10 +47,11 @@ SecretBytes::~SecretBytes() { wipe(); }
 
 void SecretBytes::wipe() noexcept {
   if (!buf_.empty()) {
-    sodium_munlock(buf_.data(), buf_.size());  // also zeroes
+    if (locked_) sodium_munlock(buf_.data(), buf_.size());  // also zeroes
     sodium_memzero(buf_.data(), buf_.size());
   }
   buf_.clear();
+  locked_ = false;
 }
 
 bool SecretBytes::equals(const SecretBytes& o) const noexcept { return ct_equal(view(), o.view()); }

@@ -19,6 +19,9 @@ class SecretBytes {
     return SecretBytes(reinterpret_cast<const unsigned char*>(s.data()), s.size());
   }
   static SecretBytes random(std::size_t n);
+  // Zeroed on destruction but not mlock'ed: for plaintext that lives for microseconds (a decrypted
+  // vault entry), where two syscalls per buffer would dominate a 50-entry list.
+  static SecretBytes transient(std::size_t n);
   SecretBytes(const SecretBytes& o);
   SecretBytes& operator=(const SecretBytes& o);
   SecretBytes(SecretBytes&& o) noexcept;
@@ -37,7 +40,9 @@ class SecretBytes {
 
  private:
   void wipe() noexcept;
+  void lock() noexcept;
   std::vector<unsigned char> buf_;
+  bool locked_ = false;
 };
 
 // A password or other secret text. Same guarantees as SecretBytes.

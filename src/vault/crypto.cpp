@@ -65,7 +65,8 @@ std::optional<SecretBytes> open(const unsigned char* key, std::string_view ad,
                                 std::string_view blob) {
   if (blob.size() < kHeader + kTagBytes) return std::nullopt;
   const auto* b = uc(blob);
-  SecretBytes plain(blob.size() - kHeader - kTagBytes);
+  // Short-lived: wiped on destruction, not mlock'ed (see SecretBytes::transient).
+  auto plain = SecretBytes::transient(blob.size() - kHeader - kTagBytes);
   unsigned long long mlen = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &mlen, nullptr, b + kHeader,
                                                  blob.size() - kHeader, uc(ad), ad.size(), b + 1,
