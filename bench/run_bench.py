@@ -218,6 +218,9 @@ def main():
     out.append("| benchmark | time | throughput |\n|---|---|---|")
     for row in micro_rows:
         out.append(f"| `{row[0]}` | {row[1]} | {row[2]} |")
+    notes = os.path.join(os.path.dirname(__file__), "notes.md")
+    if os.path.exists(notes):
+        out.append("\n" + open(notes).read())
     out.append("\nReproduce: `make bench` (builds `build-bench` with `-DSR_BENCH=ON`, starts a throwaway "
                "PostgreSQL, runs `bench/run_bench.py`).\n")
     open(args.out, "w").write("\n".join(out) + "\n")
