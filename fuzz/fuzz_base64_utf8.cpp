@@ -13,8 +13,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // base64url, no padding (JWT, tokens).
   const std::string e = sr::base64url_encode(s);
   FUZZ_CHECK(e.size() == (size * 4 + 2) / 3);
-  FUZZ_CHECK(e.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
-             std::string::npos);
+  FUZZ_CHECK(
+      e.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+      std::string::npos);
   auto d = sr::base64url_decode(e);
   FUZZ_CHECK(d && *d == s);
   if (auto d2 = sr::base64url_decode(s)) {

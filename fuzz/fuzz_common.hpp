@@ -53,9 +53,9 @@ inline size_t ref_utf8_seq(std::string_view s, size_t i, uint32_t* cp_out = null
     cp = (cp << 6) | (b(i + k) & 0x3F);
   }
   static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMin[len]) return 0;                   // overlong
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;     // surrogate
-  if (cp > 0x10FFFF) return 0;                    // beyond Unicode
+  if (cp < kMin[len]) return 0;                // overlong
+  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;  // surrogate
+  if (cp > 0x10FFFF) return 0;                 // beyond Unicode
   if (cp_out) *cp_out = cp;
   return len;
 }

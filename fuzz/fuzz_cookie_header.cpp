@@ -21,8 +21,9 @@ void run_cookies(FuzzedDataProvider& fdp) {
   static const auto secure = sr::api::CookieNames::for_secure(true);
   std::string name = fdp.ConsumeRandomLengthString(40);
   std::string header = fdp.ConsumeRemainingBytesAsString();
-  std::vector<std::string_view> names = {name, plain.access, plain.refresh, plain.csrf_access,
-                                         plain.vault, secure.access, secure.vault, ""};
+  std::vector<std::string_view> names = {
+      name,        plain.access,  plain.refresh, plain.csrf_access,
+      plain.vault, secure.access, secure.vault,  ""};
   for (std::string_view n : names) {
     std::string_view v = sr::api::find_cookie(header, n);
     FUZZ_CHECK(within(header, v));  // a view into the header, never elsewhere
@@ -84,8 +85,8 @@ std::string_view trim(std::string_view s) {
 }
 
 void run_client_ip(FuzzedDataProvider& fdp) {
-  static const sr::api::AddressSet fixed({"127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8",
-                                          "::ffff:192.168.0.1"});
+  static const sr::api::AddressSet fixed(
+      {"127.0.0.1", "10.0.0.0/8", "::1", "fd00::/8", "::ffff:192.168.0.1"});
   std::vector<std::string> entries;
   const int n = fdp.ConsumeIntegralInRange<int>(0, 3);
   for (int i = 0; i < n; ++i) entries.push_back(fdp.ConsumeRandomLengthString(48));
@@ -115,7 +116,8 @@ void run_client_ip(FuzzedDataProvider& fdp) {
     bool found = false;
     while (!rest.empty() || !found) {
       auto comma = rest.rfind(',');
-      std::string_view entry = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+      std::string_view entry =
+          trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
       if (entry == ip) {
         found = true;
@@ -134,9 +136,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 16 * 1024) return 0;  // headers are capped at 16 KiB
   FuzzedDataProvider fdp(data + 1, size - 1);
   switch (data[0] % 3) {
-    case 0: run_cookies(fdp); break;
-    case 1: run_cidr(sr::fuzz::as_view(data + 1, size - 1)); break;
-    case 2: run_client_ip(fdp); break;
+    case 0:
+      run_cookies(fdp);
+      break;
+    case 1:
+      run_cidr(sr::fuzz::as_view(data + 1, size - 1));
+      break;
+    case 2:
+      run_client_ip(fdp);
+      break;
   }
   return 0;
 }

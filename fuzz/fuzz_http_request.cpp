@@ -34,14 +34,13 @@ namespace bhttp = boost::beast::http;
 namespace bj = boost::json;
 using sr::http::framing_ok;
 using sr::http::Method;
-using sr::http::to_method;
 using sr::http::Request;
 using sr::http::Response;
+using sr::http::to_method;
 
 namespace {
 
 using BeastRequest = bhttp::request<bhttp::string_body>;
-
 
 // As sr::api::Call::body (src/api/pipeline.cpp): 415 unless application/json, then parse.
 sr::json::Fields body_of(const Request& req, const sr::json::Schema& schema) {
@@ -52,7 +51,8 @@ sr::json::Fields body_of(const Request& req, const sr::json::Schema& schema) {
   for (size_t i = 0; ok && i < 16; ++i)
     ok = std::tolower(static_cast<unsigned char>(media[i])) == "application/json"[i];
   if (!ok)
-    throw sr::ApiError(sr::ErrorCode::unsupported_media_type, "Content-Type must be application/json");
+    throw sr::ApiError(sr::ErrorCode::unsupported_media_type,
+                       "Content-Type must be application/json");
   return sr::json::parse_request(req.body, schema);
 }
 
@@ -63,7 +63,8 @@ int64_t path_id(std::string_view t) {
   return std::stoll(std::string(t));
 }
 
-sr::json::FieldRule checked(sr::json::FieldRule r, std::optional<std::string> (*fn)(std::string_view)) {
+sr::json::FieldRule checked(sr::json::FieldRule r,
+                            std::optional<std::string> (*fn)(std::string_view)) {
   r.check = fn;
   return r;
 }
@@ -102,8 +103,10 @@ sr::Task<Response> signin(Request& req) {
   // Request-controlled text in a header and a cookie: serialize_response must keep them inert.
   r.headers.emplace_back("X-Echo", std::string(req.header("X-CSRF-TOKEN")));
   r.headers.emplace_back(std::string(req.header("X-Header-Name")), "v");
-  r.set_cookies.push_back(sr::api::set_cookie(
-      {.name = names.csrf_access, .value = req.header("X-CSRF-TOKEN"), .path = "/", .max_age = 900}));
+  r.set_cookies.push_back(sr::api::set_cookie({.name = names.csrf_access,
+                                               .value = req.header("X-CSRF-TOKEN"),
+                                               .path = "/",
+                                               .max_age = 900}));
   co_return r;
 }
 
@@ -146,7 +149,9 @@ sr::Task<Response> boom(Request&) {
   co_return Response{};
 }
 
-sr::Task<Response> health(Request&) { co_return Response::json(200, R"({"status":"ok"})"); }
+sr::Task<Response> health(Request&) {
+  co_return Response::json(200, R"({"status":"ok"})");
+}
 
 const sr::http::Router& router() {
   static const sr::http::Router r = [] {
@@ -227,9 +232,9 @@ Response run_dispatch(Request& req) {
 
 void send(const Response& res, int version, bool keep, bool head, const std::string& rid) {
   std::string out;
-  sr::http::serialize_response(out, res,
-                               {.version = version, .keep_alive = keep, .head = head,
-                                .hsts = false, .request_id = rid});
+  sr::http::serialize_response(
+      out, res,
+      {.version = version, .keep_alive = keep, .head = head, .hsts = false, .request_id = rid});
   check_response(out, res, head, rid);
 }
 
@@ -258,7 +263,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (ec == bhttp::error::need_more) {
         if (k == 0) {
           // The server would wait for more bytes; a header beyond the limit is refused.
-          if (in.size() > opts.header_limit) FUZZ_CHECK(false && "header over the limit not refused");
+          if (in.size() > opts.header_limit)
+            FUZZ_CHECK(false && "header over the limit not refused");
           return 0;  // connection closed mid-header
         }
         ec = {};
@@ -278,7 +284,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const unsigned version = msg.version();
     const Method method = to_method(msg.method());
     if (version != 10 && version != 11) {
-      Response r = sr::http::error_response(sr::ErrorCode::validation_failed, "HTTP version not supported");
+      Response r =
+          sr::http::error_response(sr::ErrorCode::validation_failed, "HTTP version not supported");
       r.status = 505;
       reject(std::move(r), msg["X-Request-ID"]);
       return 0;

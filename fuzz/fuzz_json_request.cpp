@@ -64,8 +64,8 @@ const sr::json::Schema& personal_schema() {
     for (auto* r : {&name, &age, &phone, &address, &bio}) r->nullable = true;
     auto big = sr::json::integer("big", std::numeric_limits<int64_t>::min(),
                                  std::numeric_limits<int64_t>::max(), false);
-    return sr::json::Schema{name, age, phone, address, bio, big,
-                            sr::json::boolean("return_tokens", false)};
+    return sr::json::Schema{
+        name, age, phone, address, bio, big, sr::json::boolean("return_tokens", false)};
   }();
   return s;
 }
@@ -92,7 +92,7 @@ std::optional<bj::value> dom(std::string_view body) {
 void check_accepted(std::string_view body, const sr::json::Schema& schema,
                     const sr::json::Fields& f) {
   auto v = dom(body);
-  FUZZ_CHECK(v.has_value());           // never accept what a strict parser refuses
+  FUZZ_CHECK(v.has_value());  // never accept what a strict parser refuses
   FUZZ_CHECK(v->is_object());
   const bj::object& o = v->as_object();
   for (const auto& kv : o) {  // no unknown field
@@ -117,7 +117,8 @@ void check_accepted(std::string_view body, const sr::json::Schema& schema,
         FUZZ_CHECK(got == std::string_view(want.data(), want.size()));
         long cps = ref_utf8_length(got);
         FUZZ_CHECK(cps >= 0);
-        FUZZ_CHECK(static_cast<size_t>(cps) >= r.min_chars && static_cast<size_t>(cps) <= r.max_chars);
+        FUZZ_CHECK(static_cast<size_t>(cps) >= r.min_chars &&
+                   static_cast<size_t>(cps) <= r.max_chars);
         FUZZ_CHECK(!has_bad_control(got, r.single_line));
         if (r.check) FUZZ_CHECK(!r.check(got).has_value());
         break;
@@ -188,8 +189,10 @@ void run_escape(std::string_view s) {
   FUZZ_CHECK(v.has_value() && v->is_string());
   const bj::string& got = v->as_string();
   std::string_view g(got.data(), got.size());
-  if (ref_utf8_length(s) >= 0) FUZZ_CHECK(g == s);  // valid UTF-8: exactly the same bytes
-  else FUZZ_CHECK(g == expected_unescaped(s));
+  if (ref_utf8_length(s) >= 0)
+    FUZZ_CHECK(g == s);  // valid UTF-8: exactly the same bytes
+  else
+    FUZZ_CHECK(g == expected_unescaped(s));
 }
 
 void run_writer(FuzzedDataProvider& fdp) {
@@ -264,10 +267,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t mode = data[0];
   std::string_view rest = sr::fuzz::as_view(data + 1, size - 1);
   switch (mode % 6) {
-    case 0: run_parse(rest, signup_schema()); break;
-    case 1: run_parse(rest, entry_schema()); break;
-    case 2: run_parse(rest, personal_schema()); break;
-    case 3: run_escape(rest); break;
+    case 0:
+      run_parse(rest, signup_schema());
+      break;
+    case 1:
+      run_parse(rest, entry_schema());
+      break;
+    case 2:
+      run_parse(rest, personal_schema());
+      break;
+    case 3:
+      run_escape(rest);
+      break;
     case 4: {
       FuzzedDataProvider fdp(data + 1, size - 1);
       run_writer(fdp);

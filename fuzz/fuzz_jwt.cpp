@@ -1,6 +1,7 @@
-// fuzz_jwt: sr::auth::verify() on arbitrary tokens with fixed keys, the JWT JSON reader on arbitrary
-// header/payload text (re-signed by the harness so that the payload parser is reached), and a
-// sign -> verify round trip with fuzzed claim strings (+ one tampered byte must never verify).
+// fuzz_jwt: sr::auth::verify() on arbitrary tokens with fixed keys, the JWT JSON reader on
+// arbitrary header/payload text (re-signed by the harness so that the payload parser is reached),
+// and a sign -> verify round trip with fuzzed claim strings (+ one tampered byte must never
+// verify).
 //
 // Input: byte 0 selects the mode.
 //   0: the rest is a token, verified as "access" then "refresh".
@@ -76,7 +77,8 @@ std::string hs256(std::string_view key, std::string_view input) {
 void run_resigned(std::string_view rest) {
   auto nl = rest.find('\n');
   std::string_view header = rest.substr(0, nl);
-  std::string_view payload = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+  std::string_view payload =
+      nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
   std::string token = sr::base64url_encode(header) + "." + sr::base64url_encode(payload);
   token += "." + hs256(std::string(32, 'K'), token);
   verify_both(token);
@@ -117,16 +119,18 @@ void run_roundtrip(FuzzedDataProvider& fdp) {
                v.claims.csrf == c.csrf && v.claims.type == c.type && v.claims.iat == c.iat &&
                v.claims.nbf == c.nbf && v.claims.exp == c.exp);
     // The other type is refused.
-    FUZZ_CHECK(sr::auth::verify(token, keys(), c.type == "access" ? "refresh" : "access", kNow)
-                   .error == sr::auth::JwtError::wrong_type);
+    FUZZ_CHECK(
+        sr::auth::verify(token, keys(), c.type == "access" ? "refresh" : "access", kNow).error ==
+        sr::auth::JwtError::wrong_type);
   }
   // One changed byte anywhere: never accepted.
   std::string bad = token;
   bad[tamper_at % bad.size()] = static_cast<char>(bad[tamper_at % bad.size()] ^ tamper_xor);
   FUZZ_CHECK(!sr::auth::verify(bad, keys(), c.type, kNow).ok());
   // Truncation or an extra character: never accepted.
-  FUZZ_CHECK(!sr::auth::verify(std::string_view(token).substr(0, token.size() - 1), keys(), c.type,
-                               kNow).ok());
+  FUZZ_CHECK(
+      !sr::auth::verify(std::string_view(token).substr(0, token.size() - 1), keys(), c.type, kNow)
+           .ok());
   FUZZ_CHECK(!sr::auth::verify(token + "A", keys(), c.type, kNow).ok());
 }
 
@@ -141,8 +145,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 8192) return 0;
   std::string_view rest = sr::fuzz::as_view(data + 1, size - 1);
   switch (data[0] % 3) {
-    case 0: verify_both(rest); break;
-    case 1: run_resigned(rest); break;
+    case 0:
+      verify_both(rest);
+      break;
+    case 1:
+      run_resigned(rest);
+      break;
     case 2: {
       FuzzedDataProvider fdp(data + 1, size - 1);
       run_roundtrip(fdp);

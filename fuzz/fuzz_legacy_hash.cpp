@@ -55,7 +55,8 @@ bool too_costly(std::string_view s) {
     size_t at = method.find(':');
     while (at != std::string_view::npos) {
       size_t next = method.find(':', at + 1);
-      std::string_view part = method.substr(at + 1, next == std::string_view::npos ? next : next - at - 1);
+      std::string_view part =
+          method.substr(at + 1, next == std::string_view::npos ? next : next - at - 1);
       if (!part.empty() && part.find_first_not_of("0123456789") == std::string_view::npos) {
         any_number = true;
         uint64_t v = part.size() > 9 ? UINT64_MAX : std::stoull(std::string(part));
@@ -85,8 +86,10 @@ void worst_cases() {
   auto pw = sr::SecretString::from_view("password");
   for (const char* c : cases) {
     std::string stored = c;
-    if (stored.rfind("pbkdf2:sha256", 0) == 0) stored += hex64;
-    else if (stored.rfind("pbkdf2", 0) == 0 || stored.rfind("scrypt", 0) == 0) stored += hex128;
+    if (stored.rfind("pbkdf2:sha256", 0) == 0)
+      stored += hex64;
+    else if (stored.rfind("pbkdf2", 0) == 0 || stored.rfind("scrypt", 0) == 0)
+      stored += hex128;
     auto t0 = std::chrono::steady_clock::now();
     auto r = sr::auth::verify_password(pw, stored, kParams);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -116,8 +119,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!r.ok) return 0;
   // Accepted: a known format, and legacy formats always ask for a re-hash.
   const bool argon = stored.rfind("$argon2i", 0) == 0;
-  const bool bcrypt = stored.rfind("$2a$", 0) == 0 || stored.rfind("$2b$", 0) == 0 ||
-                      stored.rfind("$2y$", 0) == 0;
+  const bool bcrypt =
+      stored.rfind("$2a$", 0) == 0 || stored.rfind("$2b$", 0) == 0 || stored.rfind("$2y$", 0) == 0;
   const bool werkzeug = stored.rfind("pbkdf2", 0) == 0 || stored.rfind("scrypt", 0) == 0;
   FUZZ_CHECK(argon || bcrypt || werkzeug);
   if (!argon) FUZZ_CHECK(r.needs_rehash);

@@ -13,10 +13,28 @@ namespace {
 bool rfc3986_char(unsigned char c) {
   if (std::isalnum(c)) return true;
   switch (c) {
-    case '-': case '.': case '_': case '~':                                    // unreserved
-    case ':': case '/': case '?': case '#': case '[': case ']': case '@':      // gen-delims
-    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',':
-    case ';': case '=':                                                        // sub-delims
+    case '-':
+    case '.':
+    case '_':
+    case '~':  // unreserved
+    case ':':
+    case '/':
+    case '?':
+    case '#':
+    case '[':
+    case ']':
+    case '@':  // gen-delims
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':  // sub-delims
     case '%':
       return true;
     default:
@@ -32,12 +50,15 @@ bool ihas_prefix(std::string_view s, std::string_view p) {
 }
 
 void run_url(std::string_view v) {
-  if (sr::api::check_url(v)) return;  // refused: fine
+  if (sr::api::check_url(v)) return;                      // refused: fine
   for (unsigned char c : v) FUZZ_CHECK(rfc3986_char(c));  // no space, control, quote, <, >, \ ...
   size_t after;
-  if (ihas_prefix(v, "http://")) after = 7;
-  else if (ihas_prefix(v, "https://")) after = 8;
-  else FUZZ_CHECK(false && "accepted URL is not http(s)://");
+  if (ihas_prefix(v, "http://"))
+    after = 7;
+  else if (ihas_prefix(v, "https://"))
+    after = 8;
+  else
+    FUZZ_CHECK(false && "accepted URL is not http(s)://");
   // The authority, as a browser splits it: up to the first '/', '?' or '#'.
   std::string_view rest = v.substr(after);
   std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
@@ -70,7 +91,8 @@ void run_email(std::string_view v) {
   FUZZ_CHECK(domain.find("..") == std::string_view::npos);
   for (unsigned char c : v) {
     FUZZ_CHECK(c > 0x20 && c != 0x7F);
-    FUZZ_CHECK(std::string_view("<>\"(),;:\\[]").find(static_cast<char>(c)) == std::string_view::npos);
+    FUZZ_CHECK(std::string_view("<>\"(),;:\\[]").find(static_cast<char>(c)) ==
+               std::string_view::npos);
   }
 }
 
@@ -91,11 +113,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 4096) return 0;
   std::string_view v = sr::fuzz::as_view(data + 1, size - 1);
   switch (data[0] % 6) {
-    case 0: run_url(v); break;
-    case 1: run_email(v); break;
-    case 2: run_charset(v, sr::api::check_username, "_-", true); break;
-    case 3: run_charset(v, sr::api::check_phone, " +()-", false); break;
-    case 4: run_charset(v, sr::api::check_platform, " ._-", true); break;
+    case 0:
+      run_url(v);
+      break;
+    case 1:
+      run_email(v);
+      break;
+    case 2:
+      run_charset(v, sr::api::check_username, "_-", true);
+      break;
+    case 3:
+      run_charset(v, sr::api::check_phone, " +()-", false);
+      break;
+    case 4:
+      run_charset(v, sr::api::check_platform, " ._-", true);
+      break;
     case 5:  // every check on the same text; none may crash or throw
       run_url(v);
       run_email(v);

@@ -177,11 +177,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view rest = sr::fuzz::as_view(data + 1, size - 1);
   FuzzedDataProvider fdp(data + 1, size - 1);
   switch (data[0] % 5) {
-    case 0: run_open_session(rest); break;
-    case 1: run_session_roundtrip(fdp); break;
-    case 2: run_open_entry(rest); break;
-    case 3: run_entry_roundtrip(fdp); break;
-    case 4: run_unwrap(fdp); break;
+    case 0:
+      run_open_session(rest);
+      break;
+    case 1:
+      run_session_roundtrip(fdp);
+      break;
+    case 2:
+      run_open_entry(rest);
+      break;
+    case 3:
+      run_entry_roundtrip(fdp);
+      break;
+    case 4:
+      run_unwrap(fdp);
+      break;
   }
   return 0;
 }

@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
   sr::config::Sources src;
   std::string config_file;
   auto add_common = [&](CLI::App* cmd) {
-    cmd->add_option("-c,--config", config_file, "TOML configuration file (keys of docs/configuration.md)")
+    cmd->add_option("-c,--config", config_file,
+                    "TOML configuration file (keys of docs/configuration.md)")
         ->check(CLI::ExistingFile);
   };
   // Flags that override the file and STRONGROOM_* environment.

@@ -26,7 +26,9 @@ json::FieldRule with_check(json::FieldRule r,
 
 // Password fields accept any text up to 1024 code points here (bounding the hashing work); the
 // policy of SPEC 4 is applied to new passwords by check_new_password.
-json::FieldRule password_field(std::string name) { return json::str(std::move(name), 1, 1024, true); }
+json::FieldRule password_field(std::string name) {
+  return json::str(std::move(name), 1, 1024, true);
+}
 
 void check_new_password(const Context& ctx, std::string_view field, std::string_view pw,
                         std::string_view username) {
@@ -76,8 +78,9 @@ Task<http::Response> signup(Call& call) {
   const json::Schema schema{
       with_check(json::str("username", 3, 50, true), check_username),
       with_check(json::str("email", 3, 254, true), check_email),
-      with_check(password_field("password"),
-                 [&ctx](std::string_view pw) { return auth::check_password_policy(pw, "", ctx.policy); }),
+      with_check(
+          password_field("password"),
+          [&ctx](std::string_view pw) { return auth::check_password_policy(pw, "", ctx.policy); }),
   };
   auto f = call.body(schema);
   std::string username(*f.str("username"));
@@ -124,8 +127,8 @@ Task<http::Response> signin(Call& call) {
   SecretString pw = f.secret("password");
   bool needs_rehash = false;
   // An unknown user still costs one hash, against a dummy made at start: timing does not tell.
-  bool ok = co_await verify_on_pool(ctx, pw, user ? user->password_hash : ctx.dummy_hash,
-                                    &needs_rehash);
+  bool ok =
+      co_await verify_on_pool(ctx, pw, user ? user->password_hash : ctx.dummy_hash, &needs_rehash);
   if (!user || !ok) {
     ctx.metrics.inc("auth_failures_total", "reason=\"invalid_credentials\"");
     obs::security_event("auth.signin.failure", call.req.request_id, call.ip,
@@ -159,12 +162,15 @@ Task<http::Response> signin(Call& call) {
   if (vanished) throw ApiError(ErrorCode::invalid_credentials, "Invalid username or password");
   auto t = issue_tokens(ctx, user->id, s.id, s.refresh_jti, now, s.expires_at);
   call.cookies = token_cookies(ctx, t);
-  obs::security_event("auth.signin.success", call.req.request_id, call.ip,
-                      {{"user_id", user->id}}, obs::Level::info);
+  obs::security_event("auth.signin.success", call.req.request_id, call.ip, {{"user_id", user->id}},
+                      obs::Level::info);
   call.req.user_id = user->id;
 
   json::Writer w;
-  w.begin_object().kv("message", "Signed in").kv("user_id", user->id).kv("csrf_token", t.access_csrf);
+  w.begin_object()
+      .kv("message", "Signed in")
+      .kv("user_id", user->id)
+      .kv("csrf_token", t.access_csrf);
   if (f.boolean("return_tokens").value_or(false))
     w.kv("access_token", t.access).kv("refresh_token", t.refresh);
   w.end_object();
@@ -193,7 +199,8 @@ Task<http::Response> refresh(Call& call) {
     throw ApiError(ErrorCode::unauthorized, "Invalid refresh token");
   }
   if (!from_body && !ct_equal(call.req.header("X-CSRF-TOKEN"), v.claims.csrf)) {
-    obs::security_event("auth.csrf.failure", call.req.request_id, call.ip, {{"route", call.req.route}});
+    obs::security_event("auth.csrf.failure", call.req.request_id, call.ip,
+                        {{"route", call.req.route}});
     throw ApiError(ErrorCode::csrf_failed, "CSRF token missing or invalid");
   }
   // sub must be a positive decimal user id (as in authenticate()); never act on a partial parse.
@@ -248,7 +255,10 @@ Task<http::Response> refresh(Call& call) {
   call.cookies = token_cookies(ctx, t);
   call.req.user_id = uid;
   json::Writer w;
-  w.begin_object().kv("message", "Token refreshed").kv("user_id", uid).kv("csrf_token", t.access_csrf);
+  w.begin_object()
+      .kv("message", "Token refreshed")
+      .kv("user_id", uid)
+      .kv("csrf_token", t.access_csrf);
   if (from_body) w.kv("access_token", t.access).kv("refresh_token", t.refresh);
   w.end_object();
   co_return call.respond(200, w.take());

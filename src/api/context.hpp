@@ -4,11 +4,11 @@
 #include <memory>
 #include <string>
 
+#include "api/cookies.hpp"
+#include "api/net.hpp"
 #include "auth/hash_pool.hpp"
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
-#include "api/net.hpp"
-#include "api/cookies.hpp"
 #include "auth/policy.hpp"
 #include "config/config.hpp"
 #include "observability/metrics.hpp"
@@ -25,13 +25,13 @@ struct Context {
   ratelimit::Limiter& limiter;
   obs::Metrics& metrics;
   auth::JwtKeys jwt;
-  SecretBytes vault_key;           // seals vault sessions
-  auth::Argon2Params argon2;       // account and vault KDF cost
+  SecretBytes vault_key;      // seals vault sessions
+  auth::Argon2Params argon2;  // account and vault KDF cost
   auth::PolicyOptions policy;
-  std::string dummy_hash;          // spent for unknown users, so timing does not tell
-  AddressSet trusted_proxies;      // whose X-Forwarded-For is believed
-  AddressSet metrics_allow;        // who may read /metrics
-  CookieNames cookies;             // names per cookie_secure
+  std::string dummy_hash;      // spent for unknown users, so timing does not tell
+  AddressSet trusted_proxies;  // whose X-Forwarded-For is believed
+  AddressSet metrics_allow;    // who may read /metrics
+  CookieNames cookies;         // names per cookie_secure
 };
 
 }  // namespace sr::api

@@ -96,8 +96,7 @@ std::string client_ip(std::string_view peer, std::string_view xff, const Address
   // Walk X-Forwarded-For from the right: each hop is added by the proxy to its left.
   while (!xff.empty()) {
     auto comma = xff.rfind(',');
-    std::string_view entry =
-        trim(comma == std::string_view::npos ? xff : xff.substr(comma + 1));
+    std::string_view entry = trim(comma == std::string_view::npos ? xff : xff.substr(comma + 1));
     xff = comma == std::string_view::npos ? std::string_view{} : xff.substr(0, comma);
     Cidr tmp;
     if (!parse_ip(entry, tmp)) break;  // garbage: believe nothing further left

@@ -65,8 +65,8 @@ ratelimit::Limit rule_limit(const Context& ctx, std::string_view rule) {
     int64_t count, period;
   };
   static constexpr Row rows[] = {
-      {"signin", 5, 60},          {"signin_user", 5, 60},      {"signup", 3, 3600},
-      {"refresh", 10, 60},        {"vault_unlock", 3, 300},    {"sensitive", 5, 3600},
+      {"signin", 5, 60},          {"signin_user", 5, 60},   {"signup", 3, 3600},
+      {"refresh", 10, 60},        {"vault_unlock", 3, 300}, {"sensitive", 5, 3600},
       {"authenticated", 600, 60}, {"anonymous", 120, 60},
   };
   ratelimit::Limit l{0, 60};
@@ -129,12 +129,14 @@ Task<Principal> authenticate(Context& ctx, const http::Request& req) {
   auto v = auth::verify(token, ctx.jwt, "access", now);
   if (!v.ok()) throw auth_error(v.error);
   int64_t uid = 0;
-  auto [ptr, ec] = std::from_chars(v.claims.sub.data(), v.claims.sub.data() + v.claims.sub.size(), uid);
+  auto [ptr, ec] =
+      std::from_chars(v.claims.sub.data(), v.claims.sub.data() + v.claims.sub.size(), uid);
   if (ec != std::errc() || ptr != v.claims.sub.data() + v.claims.sub.size() || uid <= 0)
     throw ApiError(ErrorCode::unauthorized, "Invalid or missing authentication token");
   std::optional<storage::Session> s;
   std::string sid = v.claims.sid;
-  co_await ctx.db.run(storage::Access::read, [&](storage::Repository& r) { s = r.find_session(sid); });
+  co_await ctx.db.run(storage::Access::read,
+                      [&](storage::Repository& r) { s = r.find_session(sid); });
   if (!s || s->user_id != uid || s->revoked_at)
     throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
   if (s->expires_at <= now) throw ApiError(ErrorCode::token_expired, "Session has expired");

@@ -15,8 +15,8 @@ std::string lower_ascii(std::string_view s) {
 
 std::optional<std::string> check_username(std::string_view v) {
   for (char c : v)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == '_' || c == '-'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '-'))
       return "may contain only letters, digits, '_' and '-'";
   return std::nullopt;
 }
@@ -62,8 +62,8 @@ std::optional<std::string> check_phone(std::string_view v) {
 
 std::optional<std::string> check_platform(std::string_view v) {
   for (char c : v)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-          c == ' ' || c == '.' || c == '_' || c == '-'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == ' ' ||
+          c == '.' || c == '_' || c == '-'))
       return "may contain only letters, digits, spaces and . _ -";
   return std::nullopt;
 }

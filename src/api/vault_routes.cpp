@@ -79,7 +79,9 @@ Task<Unlocked> require_unlocked(Call& call) {
   co_return Unlocked{std::move(*vs), std::move(key)};
 }
 
-json::FieldRule secret_field(std::string name) { return json::str(std::move(name), 1, 1024, true); }
+json::FieldRule secret_field(std::string name) {
+  return json::str(std::move(name), 1, 1024, true);
+}
 
 const json::Schema& entry_schema() {
   static const json::Schema schema = [] {
@@ -162,7 +164,10 @@ Task<http::Response> status(Call& call) {
   std::optional<vault::VaultSession> vs;
   if (k) vs = open_vault(call, *k, now_unix());
   json::Writer w;
-  w.begin_object().kv("initialized", k.has_value()).kv("unlocked", vs.has_value()).key("expires_at");
+  w.begin_object()
+      .kv("initialized", k.has_value())
+      .kv("unlocked", vs.has_value())
+      .key("expires_at");
   if (vs)
     w.value(rfc3339(vs->expires_at));
   else
@@ -303,8 +308,8 @@ Task<http::Response> update(Call& call) {
   const int64_t uid = u.vs.user_id;
   std::string ct = vault::seal_entry(u.vs.data_key, uid, id, pt);
   std::optional<storage::VaultEntry> e;
-  co_await call.ctx.db.run(Access::write,
-                           [&](Repository& r) { e = r.update_vault_entry(uid, id, ct, now_unix()); });
+  co_await call.ctx.db.run(
+      Access::write, [&](Repository& r) { e = r.update_vault_entry(uid, id, ct, now_unix()); });
   if (!e) throw ApiError(ErrorCode::not_found, "Entry not found");
   json::Writer w;
   write_entry(w, decrypt(u.vs.data_key, *e), true);

@@ -136,9 +136,10 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   std::shared_ptr<ratelimit::Limiter> memory_limiter = ratelimit::make_memory_limiter();
   std::unique_ptr<ratelimit::Limiter> redis_limiter;
   if (!cfg.redis_url.empty()) {
-    redis_limiter = ratelimit::make_redis_limiter(
-        cfg.redis_url, memory_limiter,
-        [](std::string_view w) { obs::log(obs::Level::warn, "ratelimit.redis", {{"detail", w}}); });
+    redis_limiter =
+        ratelimit::make_redis_limiter(cfg.redis_url, memory_limiter, [](std::string_view w) {
+          obs::log(obs::Level::warn, "ratelimit.redis", {{"detail", w}});
+        });
   }
   ratelimit::Limiter& limiter = redis_limiter ? *redis_limiter : *memory_limiter;
   obs::Metrics metrics;
@@ -193,12 +194,12 @@ int serve(config::Config cfg, const ServeOptions& opts) {
     return 4;
   }
   obs::log_always(obs::Level::info, "listening",
-           {{"host", cfg.host},
-            {"port", static_cast<int64_t>(port)},
-            {"profile", cfg.profile},
-            {"database", db->dialect()},
-            {"threads", cfg.threads},
-            {"rate_limits", redis_limiter ? "redis" : "memory"}});
+                  {{"host", cfg.host},
+                   {"port", static_cast<int64_t>(port)},
+                   {"profile", cfg.profile},
+                   {"database", db->dialect()},
+                   {"threads", cfg.threads},
+                   {"rate_limits", redis_limiter ? "redis" : "memory"}});
   obs::flush_logs();
 
   std::atomic<bool> finished{false};

@@ -23,7 +23,7 @@ struct Claims {
 };
 
 struct JwtKeys {
-  SecretBytes current;              // signs and verifies
+  SecretBytes current;                // signs and verifies
   std::vector<SecretBytes> previous;  // verify only
   std::string issuer = "strongroom";  // expected iss and aud
   int64_t leeway = 30;                // seconds, for exp/nbf/iat
@@ -31,8 +31,8 @@ struct JwtKeys {
 
 enum class JwtError {
   none,
-  malformed,      // not three base64url parts, bad JSON, oversize (> 4096 bytes), wrong types
-  bad_header,     // alg not HS256, typ not JWT, extra header members
+  malformed,   // not three base64url parts, bad JSON, oversize (> 4096 bytes), wrong types
+  bad_header,  // alg not HS256, typ not JWT, extra header members
   bad_signature,
   expired,        // exp + leeway <= now
   not_yet_valid,  // nbf - leeway > now, or iat - leeway > now

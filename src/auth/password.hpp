@@ -1,5 +1,6 @@
-// Password hashing: Argon2id (libsodium crypto_pwhash, PHC string "$argon2id$v=19$m=..,t=..,p=1$..")
-// for every new hash; legacy hashes of the original app verify and report needs_rehash:
+// Password hashing: Argon2id (libsodium crypto_pwhash, PHC string
+// "$argon2id$v=19$m=..,t=..,p=1$..") for every new hash; legacy hashes of the original app verify
+// and report needs_rehash:
 //   Werkzeug "pbkdf2:sha256[:iterations]$salt$hex"  (OpenSSL PKCS5_PBKDF2_HMAC)
 //   Werkzeug "scrypt[:n:r:p]$salt$hex"                (OpenSSL EVP_PBE_scrypt)
 //   bcrypt "$2a$" / "$2b$" / "$2y$"                     (libxcrypt crypt_r)

@@ -826,8 +826,8 @@ Config load(const Sources& src) {
                          ")");
   if (c.refresh_ttl > c.session_max_ttl)
     L.problems.push_back("session_max_ttl: must be at least refresh_ttl (" +
-                         std::to_string(c.session_max_ttl) + " < " +
-                         std::to_string(c.refresh_ttl) + ")");
+                         std::to_string(c.session_max_ttl) + " < " + std::to_string(c.refresh_ttl) +
+                         ")");
   if (c.vault_ttl > c.vault_max_ttl)
     L.problems.push_back("vault_ttl: must not exceed vault_max_ttl (" +
                          std::to_string(c.vault_ttl) + " > " + std::to_string(c.vault_max_ttl) +

@@ -13,14 +13,22 @@ namespace sr::http {
 inline Method to_method(boost::beast::http::verb v) noexcept {
   namespace bh = boost::beast::http;
   switch (v) {
-    case bh::verb::get: return Method::GET;
-    case bh::verb::head: return Method::HEAD;
-    case bh::verb::post: return Method::POST;
-    case bh::verb::put: return Method::PUT;
-    case bh::verb::patch: return Method::PATCH;
-    case bh::verb::delete_: return Method::DELETE_;
-    case bh::verb::options: return Method::OPTIONS;
-    default: return Method::OTHER;
+    case bh::verb::get:
+      return Method::GET;
+    case bh::verb::head:
+      return Method::HEAD;
+    case bh::verb::post:
+      return Method::POST;
+    case bh::verb::put:
+      return Method::PUT;
+    case bh::verb::patch:
+      return Method::PATCH;
+    case bh::verb::delete_:
+      return Method::DELETE_;
+    case bh::verb::options:
+      return Method::OPTIONS;
+    default:
+      return Method::OTHER;
   }
 }
 

@@ -15,10 +15,10 @@ class Router {
   void add(Method m, std::string pattern, Handler h);
 
   struct Match {
-    const Handler* handler = nullptr;       // null: path known but method not allowed (405)
-    std::string_view pattern;               // the route's pattern
+    const Handler* handler = nullptr;  // null: path known but method not allowed (405)
+    std::string_view pattern;          // the route's pattern
     std::vector<std::pair<std::string_view, std::string_view>> params;  // views into the path
-    std::string allow;                      // "GET, PUT" (+ OPTIONS) for 405 and preflight
+    std::string allow;  // "GET, PUT" (+ OPTIONS) for 405 and preflight
   };
   // nullopt: no route has this path (404). HEAD matches GET routes.
   std::optional<Match> match(Method m, std::string_view path) const;

@@ -19,9 +19,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: the kernel picks; start() returns the chosen port
   int threads = 1;
-  int max_connections = 10000;  // beyond: new connections are closed at once
-  std::size_t header_limit = 16 * 1024;   // 431 beyond
-  std::size_t body_limit = 64 * 1024;     // 413 beyond
+  int max_connections = 10000;           // beyond: new connections are closed at once
+  std::size_t header_limit = 16 * 1024;  // 431 beyond
+  std::size_t body_limit = 64 * 1024;    // 413 beyond
   std::chrono::seconds header_timeout{10};
   std::chrono::seconds body_timeout{30};
   std::chrono::seconds idle_timeout{60};

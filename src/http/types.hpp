@@ -21,8 +21,8 @@ struct Request {
   std::string_view path;    // target without the query
   std::string_view route;   // the matched pattern, e.g. "/social/links/{id}" (empty if none)
   std::string_view body;
-  std::string peer_ip;      // socket peer, textual (IPv4 dotted or IPv6)
-  std::string request_id;   // sane client value echoed, else generated
+  std::string peer_ip;     // socket peer, textual (IPv4 dotted or IPv6)
+  std::string request_id;  // sane client value echoed, else generated
   std::vector<std::pair<std::string_view, std::string_view>> params;  // path parameters
 
   // Case-insensitive header lookup; empty when absent. Views valid during the handler.
@@ -40,10 +40,10 @@ struct Request {
 
 struct Response {
   int status = 200;
-  std::string body;                      // JSON unless content_type says otherwise
+  std::string body;  // JSON unless content_type says otherwise
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-  std::vector<std::string> set_cookies;                       // full Set-Cookie values
+  std::vector<std::string> set_cookies;                      // full Set-Cookie values
 
   static Response json(int status, std::string body) {
     Response r;

@@ -3,8 +3,8 @@
 // fully parameterized. Two implementations: sqlite/ and postgres/. One conformance suite
 // (tests/unit/storage) runs against both.
 //
-// Errors: UnavailableError (util/error.hpp) when the database cannot be reached or a statement times
-// out; ConflictError on a uniqueness violation; anything else is a bug and surfaces as 500.
+// Errors: UnavailableError (util/error.hpp) when the database cannot be reached or a statement
+// times out; ConflictError on a uniqueness violation; anything else is a bug and surfaces as 500.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,8 +19,8 @@ namespace sr::storage {
 
 struct User {
   int64_t id = 0;
-  std::string username;   // as typed at signup
-  std::string email;      // stored lowercased
+  std::string username;  // as typed at signup
+  std::string email;     // stored lowercased
   std::string password_hash;
   int64_t created_at = 0;  // unix seconds
 };
@@ -32,7 +32,8 @@ struct Session {
   int64_t created_at = 0, last_used_at = 0, expires_at = 0;
   std::optional<int64_t> revoked_at;
   std::string user_agent, ip;
-  int64_t vault_epoch = 0;  // bumped by /vault/lock: ends the vault sessions sealed for this session
+  int64_t vault_epoch =
+      0;  // bumped by /vault/lock: ends the vault sessions sealed for this session
 };
 
 struct Handbook {
@@ -51,11 +52,11 @@ struct SocialLink {
 
 struct VaultKey {
   int64_t user_id = 0;
-  std::string kdf_salt;      // 16 random bytes
-  int64_t kdf_mem_kib = 0;   // Argon2id cost, stored so it can be raised later
+  std::string kdf_salt;     // 16 random bytes
+  int64_t kdf_mem_kib = 0;  // Argon2id cost, stored so it can be raised later
   int64_t kdf_passes = 0;
-  std::string wrapped_key;   // versioned blob: XChaCha20-Poly1305(data key), binary
-  int64_t generation = 0;    // bumped on vault password change: ends every vault session
+  std::string wrapped_key;  // versioned blob: XChaCha20-Poly1305(data key), binary
+  int64_t generation = 0;   // bumped on vault password change: ends every vault session
   int64_t created_at = 0, updated_at = 0;
 };
 
@@ -95,7 +96,8 @@ class Repository {
   // Sets last_used_at = now only when it is older than now - 60 (at most one write a minute).
   virtual void touch_session(const std::string& sid, int64_t now) = 0;
   virtual bool revoke_session(const std::string& sid, int64_t now) = 0;
-  // Revokes the user's sessions other than except_sid (all when except_sid is empty); returns count.
+  // Revokes the user's sessions other than except_sid (all when except_sid is empty); returns
+  // count.
   virtual int64_t revoke_user_sessions(int64_t user_id, const std::string& except_sid,
                                        int64_t now) = 0;
   // Not revoked and expires_at > now, oldest first.
@@ -167,8 +169,8 @@ class Storage {
 };
 
 struct StorageOptions {
-  std::string url;             // sqlite:///path or postgresql://...
-  int pool_size = 10;          // PostgreSQL connections
+  std::string url;     // sqlite:///path or postgresql://...
+  int pool_size = 10;  // PostgreSQL connections
   int statement_timeout_ms = 5000;
   int connect_timeout_s = 1;
 };

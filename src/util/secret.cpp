@@ -9,8 +9,12 @@ namespace sr {
 void SecretBytes::lock() noexcept {
   locked_ = !buf_.empty() && sodium_mlock(buf_.data(), buf_.size()) == 0;
 }
-SecretBytes::SecretBytes(std::size_t n) : buf_(n) { lock(); }
-SecretBytes::SecretBytes(const unsigned char* p, std::size_t n) : buf_(p, p + n) { lock(); }
+SecretBytes::SecretBytes(std::size_t n) : buf_(n) {
+  lock();
+}
+SecretBytes::SecretBytes(const unsigned char* p, std::size_t n) : buf_(p, p + n) {
+  lock();
+}
 SecretBytes SecretBytes::transient(std::size_t n) {
   SecretBytes s;
   s.buf_.resize(n);
@@ -43,7 +47,9 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
   }
   return *this;
 }
-SecretBytes::~SecretBytes() { wipe(); }
+SecretBytes::~SecretBytes() {
+  wipe();
+}
 
 void SecretBytes::wipe() noexcept {
   if (!buf_.empty()) {
@@ -54,7 +60,9 @@ void SecretBytes::wipe() noexcept {
   locked_ = false;
 }
 
-bool SecretBytes::equals(const SecretBytes& o) const noexcept { return ct_equal(view(), o.view()); }
+bool SecretBytes::equals(const SecretBytes& o) const noexcept {
+  return ct_equal(view(), o.view());
+}
 
 bool ct_equal(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;

@@ -1,8 +1,8 @@
 // The one Asio name that services and storage see: the coroutine type they return.
 // Everything else about the network stays inside src/http.
 #pragma once
-#include <utility>
 #include <boost/asio/awaitable.hpp>
+#include <utility>
 
 namespace sr {
 template <class T = void>

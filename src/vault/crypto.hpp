@@ -2,7 +2,8 @@
 //  - envelope: a random 256-bit data key per user, wrapped with XChaCha20-Poly1305 under a key
 //    derived from the vault password with Argon2id (16-byte random salt; cost stored beside the
 //    wrapped key); associated data = format version + user id. A wrong password = failed unwrap.
-//  - entries: XChaCha20-Poly1305 under the data key, associated data = version + user id + entry id.
+//  - entries: XChaCha20-Poly1305 under the data key, associated data = version + user id + entry
+//  id.
 //  - vault session tokens: sealed (XChaCha20-Poly1305 under vault_session_key), base64url, carrying
 //    user id, auth session id, the data key, unlock time, expiry, key generation and session epoch.
 // Blob formats are versioned (first byte) so they can evolve.
@@ -41,7 +42,7 @@ struct VaultSession {
   int64_t user_id = 0;
   std::string sid;
   SecretBytes data_key;
-  int64_t unlocked_at = 0;   // absolute cap = unlocked_at + max ttl
+  int64_t unlocked_at = 0;  // absolute cap = unlocked_at + max ttl
   int64_t issued_at = 0;
   int64_t expires_at = 0;
   int64_t key_generation = 0;  // vault_keys.generation at unlock

@@ -45,7 +45,8 @@ TEST(ClientIp, PeerUnlessTrustedProxy) {
 
 TEST(Cookies, FindAndBuild) {
   EXPECT_EQ(find_cookie("a=1; access_token_cookie=tok; b=2", "access_token_cookie"), "tok");
-  EXPECT_EQ(find_cookie("xaccess_token_cookie=no; access_token_cookie=yes", "access_token_cookie"), "yes");
+  EXPECT_EQ(find_cookie("xaccess_token_cookie=no; access_token_cookie=yes", "access_token_cookie"),
+            "yes");
   EXPECT_EQ(find_cookie("a=\"quoted\"", "a"), "quoted");
   EXPECT_EQ(find_cookie("", "a"), "");
   EXPECT_EQ(find_cookie(";;;=;a", "a"), "");
@@ -64,8 +65,8 @@ TEST(Cookies, FindAndBuild) {
 TEST(PathId, OnlyCanonicalPositiveDecimals) {
   EXPECT_EQ(path_id("1"), 1);
   EXPECT_EQ(path_id("123456789012345678"), 123456789012345678);
-  for (const char* bad : {"", "0", "-1", "+1", "01", "1.5", "1e3", "abc", " 1", "1234567890123456789",
-                          "99999999999999999999999"}) {
+  for (const char* bad : {"", "0", "-1", "+1", "01", "1.5", "1e3", "abc", " 1",
+                          "1234567890123456789", "99999999999999999999999"}) {
     try {
       path_id(bad);
       ADD_FAILURE() << bad;
@@ -90,7 +91,8 @@ TEST(Validation, UsernameEmailPhonePlatform) {
   EXPECT_TRUE(check_username("ada lovelace"));
   EXPECT_TRUE(check_username("ada\xc3\xa9"));
   EXPECT_FALSE(check_email("a@b.co"));
-  for (const char* bad : {"ab.co", "a@@b.co", "@b.co", "a@b", "a@.b.co", "a@b.co.", "a@b..co", "a b@c.de", "a@b.co\n"})
+  for (const char* bad : {"ab.co", "a@@b.co", "@b.co", "a@b", "a@.b.co", "a@b.co.", "a@b..co",
+                          "a b@c.de", "a@b.co\n"})
     EXPECT_TRUE(check_email(bad)) << bad;
   EXPECT_FALSE(check_phone("+1 (555) 010-9999"));
   EXPECT_TRUE(check_phone("555-CALL"));

@@ -24,8 +24,8 @@ TEST(FuzzRegressions, AddressWithEmbeddedNulIsNotAnAddress) {
 // fuzz_url: Boost.URL 1.81 accepts an IP literal or a port followed by a path that does not
 // start with '/', which RFC 3986 forbids (and browsers refuse).
 TEST(FuzzRegressions, UrlAuthorityMustBeFollowedBySlash) {
-  for (const char* bad : {"http://[::1]28080/a", "http://[::1]x/a", "http://a:80x/a",
-                          "https://[::1]:x/"})
+  for (const char* bad :
+       {"http://[::1]28080/a", "http://[::1]x/a", "http://a:80x/a", "https://[::1]:x/"})
     EXPECT_TRUE(check_url(bad).has_value()) << bad;
   for (const char* ok : {"http://[::1]:8080/a", "http://a:80/x", "https://a", "https://a?q#f"})
     EXPECT_FALSE(check_url(ok).has_value()) << ok;

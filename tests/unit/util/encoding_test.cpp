@@ -29,8 +29,8 @@ TEST(Base64Url, KnownVectors) {
 }
 
 TEST(Base64Url, RefusesNonCanonicalAndForeignForms) {
-  for (const char* bad : {"Z", "Zm9vY", "Zg==", "Zm8=", "Zm9v+", "Zm9v/", "Zm 9v", "Zm9v\n",
-                          "Zm9v.", "*"})
+  for (const char* bad :
+       {"Z", "Zm9vY", "Zg==", "Zm8=", "Zm9v+", "Zm9v/", "Zm 9v", "Zm9v\n", "Zm9v.", "*"})
     EXPECT_FALSE(sr::base64url_decode(bad).has_value()) << bad;
   EXPECT_FALSE(sr::base64url_decode("Zm9").has_value());  // trailing bits set: not canonical
   EXPECT_FALSE(sr::base64url_decode("Zh").has_value());

@@ -12,7 +12,8 @@ using namespace std::string_literals;
 // same bytes (JWT signatures and vault tokens were malleable).
 TEST(FuzzRegressions, Base64RejectsNonAsciiBytes) {
   EXPECT_FALSE(sr::base64url_decode("QUF\xc3"s).has_value());
-  EXPECT_FALSE(sr::base64url_decode("a\xc3\xa9\xe2\xe2\x82\xac\xf0\x9f\x98\x80\x82\xac\xf0\x9f\x98\x80\xe2\x80\xa8"s)
+  EXPECT_FALSE(sr::base64url_decode(
+                   "a\xc3\xa9\xe2\xe2\x82\xac\xf0\x9f\x98\x80\x82\xac\xf0\x9f\x98\x80\xe2\x80\xa8"s)
                    .has_value());
   for (int c = 0x80; c < 0x100; ++c) {
     std::string s = "QUFB";

@@ -12,7 +12,7 @@ TEST(SecretBytes, TransientHoldsAndMovesItsBytes) {
   std::memcpy(t.data(), "hello", 5);
   sr::SecretBytes moved(std::move(t));
   EXPECT_EQ(moved.view(), "hello");
-  EXPECT_TRUE(t.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
+  EXPECT_TRUE(t.empty());        // NOLINT(bugprone-use-after-move): moved-from is empty by contract
   sr::SecretBytes copy = moved;  // a copy is an ordinary (locked) secret
   EXPECT_TRUE(copy.equals(moved));
   sr::SecretBytes assigned = sr::SecretBytes::from_view("other");
