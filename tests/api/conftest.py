@@ -218,6 +218,13 @@ class Client:
         self.refresh = body.get("refresh_token")
         return r
 
+    def another_session(self, password=None):
+        """A second, independent client signed in as the same user (its own session)."""
+        other = Client(self.server)
+        other.username, other.password = self.username, password or self.password
+        other.signin()
+        return other
+
     def bearer(self):
         return {"Authorization": f"Bearer {self.access}"}
 

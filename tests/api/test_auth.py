@@ -302,9 +302,7 @@ def test_sessions_list_and_delete(server):
     a = Client(server)
     a.signup()
     a.signin()
-    b = Client(server)
-    b.username, b.password = a.username, a.password
-    b.signin()
+    b = a.another_session()
     r = a.get("/auth/sessions")
     assert r.status_code == 200
     sessions = r.json()["sessions"]
@@ -333,9 +331,7 @@ def test_logout_all(server):
     a = Client(server)
     a.signup()
     a.signin()
-    b = Client(server)
-    b.username, b.password = a.username, a.password
-    b.signin()
+    b = a.another_session()
     bearer_a, bearer_b = a.bearer(), b.bearer()
     r = a.post("/auth/logout-all")
     assert r.status_code == 200 and r.json()["revoked"] == 2
@@ -349,9 +345,7 @@ def test_change_password(server):
     a = Client(server)
     a.signup()
     a.signin()
-    b = Client(server)
-    b.username, b.password = a.username, a.password
-    b.signin()
+    b = a.another_session()
     assert_error(a.post("/auth/change-password", {"current_password": "wrong wrong wrong", "new_password": STRONG2}), 401, "invalid_credentials")
     err = assert_error(a.post("/auth/change-password", {"current_password": STRONG, "new_password": "short"}), 400, "validation_failed")
     assert "new_password" in err["fields"]
@@ -395,9 +389,7 @@ def test_legacy_werkzeug_hash_verifies_and_is_rehashed(make_server):
     stored = db.execute("SELECT password_hash FROM users WHERE id=?", (c.user_id,)).fetchone()[0]
     assert stored.startswith("$argon2id$"), stored[:20]
     db.close()
-    c2 = Client(s)
-    c2.username, c2.password = c.username, STRONG2
-    c2.signin()
+    c2 = c.another_session(STRONG2)
 
 
 # --- revocation across instances -----------------------------------------------------------------

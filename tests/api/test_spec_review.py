@@ -141,9 +141,7 @@ def two_sessions(s):
     a = Client(s)
     a.signup()
     a.signin()
-    b = Client(s)
-    b.username, b.password = a.username, a.password
-    b.signin()
+    b = a.another_session()
     return a, b
 
 

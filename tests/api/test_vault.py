@@ -121,9 +121,7 @@ def test_logout_ends_vault_session(server):
     token = c.vault_token
     bearer = c.bearer()
     assert c.post("/auth/logout").status_code == 200
-    c2 = Client(server)
-    c2.username, c2.password = c.username, c.password
-    c2.signin()
+    c2 = c.another_session()
     assert_error(c2.get("/vault/entries", headers={"X-Vault-Token": token}), 403, "vault_locked")
     assert requests.get(c.url("/vault/entries"), headers=dict(bearer, **{"X-Vault-Token": token})).status_code == 401
 
