@@ -67,9 +67,34 @@ struct VaultEntry {
   int64_t created_at = 0, updated_at = 0;
 };
 
+// The reads of one request, answered in one unit of work: the pipeline asks for the caller's
+// session together with whatever the route shows, so an authenticated GET is one trip to the
+// database. On PostgreSQL the queries travel together in pipeline mode (one round trip); on
+// SQLite they run in the caller's one read transaction. Every row asked for by user is filtered
+// by want.user_id; the caller checks the session before it uses anything else.
+struct ReadBatch {
+  struct Want {
+    std::string session;  // non-empty: load this session
+    int64_t user_id = 0;  // owner of everything below
+    bool user = false, handbook = false, links = false, vault_key = false, vault_entries = false;
+    int64_t vault_entry = 0;  // > 0: load this entry of the user
+  } want;
+  std::optional<Session> session;
+  std::optional<User> user;
+  std::optional<Handbook> handbook;
+  std::vector<SocialLink> links;
+  std::optional<VaultKey> vault_key;
+  std::vector<VaultEntry> vault_entries;
+  std::optional<VaultEntry> vault_entry;
+};
+
 class Repository {
  public:
   virtual ~Repository() = default;
+
+  // Fills `b` as b.want asks. The default runs the single-row methods one after the other;
+  // backends override it when they can do better (PostgreSQL: pipeline mode).
+  virtual void read_batch(ReadBatch& b);
 
   // --- health
   virtual void ping() = 0;  // throws UnavailableError when the database is unreachable
