@@ -253,7 +253,7 @@ Result Conn::exec(const char* sql, const Params& p) {
   auto until = deadline();
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    std::string name = "sr" + std::to_string(prepared_.size() + 1);
+    std::string name = "sr" + std::to_string(++next_name_);
     if (!PQsendPrepare(c_, name.c_str(), sql, p.size(), p.types())) lost("send failed");
     flush(until);
     PQclear(collect(until));
@@ -274,8 +274,99 @@ void Conn::exec_script(const char* sql) {
   PQclear(collect(until));
 }
 
+std::vector<Result> Conn::pipeline(const Batch& b) {
+  if (!c_) throw sr::UnavailableError("postgresql: not connected");
+  if (b.empty()) return {};
+  auto until = deadline();
+  if (!PQenterPipelineMode(c_)) lost("cannot enter pipeline mode");
+
+  // What the server will answer, in order: one slot per PQsendPrepare and per query. A statement
+  // used twice in the batch is prepared once; a name becomes known only when its prepare
+  // succeeded (an aborted prepare created nothing on the server).
+  struct Slot {
+    int item;          // index into b.items_ of the query, or -1 for a prepare
+    const char* sql;   // prepare: the statement it prepares
+    std::string name;  // prepare: the statement name
+  };
+  std::vector<Slot> slots;
+  slots.reserve(b.size() * 2);
+  std::unordered_map<const char*, std::string> pending;
+  int n = 0;
+  for (const auto& it : b.items_) {
+    const std::string* name;
+    if (auto p = prepared_.find(it.sql); p != prepared_.end()) {
+      name = &p->second;
+    } else if (auto q = pending.find(it.sql); q != pending.end()) {
+      name = &q->second;
+    } else {
+      auto& fresh = pending.emplace(it.sql, "sr" + std::to_string(++next_name_)).first->second;
+      if (!PQsendPrepare(c_, fresh.c_str(), it.sql, it.params.size(), it.params.types()))
+        lost("send failed");
+      slots.push_back({-1, it.sql, fresh});
+      name = &fresh;
+    }
+    const Params& p = it.params;
+    if (!PQsendQueryPrepared(c_, name->c_str(), p.size(), p.values(), p.lengths(), p.formats(), 1))
+      lost("send failed");
+    slots.push_back({n++, nullptr, {}});
+  }
+  if (!PQpipelineSync(c_)) lost("send failed");
+  flush(until);
+
+  std::vector<std::optional<Result>> got(b.size());
+  std::optional<Result> error;  // the first error; the statements after it come back aborted
+  std::size_t slot = 0;
+  for (;;) {
+    while (PQisBusy(c_)) {
+      wait(POLLIN, until);
+      if (!PQconsumeInput(c_)) lost("connection lost");
+    }
+    PGresult* r = PQgetResult(c_);
+    if (!r) {  // the end of one statement's results
+      if (PQstatus(c_) != CONNECTION_OK) lost("connection lost");
+      if (++slot > slots.size()) lost("pipeline out of step");  // never loop on NULLs
+      until = deadline();  // the server made progress: the next statement has its own window
+      continue;
+    }
+    Result res(r);
+    auto st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_SYNC) {
+      if (slot != slots.size()) lost("pipeline out of step");
+      break;
+    }
+    if (slot >= slots.size()) lost("pipeline out of step");
+    if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
+      if (PQstatus(c_) != CONNECTION_OK) lost("connection lost");
+      if (!error) error.emplace(std::move(res));
+    } else if (st == PGRES_PIPELINE_ABORTED) {
+      // skipped because an earlier statement failed
+    } else if (slots[slot].item < 0) {
+      prepared_.emplace(slots[slot].sql, slots[slot].name);
+    } else {
+      got[static_cast<std::size_t>(slots[slot].item)].emplace(std::move(res));
+    }
+  }
+  if (!PQexitPipelineMode(c_)) lost("cannot leave pipeline mode");
+
+  if (error) {
+    // A batch with its own BEGIN (or run inside the caller's transaction) leaves the session in
+    // an aborted transaction: end it here, so the connection is idle whatever the caller does
+    // next (a Tx guard then has nothing left to roll back).
+    if (PQtransactionStatus(c_) == PQTRANS_INERROR) exec_script("ROLLBACK");
+    throw_result_error(error->release());
+  }
+  std::vector<Result> out;
+  out.reserve(b.size());
+  for (auto& g : got) {
+    if (!g) throw std::runtime_error("postgresql: no result");
+    out.push_back(std::move(*g));
+  }
+  return out;
+}
+
 Tx::~Tx() {
-  if (done_ || !c_.connected()) return;
+  // Nothing to roll back when the transaction already ended (e.g. a failed pipeline did it).
+  if (done_ || !c_.connected() || PQtransactionStatus(c_.handle()) == PQTRANS_IDLE) return;
   try {
     c_.exec_script("ROLLBACK");
   } catch (...) {

@@ -18,6 +18,11 @@ namespace sr::storage::postgres {
 
 class Params {
  public:
+  Params() = default;
+  // values() points into ints_ (and into the caller's strings): a copy would dangle.
+  Params(const Params&) = delete;
+  Params& operator=(const Params&) = delete;
+
   Params& i(int64_t v);
   Params& b(const std::string& bytes);  // bytea (binary-safe)
   Params& t(const std::string& text);   // text (for set_config and the like)
@@ -48,10 +53,30 @@ class Result {
   std::string bytes(int row, int col) const;
   std::optional<int64_t> opt_i64(int row, int col) const;
   std::optional<std::string> opt_bytes(int row, int col) const;
-  int64_t affected() const;  // PQcmdTuples
+  int64_t affected() const;                     // PQcmdTuples
+  PGresult* release() { return r_.release(); }  // the caller PQclear()s it
 
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
+};
+
+// The statements of one pipeline (Conn::pipeline), in order. add() returns the statement's
+// Params, filled in place: `b.add(kFindUser).i(id);`. Like Params, a Batch holds pointers to the
+// strings passed to b(): they must outlive the pipeline call.
+class Batch {
+ public:
+  Params& add(const char* sql) { return items_.emplace_back(sql).params; }
+  std::size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+
+ private:
+  friend class Conn;
+  struct Item {
+    explicit Item(const char* s) : sql(s) {}
+    const char* sql;
+    Params params;
+  };
+  std::deque<Item> items_;  // deque: add() hands out references that stay valid
 };
 
 struct ConnOptions {
@@ -80,6 +105,18 @@ class Conn {
   // Simple-protocol execution of constant SQL text without parameters (BEGIN, migrations).
   void exec_script(const char* sql);
 
+  // Pipeline mode: sends every statement of `b` (preparing those this connection has not
+  // prepared yet) followed by one Sync, then reads the results: one round trip for the batch.
+  // Returns one Result per statement, in order. Statements up to the Sync run in one implicit
+  // transaction unless the batch has its own BEGIN/COMMIT.
+  // Errors: the first failing statement aborts the rest of the batch (the server skips them and
+  // rolls back the implicit transaction); the results are drained up to the Sync, a transaction
+  // left aborted by the batch is rolled back, so the connection is idle and usable, and the first
+  // error is thrown, mapped as exec() maps it. A lost connection or a missed deadline (the
+  // statement timeout plus a margin, renewed as each statement's result arrives) resets the
+  // connection and throws UnavailableError.
+  std::vector<Result> pipeline(const Batch& b);
+
  private:
   using Clock = std::chrono::steady_clock;
   Clock::time_point deadline() const;
@@ -92,17 +129,23 @@ class Conn {
   ConnOptions opts_;
   PGconn* c_ = nullptr;
   std::unordered_map<const char*, std::string> prepared_;
+  uint64_t next_name_ = 0;  // statement names are never reused, even after a failed prepare
 };
 
-// BEGIN ... COMMIT, rolled back unless committed.
+// BEGIN ... COMMIT, rolled back unless committed. Tx(c, Tx::adopt) takes over a transaction the
+// caller already opened (e.g. with BEGIN at the head of a pipeline).
 class Tx {
  public:
+  struct Adopt {};
+  static constexpr Adopt adopt{};
   explicit Tx(Conn& c) : c_(c) { c_.exec_script("BEGIN"); }
+  Tx(Conn& c, Adopt) : c_(c) {}
   ~Tx();
   void commit() {
     c_.exec_script("COMMIT");
     done_ = true;
   }
+  void committed() { done_ = true; }  // the caller sent COMMIT itself (e.g. in a pipeline)
 
  private:
   Conn& c_;

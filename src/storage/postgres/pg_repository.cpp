@@ -18,6 +18,25 @@ namespace {
 #define VAULT_KEY_COLS \
   "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at"
 
+// Statements used by more than one method (a single-row method and read_batch, or a method and
+// its pipelined form) are named here, so the text exists once. Conn prepares a statement per
+// literal address, so a shared constant is also one prepared statement per connection.
+constexpr char kBegin[] = "BEGIN";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kFindUser[] = "SELECT " USER_COLS " FROM users WHERE id = $1";
+constexpr char kFindSession[] = "SELECT " SESSION_COLS " FROM sessions WHERE id = $1";
+constexpr char kGetHandbook[] =
+    "SELECT " HANDBOOK_COLS " FROM personal_handbook WHERE user_id = $1";
+constexpr char kListLinks[] =
+    "SELECT " LINK_COLS " FROM social_links WHERE user_id = $1 ORDER BY id";
+constexpr char kGetVaultKey[] = "SELECT " VAULT_KEY_COLS " FROM vault_keys WHERE user_id = $1";
+constexpr char kListVaultEntries[] =
+    "SELECT " ENTRY_COLS " FROM vault WHERE user_id = $1 ORDER BY id";
+constexpr char kGetVaultEntry[] = "SELECT " ENTRY_COLS " FROM vault WHERE id = $1 AND user_id = $2";
+// The per-user lock that serializes the capped inserts of one user (FOR NO KEY UPDATE: it does
+// not block the FOR KEY SHARE locks of foreign-key checks).
+constexpr char kLockUser[] = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE";
+
 User read_user(const Result& r, int i) {
   return User{r.i64(i, 0), r.bytes(i, 1), r.bytes(i, 2), r.bytes(i, 3), r.i64(i, 4)};
 }
@@ -50,15 +69,58 @@ Handbook read_handbook(const Result& r, int i) {
                   r.opt_bytes(i, 3), r.opt_bytes(i, 4), r.i64(i, 5)};
 }
 
-// Takes the per-user lock that serializes the capped inserts of one user (FOR NO KEY UPDATE:
-// it does not block the FOR KEY SHARE locks of foreign-key checks). A missing user is the same
-// outcome as the foreign-key violation the insert would raise.
-void lock_user(Conn& c, int64_t user_id) {
-  auto r = c.exec("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", Params().i(user_id));
-  if (r.rows() == 0) throw sr::ConflictError("the referenced row does not exist");
+VaultKey read_vault_key(const Result& r, int i) {
+  return VaultKey{r.i64(i, 0),   r.bytes(i, 1), r.i64(i, 2), r.i64(i, 3),
+                  r.bytes(i, 4), r.i64(i, 5),   r.i64(i, 6), r.i64(i, 7)};
+}
+
+template <class T, class F>
+std::optional<T> first_row(const Result& r, F read) {
+  if (r.rows() == 0) return std::nullopt;
+  return read(r, 0);
+}
+
+template <class T, class F>
+std::vector<T> all_rows(const Result& r, F read) {
+  std::vector<T> out;
+  out.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read(r, i));
+  return out;
+}
+
+// A missing user (the lock found no row) is the same outcome as the foreign-key violation the
+// insert would raise.
+[[noreturn]] void no_such_user() {
+  throw sr::ConflictError("the referenced row does not exist");
 }
 
 }  // namespace
+
+void PgRepository::read_batch(ReadBatch& b) {
+  // Every query asked for goes out in one pipeline: one round trip, whatever the batch holds.
+  // Same statements (and so the same user_id filters) and the same decoding as the single-row
+  // methods. The statements run in one implicit transaction, each with its own snapshot (READ
+  // COMMITTED), as the single methods would one after the other.
+  const auto& w = b.want;
+  Batch q;
+  if (!w.session.empty()) q.add(kFindSession).b(w.session);
+  if (w.user) q.add(kFindUser).i(w.user_id);
+  if (w.handbook) q.add(kGetHandbook).i(w.user_id);
+  if (w.links) q.add(kListLinks).i(w.user_id);
+  if (w.vault_key) q.add(kGetVaultKey).i(w.user_id);
+  if (w.vault_entries) q.add(kListVaultEntries).i(w.user_id);
+  if (w.vault_entry > 0) q.add(kGetVaultEntry).i(w.vault_entry).i(w.user_id);
+  if (q.empty()) return;
+  auto r = c_.pipeline(q);
+  std::size_t i = 0;  // the results come back in the order the statements were added
+  if (!w.session.empty()) b.session = first_row<Session>(r[i++], read_session);
+  if (w.user) b.user = first_row<User>(r[i++], read_user);
+  if (w.handbook) b.handbook = first_row<Handbook>(r[i++], read_handbook);
+  if (w.links) b.links = all_rows<SocialLink>(r[i++], read_link);
+  if (w.vault_key) b.vault_key = first_row<VaultKey>(r[i++], read_vault_key);
+  if (w.vault_entries) b.vault_entries = all_rows<VaultEntry>(r[i++], read_entry);
+  if (w.vault_entry > 0) b.vault_entry = first_row<VaultEntry>(r[i++], read_entry);
+}
 
 void PgRepository::ping() {
   c_.exec("SELECT 1", Params());
@@ -84,9 +146,7 @@ std::optional<User> PgRepository::find_user_by_login(const std::string& login_lo
 }
 
 std::optional<User> PgRepository::find_user(int64_t id) {
-  auto r = c_.exec("SELECT " USER_COLS " FROM users WHERE id = $1", Params().i(id));
-  if (r.rows() == 0) return std::nullopt;
-  return read_user(r, 0);
+  return first_row<User>(c_.exec(kFindUser, Params().i(id)), read_user);
 }
 
 bool PgRepository::update_password_hash(int64_t user_id, const std::string& hash) {
@@ -115,9 +175,7 @@ void PgRepository::create_session(const Session& s) {
 }
 
 std::optional<Session> PgRepository::find_session(const std::string& id) {
-  auto r = c_.exec("SELECT " SESSION_COLS " FROM sessions WHERE id = $1", Params().b(id));
-  if (r.rows() == 0) return std::nullopt;
-  return read_session(r, 0);
+  return first_row<Session>(c_.exec(kFindSession, Params().b(id)), read_session);
 }
 
 bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old_jti,
@@ -192,10 +250,7 @@ int64_t PgRepository::purge_expired(int64_t now) {
 }
 
 std::optional<Handbook> PgRepository::get_handbook(int64_t user_id) {
-  auto r = c_.exec("SELECT " HANDBOOK_COLS " FROM personal_handbook WHERE user_id = $1",
-                   Params().i(user_id));
-  if (r.rows() == 0) return std::nullopt;
-  return read_handbook(r, 0);
+  return first_row<Handbook>(c_.exec(kGetHandbook, Params().i(user_id)), read_handbook);
 }
 
 Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
@@ -217,27 +272,35 @@ Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
 }
 
 std::vector<SocialLink> PgRepository::list_links(int64_t user_id) {
-  auto r = c_.exec("SELECT " LINK_COLS " FROM social_links WHERE user_id = $1 ORDER BY id",
-                   Params().i(user_id));
-  std::vector<SocialLink> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read_link(r, i));
-  return out;
+  return all_rows<SocialLink>(c_.exec(kListLinks, Params().i(user_id)), read_link);
 }
 
 std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::string& platform,
                                                  const std::string& url, int64_t now, int64_t cap) {
-  Tx tx(c_);
-  lock_user(c_, user_id);
-  // A new statement after the lock: its snapshot sees every insert committed before we got it.
-  auto r = c_.exec(
-      "INSERT INTO social_links (user_id, platform, url, created_at) "
-      "SELECT $1, $2, $3, $4 "
-      "WHERE (SELECT count(*) FROM social_links WHERE user_id = $1) < $5 "
-      "RETURNING " LINK_COLS,
-      Params().i(user_id).b(platform).b(url).i(now).i(cap));
-  if (r.rows() == 0) return std::nullopt;
-  tx.commit();
-  return read_link(r, 0);
+  // One round trip: BEGIN; lock the user; the conditional insert; COMMIT, in one pipeline. The
+  // server runs them in order, so the insert is a new statement that starts after the lock is
+  // held: its snapshot sees every insert committed before we got the lock, and the count cannot
+  // race. If any statement fails, the rest are skipped and the transaction is rolled back.
+  Batch b;
+  b.add(kBegin);
+  b.add(kLockUser).i(user_id);
+  b.add(
+       "INSERT INTO social_links (user_id, platform, url, created_at) "
+       "SELECT $1, $2, $3, $4 "
+       "WHERE (SELECT count(*) FROM social_links WHERE user_id = $1) < $5 "
+       "RETURNING " LINK_COLS)
+      .i(user_id)
+      .b(platform)
+      .b(url)
+      .i(now)
+      .i(cap);
+  b.add(kCommit);
+  auto r = c_.pipeline(b);
+  const Result &lock = r[1], &ins = r[2];
+  // No user: the insert's foreign key check fails (ConflictError, thrown by pipeline()) unless the
+  // count already refused it, which must not read as "cap reached".
+  if (lock.rows() == 0 && ins.rows() == 0) no_such_user();
+  return first_row<SocialLink>(ins, read_link);
 }
 
 std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
@@ -258,11 +321,7 @@ bool PgRepository::delete_link(int64_t user_id, int64_t id) {
 }
 
 std::optional<VaultKey> PgRepository::get_vault_key(int64_t user_id) {
-  auto r =
-      c_.exec("SELECT " VAULT_KEY_COLS " FROM vault_keys WHERE user_id = $1", Params().i(user_id));
-  if (r.rows() == 0) return std::nullopt;
-  return VaultKey{r.i64(0, 0),   r.bytes(0, 1), r.i64(0, 2), r.i64(0, 3),
-                  r.bytes(0, 4), r.i64(0, 5),   r.i64(0, 6), r.i64(0, 7)};
+  return first_row<VaultKey>(c_.exec(kGetVaultKey, Params().i(user_id)), read_vault_key);
 }
 
 bool PgRepository::create_vault_key(const VaultKey& k) {
@@ -298,34 +357,42 @@ bool PgRepository::update_vault_key(const VaultKey& k, int64_t expected_generati
 
 std::optional<VaultEntry> PgRepository::add_vault_entry(
     int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal) {
-  Tx tx(c_);
-  lock_user(c_, user_id);
-  auto r = c_.exec(
-      "INSERT INTO vault (user_id, ciphertext, created_at, updated_at) "
-      "SELECT $1, '\\x'::bytea, $2, $2 "
-      "WHERE (SELECT count(*) FROM vault WHERE user_id = $1) < $3 RETURNING id",
-      Params().i(user_id).i(now).i(cap));
-  if (r.rows() == 0) return std::nullopt;
-  VaultEntry e{r.i64(0, 0), user_id, {}, now, now};
+  // Not one pipeline: seal(id) needs the id the insert returns, and the ciphertext must be
+  // written in the same transaction. So two round trips instead of five: (BEGIN; lock; capped
+  // insert RETURNING id), then seal(id) on the client, then (UPDATE; COMMIT). The transaction
+  // stays open across seal(); a throwing seal or a failure rolls everything back.
+  Tx tx(c_, Tx::adopt);  // rolls back whatever the first pipeline left open
+  Batch first;
+  first.add(kBegin);
+  first.add(kLockUser).i(user_id);
+  first
+      .add(
+          "INSERT INTO vault (user_id, ciphertext, created_at, updated_at) "
+          "SELECT $1, '\\x'::bytea, $2, $2 "
+          "WHERE (SELECT count(*) FROM vault WHERE user_id = $1) < $3 RETURNING id")
+      .i(user_id)
+      .i(now)
+      .i(cap);
+  auto r = c_.pipeline(first);
+  const Result &lock = r[1], &ins = r[2];
+  if (lock.rows() == 0) no_such_user();
+  if (ins.rows() == 0) return std::nullopt;
+  VaultEntry e{ins.i64(0, 0), user_id, {}, now, now};
   e.ciphertext = seal(e.id);  // a throwing seal rolls everything back
-  c_.exec("UPDATE vault SET ciphertext = $1 WHERE id = $2", Params().b(e.ciphertext).i(e.id));
-  tx.commit();
+  Batch second;
+  second.add("UPDATE vault SET ciphertext = $1 WHERE id = $2").b(e.ciphertext).i(e.id);
+  second.add(kCommit);
+  c_.pipeline(second);
+  tx.committed();
   return e;
 }
 
 std::vector<VaultEntry> PgRepository::list_vault_entries(int64_t user_id) {
-  auto r = c_.exec("SELECT " ENTRY_COLS " FROM vault WHERE user_id = $1 ORDER BY id",
-                   Params().i(user_id));
-  std::vector<VaultEntry> out;
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read_entry(r, i));
-  return out;
+  return all_rows<VaultEntry>(c_.exec(kListVaultEntries, Params().i(user_id)), read_entry);
 }
 
 std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t id) {
-  auto r = c_.exec("SELECT " ENTRY_COLS " FROM vault WHERE id = $1 AND user_id = $2",
-                   Params().i(id).i(user_id));
-  if (r.rows() == 0) return std::nullopt;
-  return read_entry(r, 0);
+  return first_row<VaultEntry>(c_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry);
 }
 
 std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,

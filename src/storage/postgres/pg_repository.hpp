@@ -9,6 +9,9 @@ class PgRepository final : public Repository {
   explicit PgRepository(Conn& conn) : c_(conn) {}
   Conn& conn() { return c_; }
 
+  // All the queries of the batch in one pipeline (one round trip).
+  void read_batch(ReadBatch& b) override;
+
   void ping() override;
   int64_t create_user(const std::string& username, const std::string& username_norm,
                       const std::string& email, const std::string& password_hash,

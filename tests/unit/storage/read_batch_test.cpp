@@ -1,0 +1,488 @@
+// Repository::read_batch on both backends (PostgreSQL: one pipeline, the override in
+// pg_repository.cpp; SQLite: the portable default), and the PostgreSQL pipeline itself: errors
+// inside a pipeline, and pipelines on a connection whose backend was killed or stopped.
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "fixture.hpp"
+#include "storage/postgres/pg_repository.hpp"
+#include "util/error.hpp"
+
+namespace sr::storage::test {
+namespace {
+
+using postgres::Batch;
+using postgres::Conn;
+using postgres::Params;
+using postgres::PgRepository;
+
+// Field-by-field comparisons (the structs have no operator==).
+void expect_same(const Session& a, const Session& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.user_id, b.user_id);
+  EXPECT_EQ(a.refresh_jti, b.refresh_jti);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.last_used_at, b.last_used_at);
+  EXPECT_EQ(a.expires_at, b.expires_at);
+  EXPECT_EQ(a.revoked_at, b.revoked_at);
+  EXPECT_EQ(a.user_agent, b.user_agent);
+  EXPECT_EQ(a.ip, b.ip);
+  EXPECT_EQ(a.vault_epoch, b.vault_epoch);
+}
+void expect_same(const User& a, const User& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.username, b.username);
+  EXPECT_EQ(a.email, b.email);
+  EXPECT_EQ(a.password_hash, b.password_hash);
+  EXPECT_EQ(a.created_at, b.created_at);
+}
+void expect_same(const Handbook& a, const Handbook& b) {
+  EXPECT_EQ(a.full_name, b.full_name);
+  EXPECT_EQ(a.age, b.age);
+  EXPECT_EQ(a.phone, b.phone);
+  EXPECT_EQ(a.address, b.address);
+  EXPECT_EQ(a.bio, b.bio);
+  EXPECT_EQ(a.updated_at, b.updated_at);
+}
+void expect_same(const SocialLink& a, const SocialLink& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.user_id, b.user_id);
+  EXPECT_EQ(a.platform, b.platform);
+  EXPECT_EQ(a.url, b.url);
+  EXPECT_EQ(a.created_at, b.created_at);
+}
+void expect_same(const VaultKey& a, const VaultKey& b) {
+  EXPECT_EQ(a.user_id, b.user_id);
+  EXPECT_EQ(a.kdf_salt, b.kdf_salt);
+  EXPECT_EQ(a.kdf_mem_kib, b.kdf_mem_kib);
+  EXPECT_EQ(a.kdf_passes, b.kdf_passes);
+  EXPECT_EQ(a.wrapped_key, b.wrapped_key);
+  EXPECT_EQ(a.generation, b.generation);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.updated_at, b.updated_at);
+}
+void expect_same(const VaultEntry& a, const VaultEntry& b) {
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.user_id, b.user_id);
+  EXPECT_EQ(a.ciphertext, b.ciphertext);
+  EXPECT_EQ(a.created_at, b.created_at);
+  EXPECT_EQ(a.updated_at, b.updated_at);
+}
+template <class T>
+void expect_same(const std::vector<T>& a, const std::vector<T>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) expect_same(a[i], b[i]);
+}
+
+// What one user owns: everything read_batch can load, with binary bytes in the strings.
+struct Owned {
+  int64_t uid = 0;
+  std::string sid;
+  std::vector<int64_t> link_ids, entry_ids;
+};
+
+class ReadBatchTest : public StorageTest {
+ protected:
+  Owned populate(const std::string& name) {
+    Owned o;
+    o.uid = make_user(name);
+    o.sid = "sid-" + name + std::string("\0\xff", 2);
+    make_session(o.uid, o.sid);
+    w([&](Repository& r) {
+      Handbook h;
+      h.full_name = "Name " + name;
+      h.age = 42;
+      h.bio = std::string("bio\0\x80", 5);
+      h.updated_at = 7;
+      r.put_handbook(o.uid, h);
+      for (int i = 0; i < 3; ++i)
+        o.link_ids.push_back(
+            r.add_link(o.uid, "p" + std::to_string(i), "https://" + name, 10 + i, 50)->id);
+      VaultKey k;
+      k.user_id = o.uid;
+      k.kdf_salt = std::string("\0salt-", 6) + name;
+      k.kdf_mem_kib = 19456;
+      k.kdf_passes = 2;
+      k.wrapped_key = std::string("\x00wk\x80", 4) + name;
+      k.generation = 3;
+      k.created_at = 5;
+      k.updated_at = 6;
+      r.create_vault_key(k);
+      for (int i = 0; i < 2; ++i)
+        o.entry_ids.push_back(r.add_vault_entry(o.uid, 20 + i, 10000, [&](int64_t id) {
+                                 return std::string("ct\0", 3) + name + std::to_string(id);
+                               })->id);
+    });
+    return o;
+  }
+
+  ReadBatch batch(const ReadBatch::Want& want) {
+    ReadBatch b;
+    b.want = want;
+    r([&](Repository& r) { r.read_batch(b); });
+    return b;
+  }
+
+  // Everything b holds equals what the single-row methods return for the same want.
+  void expect_matches_single_methods(const ReadBatch& b) {
+    const auto& w = b.want;
+    r([&](Repository& r) {
+      if (!w.session.empty()) {
+        auto s = r.find_session(w.session);
+        ASSERT_EQ(b.session.has_value(), s.has_value());
+        if (s) expect_same(*b.session, *s);
+      }
+      if (w.user) {
+        auto u = r.find_user(w.user_id);
+        ASSERT_EQ(b.user.has_value(), u.has_value());
+        if (u) expect_same(*b.user, *u);
+      }
+      if (w.handbook) {
+        auto h = r.get_handbook(w.user_id);
+        ASSERT_EQ(b.handbook.has_value(), h.has_value());
+        if (h) expect_same(*b.handbook, *h);
+      }
+      if (w.links) expect_same(b.links, r.list_links(w.user_id));
+      if (w.vault_key) {
+        auto k = r.get_vault_key(w.user_id);
+        ASSERT_EQ(b.vault_key.has_value(), k.has_value());
+        if (k) expect_same(*b.vault_key, *k);
+      }
+      if (w.vault_entries) expect_same(b.vault_entries, r.list_vault_entries(w.user_id));
+      if (w.vault_entry > 0) {
+        auto e = r.get_vault_entry(w.user_id, w.vault_entry);
+        ASSERT_EQ(b.vault_entry.has_value(), e.has_value());
+        if (e) expect_same(*b.vault_entry, *e);
+      }
+    });
+  }
+
+  static void expect_nothing_but(const ReadBatch& b, const std::string& field) {
+    EXPECT_TRUE(field == "session" || !b.session) << field;
+    EXPECT_TRUE(field == "user" || !b.user) << field;
+    EXPECT_TRUE(field == "handbook" || !b.handbook) << field;
+    EXPECT_TRUE(field == "links" || b.links.empty()) << field;
+    EXPECT_TRUE(field == "vault_key" || !b.vault_key) << field;
+    EXPECT_TRUE(field == "vault_entries" || b.vault_entries.empty()) << field;
+    EXPECT_TRUE(field == "vault_entry" || !b.vault_entry) << field;
+  }
+};
+
+TEST_P(ReadBatchTest, EachFieldAlone) {
+  Owned a = populate("alice");
+  populate("bob");
+  using Want = ReadBatch::Want;
+  struct Case {
+    std::string field;
+    Want want;
+  };
+  std::vector<Case> cases = {
+      {"session", Want{.session = a.sid}},
+      {"user", Want{.user_id = a.uid, .user = true}},
+      {"handbook", Want{.user_id = a.uid, .handbook = true}},
+      {"links", Want{.user_id = a.uid, .links = true}},
+      {"vault_key", Want{.user_id = a.uid, .vault_key = true}},
+      {"vault_entries", Want{.user_id = a.uid, .vault_entries = true}},
+      {"vault_entry", Want{.user_id = a.uid, .vault_entry = a.entry_ids[1]}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.field);
+    auto b = batch(c.want);
+    expect_nothing_but(b, c.field);
+    expect_matches_single_methods(b);
+  }
+  // Spot checks of the values themselves (the single methods are tested by the conformance suite).
+  auto b = batch(Want{.session = a.sid});
+  ASSERT_TRUE(b.session);
+  EXPECT_EQ(b.session->user_id, a.uid);
+  b = batch(Want{.user_id = a.uid, .links = true});
+  ASSERT_EQ(b.links.size(), 3u);
+  EXPECT_EQ(b.links[2].id, a.link_ids[2]);
+  b = batch(Want{.user_id = a.uid, .vault_entry = a.entry_ids[1]});
+  ASSERT_TRUE(b.vault_entry);
+  EXPECT_EQ(b.vault_entry->ciphertext,
+            std::string("ct\0", 3) + "alice" + std::to_string(a.entry_ids[1]));
+}
+
+TEST_P(ReadBatchTest, EverythingTogether) {
+  populate("bob");
+  Owned a = populate("alice");
+  ReadBatch::Want want{.session = a.sid,
+                       .user_id = a.uid,
+                       .user = true,
+                       .handbook = true,
+                       .links = true,
+                       .vault_key = true,
+                       .vault_entries = true,
+                       .vault_entry = a.entry_ids[0]};
+  auto b = batch(want);
+  ASSERT_TRUE(b.session && b.user && b.handbook && b.vault_key && b.vault_entry);
+  EXPECT_EQ(b.session->id, a.sid);
+  EXPECT_EQ(b.user->id, a.uid);
+  EXPECT_EQ(b.user->username, "alice");
+  EXPECT_EQ(b.handbook->bio, std::string("bio\0\x80", 5));
+  EXPECT_EQ(b.links.size(), 3u);
+  EXPECT_EQ(b.vault_key->generation, 3);
+  EXPECT_EQ(b.vault_entries.size(), 2u);
+  EXPECT_EQ(b.vault_entry->id, a.entry_ids[0]);
+  expect_matches_single_methods(b);
+
+  // Twice on the same connections: the statements are prepared by now and still give the same.
+  auto again = batch(want);
+  expect_matches_single_methods(again);
+}
+
+TEST_P(ReadBatchTest, NeverReturnsRowsOfAnotherUser) {
+  Owned a = populate("alice");
+  Owned b = populate("bob");
+  // B's entry asked for with A as the owner: nothing.
+  auto got = batch({.user_id = a.uid, .vault_entry = b.entry_ids[0]});
+  EXPECT_FALSE(got.vault_entry);
+  // A's lists hold A's rows only.
+  got = batch({.user_id = a.uid, .links = true, .vault_entries = true});
+  ASSERT_EQ(got.links.size(), 3u);
+  ASSERT_EQ(got.vault_entries.size(), 2u);
+  for (const auto& l : got.links) {
+    EXPECT_EQ(l.user_id, a.uid);
+    EXPECT_EQ(l.url, "https://alice");
+  }
+  for (const auto& e : got.vault_entries) EXPECT_EQ(e.user_id, a.uid);
+  // The session is looked up by id alone (the caller checks its owner): B's session with A as
+  // user_id comes back as B's, and A's rows alongside it stay A's.
+  got = batch({.session = b.sid, .user_id = a.uid, .user = true, .vault_key = true});
+  ASSERT_TRUE(got.session && got.user && got.vault_key);
+  EXPECT_EQ(got.session->user_id, b.uid);
+  EXPECT_EQ(got.user->id, a.uid);
+  EXPECT_EQ(got.vault_key->user_id, a.uid);
+  // A user with nothing: every optional empty, every list empty.
+  int64_t empty = make_user("nobody");
+  got = batch({.user_id = empty,
+               .user = true,
+               .handbook = true,
+               .links = true,
+               .vault_key = true,
+               .vault_entries = true,
+               .vault_entry = a.entry_ids[0]});
+  ASSERT_TRUE(got.user);
+  expect_nothing_but(got, "user");
+}
+
+TEST_P(ReadBatchTest, MissingSessionIsNulloptAndTheRestStillLoads) {
+  Owned a = populate("alice");
+  auto got = batch({.session = "no such session", .user_id = a.uid, .user = true});
+  EXPECT_FALSE(got.session);
+  EXPECT_TRUE(got.user);
+  got = batch({.session = std::string("\0", 1)});
+  EXPECT_FALSE(got.session);
+  // A session id that shares a prefix up to a NUL with a real one does not match it.
+  got = batch({.session = a.sid.substr(0, a.sid.size() - 1)});
+  EXPECT_FALSE(got.session);
+}
+
+TEST_P(ReadBatchTest, EmptyWantLoadsNothing) {
+  Owned a = populate("alice");
+  auto got = batch({});
+  expect_nothing_but(got, "");
+  got = batch({.user_id = a.uid});  // an owner but no field: still nothing
+  expect_nothing_but(got, "");
+}
+
+// ---- PostgreSQL only: the pipeline itself -------------------------------------------------
+
+PgRepository& pg_repo(Repository& r) {
+  return static_cast<PgRepository&>(r);
+}
+
+// pg_terminate_backend(pid) from a separate connection, with the pid as a parameter.
+void terminate_backend(const std::string& url, int64_t pid) {
+  PGconn* c = PQconnectdb(url.c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+  std::string p = std::to_string(pid);
+  const char* vals[] = {p.c_str()};
+  PGresult* r = PQexecParams(c, "SELECT pg_terminate_backend($1::integer)", 1, nullptr, vals,
+                             nullptr, nullptr, 0);
+  EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  PQfinish(c);
+}
+
+constexpr char kInsertUser[] =
+    "INSERT INTO users (username, username_norm, email, password_hash, created_at) "
+    "VALUES ($1, $1, $2, 'h', 1) RETURNING id";
+constexpr char kCountUsers[] = "SELECT count(*) FROM users WHERE username_norm = $1";
+constexpr char kBegin[] = "BEGIN";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kSelectOne[] = "SELECT 1";
+
+int64_t count_users(Conn& c, const std::string& name) {
+  return c.exec(kCountUsers, Params().b(name)).i64(0, 0);
+}
+
+TEST_P(ReadBatchTest, PgPipelineReturnsOneResultPerStatementInOrder) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  auto st = open(1);
+  st->run_sync(Access::read, [&](Repository& r) {
+    Conn& c = pg_repo(r).conn();
+    std::string name = "x", mail = "x@example.com";
+    Batch b;
+    for (int i = 0; i < 5; ++i) b.add("SELECT $1::bigint * 2").i(i);  // one statement, 5 times
+    b.add(kInsertUser).b(name).b(mail);
+    b.add(kCountUsers).b(name);  // sees the insert before it (same implicit transaction)
+    auto res = c.pipeline(b);
+    ASSERT_EQ(res.size(), 7u);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(res[static_cast<std::size_t>(i)].i64(0, 0), 2 * i);
+    EXPECT_GT(res[5].i64(0, 0), 0);
+    EXPECT_EQ(res[6].i64(0, 0), 1);
+    EXPECT_EQ(PQtransactionStatus(c.handle()), PQTRANS_IDLE);  // committed at the Sync
+    EXPECT_TRUE(c.pipeline(Batch()).empty());
+  });
+}
+
+TEST_P(ReadBatchTest, PgFailingStatementAbortsThePipelineAndTheConnectionServesTheNextCall) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  Owned a = populate("alice");
+  auto st = open(1);  // one connection: every call below runs on the same one
+  st->run_sync(Access::write, [&](Repository& r) {
+    Conn& c = pg_repo(r).conn();
+    std::string fresh = "fresh", fresh_mail = "fresh@example.com";
+    std::string taken = "alice", taken_mail = "alice@example.com";
+
+    // Implicit transaction: the insert before the conflict is rolled back, the statement after
+    // it is skipped, and the first error is thrown as exec() would map it.
+    Batch b;
+    b.add(kInsertUser).b(fresh).b(fresh_mail);
+    b.add(kInsertUser).b(taken).b(taken_mail);  // 23505
+    b.add(kSelectOne);
+    EXPECT_THROW(c.pipeline(b), sr::ConflictError);
+    EXPECT_EQ(PQtransactionStatus(c.handle()), PQTRANS_IDLE);
+    EXPECT_EQ(count_users(c, fresh), 0);
+
+    // Explicit BEGIN ... COMMIT: the session is not left in an aborted transaction.
+    Batch t;
+    t.add(kBegin);
+    t.add(kInsertUser).b(fresh).b(fresh_mail);
+    t.add(kInsertUser).b(taken).b(taken_mail);
+    t.add(kCommit);
+    EXPECT_THROW(c.pipeline(t), sr::ConflictError);
+    EXPECT_EQ(PQtransactionStatus(c.handle()), PQTRANS_IDLE);
+    EXPECT_EQ(count_users(c, fresh), 0);
+
+    // A statement that is not a conflict keeps its own mapping (here: a bug, runtime_error), and
+    // a statement prepared for the first time inside an aborted pipeline is prepared later.
+    Batch e;
+    e.add(kSelectOne);
+    e.add("SELECT 1 / ($1::bigint - $1::bigint)").i(3);  // 22012 division by zero
+    e.add("SELECT $1::bigint + 1").i(41);                // never prepared: aborted
+    try {
+      c.pipeline(e);
+      ADD_FAILURE() << "division by zero did not throw";
+    } catch (const sr::ConflictError&) {
+      ADD_FAILURE() << "mapped to ConflictError";
+    } catch (const sr::UnavailableError&) {
+      ADD_FAILURE() << "mapped to UnavailableError";
+    } catch (const std::runtime_error& err) {
+      EXPECT_NE(std::string(err.what()).find("22012"), std::string::npos) << err.what();
+    }
+    Batch again;
+    again.add("SELECT $1::bigint + 1").i(41);
+    EXPECT_EQ(c.pipeline(again)[0].i64(0, 0), 42);
+
+    // The same connection serves the next calls: exec, a pipeline, a read_batch, a capped insert.
+    EXPECT_EQ(c.exec(kSelectOne, Params()).i64(0, 0), 1);
+    ReadBatch rb;
+    rb.want = {.session = a.sid, .user_id = a.uid, .user = true, .links = true};
+    r.read_batch(rb);
+    EXPECT_TRUE(rb.session && rb.user);
+    EXPECT_EQ(rb.links.size(), 3u);
+    EXPECT_TRUE(r.add_link(a.uid, "p", "u", 1, 50));
+    EXPECT_EQ(PQtransactionStatus(c.handle()), PQTRANS_IDLE);
+  });
+  // And the conflicts of the repository's own pipelines are ConflictError as before.
+  EXPECT_THROW(
+      st->run_sync(Access::write, [](Repository& r) { r.add_link(999999, "p", "u", 1, 50); }),
+      sr::ConflictError);
+  EXPECT_THROW(st->run_sync(Access::write,
+                            [](Repository& r) {
+                              r.add_vault_entry(999999, 1, 10, [](int64_t) { return "c"; });
+                            }),
+               sr::ConflictError);
+  EXPECT_NO_THROW(st->run_sync(Access::read, [](Repository& r) { r.ping(); }));
+}
+
+TEST_P(ReadBatchTest, PgPipelineOnAKilledBackendIsUnavailableAndThePoolRecovers) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  Owned a = populate("alice");
+  auto st = open(1);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(st->run_sync(Access::read,
+                            [&](Repository& r) {
+                              Conn& c = pg_repo(r).conn();
+                              int64_t pid =
+                                  c.exec("SELECT pg_backend_pid()::bigint", Params()).i64(0, 0);
+                              terminate_backend(url_, pid);
+                              std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                              ReadBatch b;
+                              b.want = {.session = a.sid, .user_id = a.uid, .user = true};
+                              r.read_batch(b);  // inside the job: no health check in between
+                            }),
+               sr::UnavailableError);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  // The worker reconnects for the next job.
+  ReadBatch b;
+  b.want = {.session = a.sid, .user_id = a.uid, .user = true, .vault_entries = true};
+  EXPECT_NO_THROW(st->run_sync(Access::read, [&](Repository& r) { r.read_batch(b); }));
+  EXPECT_TRUE(b.session && b.user);
+  EXPECT_EQ(b.vault_entries.size(), 2u);
+}
+
+// A backend that stops answering (SIGSTOP: as a black-holed network looks to the client) cannot
+// hang a pipeline: the client deadline (statement timeout + 2 s) drops the connection.
+TEST_P(ReadBatchTest, PgPipelineOnAStoppedBackendFailsWithinTheDeadline) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  Owned a = populate("alice");
+  constexpr int kTimeoutMs = 300;
+  auto st = open(1, kTimeoutMs);
+  int64_t pid = 0;
+  st->run_sync(Access::read, [&](Repository& r) {
+    pid = pg_repo(r).conn().exec("SELECT pg_backend_pid()::bigint", Params()).i64(0, 0);
+  });
+  if (::kill(static_cast<pid_t>(pid), SIGSTOP) != 0)
+    GTEST_SKIP() << "cannot signal the server's backend (not the same user or host)";
+  struct Resume {  // never leave a stopped backend behind
+    std::string url;
+    int64_t pid;
+    ~Resume() {
+      ::kill(static_cast<pid_t>(pid), SIGCONT);
+      terminate_backend(url, pid);
+    }
+  } resume{url_, pid};
+
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(st->run_sync(Access::read,
+                            [&](Repository& r) {
+                              ReadBatch b;
+                              b.want = {.session = a.sid,
+                                        .user_id = a.uid,
+                                        .user = true,
+                                        .handbook = true,
+                                        .links = true};
+                              r.read_batch(b);
+                            }),
+               sr::UnavailableError);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(kTimeoutMs + 2000 - 100));
+  EXPECT_LT(took, std::chrono::milliseconds(kTimeoutMs + 2000 + 1500));
+  // The pool opens a new connection for the next job.
+  EXPECT_NO_THROW(st->run_sync(Access::read, [](Repository& r) { r.ping(); }));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReadBatchTest,
+                         ::testing::Values(Backend::sqlite, Backend::postgresql), backend_name);
+
+}  // namespace
+}  // namespace sr::storage::test
