@@ -266,7 +266,7 @@ Task<http::Response> refresh(Call& call) {
 
 Task<http::Response> logout(Call& call) {
   auto& ctx = call.ctx;
-  const std::string sid = call.who().session.id;
+  const std::string sid = call.who().session().id;
   co_await ctx.db.run(Access::write, [&](Repository& r) { r.revoke_session(sid, now_unix()); });
   call.cookies = clearing_cookies(ctx);
   co_return call.respond(200, R"({"message":"Logged out"})");
@@ -285,6 +285,7 @@ Task<http::Response> logout_all(Call& call) {
 }
 
 Task<http::Response> list_sessions(Call& call) {
+  co_await call.authenticated();  // "current" needs the settled session
   auto& ctx = call.ctx;
   const int64_t uid = call.who().user_id;
   std::vector<storage::Session> v;
@@ -300,7 +301,7 @@ Task<http::Response> list_sessions(Call& call) {
         .kv("expires_at", rfc3339(s.expires_at))
         .kv("user_agent", s.user_agent)
         .kv("ip", s.ip)
-        .kv("current", s.id == call.who().session.id)
+        .kv("current", s.id == call.who().session().id)
         .end_object();
   }
   w.end_array().end_object();
@@ -345,7 +346,7 @@ Task<http::Response> change_password(Call& call) {
     throw ApiError(ErrorCode::invalid_credentials, "Current password is incorrect");
   }
   std::string h = co_await hash_on_pool(ctx, next);
-  const std::string sid = call.who().session.id;
+  const std::string sid = call.who().session().id;
   int64_t revoked = 0;
   co_await ctx.db.run(Access::write, [&](Repository& r) {
     r.update_password_hash(uid, h);

@@ -23,13 +23,11 @@ void write_handbook(json::Writer& w, const storage::Handbook& h) {
 }
 
 Task<http::Response> me(Call& call) {
-  const int64_t uid = call.who().user_id;
-  std::optional<storage::User> u;
-  std::optional<storage::Handbook> h;
-  co_await call.ctx.db.run(Access::read, [&](Repository& r) {
-    u = r.find_user(uid);
-    if (u) h = r.get_handbook(uid);
-  });
+  storage::ReadBatch b;
+  b.want.user = b.want.handbook = true;
+  co_await call.read(b);
+  const auto& u = b.user;
+  const auto& h = b.handbook;
   if (!u) throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
   json::Writer w;
   w.begin_object()
@@ -47,9 +45,10 @@ Task<http::Response> me(Call& call) {
 }
 
 Task<http::Response> get_handbook(Call& call) {
-  const int64_t uid = call.who().user_id;
-  std::optional<storage::Handbook> h;
-  co_await call.ctx.db.run(Access::read, [&](Repository& r) { h = r.get_handbook(uid); });
+  storage::ReadBatch b;
+  b.want.handbook = true;
+  co_await call.read(b);
+  const auto& h = b.handbook;
   if (!h) throw ApiError(ErrorCode::not_found, "No handbook yet");
   json::Writer w;
   write_handbook(w, *h);

@@ -117,7 +117,7 @@ http::Response Call::respond(int status, std::string body) {
   return r;
 }
 
-Task<Principal> authenticate(Context& ctx, const http::Request& req) {
+Principal verify_access(Context& ctx, const http::Request& req) {
   Principal p;
   std::string_view token = bearer_token(req.header("Authorization"));
   if (token.empty()) {
@@ -125,29 +125,83 @@ Task<Principal> authenticate(Context& ctx, const http::Request& req) {
     p.via_cookie = !token.empty();
   }
   if (token.empty()) throw ApiError(ErrorCode::unauthorized, "Authentication required");
-  const int64_t now = now_unix();
-  auto v = auth::verify(token, ctx.jwt, "access", now);
+  auto v = auth::verify(token, ctx.jwt, "access", now_unix());
   if (!v.ok()) throw auth_error(v.error);
   int64_t uid = 0;
   auto [ptr, ec] =
       std::from_chars(v.claims.sub.data(), v.claims.sub.data() + v.claims.sub.size(), uid);
   if (ec != std::errc() || ptr != v.claims.sub.data() + v.claims.sub.size() || uid <= 0)
     throw ApiError(ErrorCode::unauthorized, "Invalid or missing authentication token");
-  std::optional<storage::Session> s;
-  std::string sid = v.claims.sid;
-  co_await ctx.db.run(storage::Access::read,
-                      [&](storage::Repository& r) { s = r.find_session(sid); });
-  if (!s || s->user_id != uid || s->revoked_at)
+  p.user_id = uid;
+  p.claims = std::move(v.claims);
+  p.session_pending = true;
+  return p;
+}
+
+namespace {
+
+// The session row of a verified token must exist, belong to its subject, be live.
+void accept_session(Principal& p, std::optional<storage::Session> s, int64_t now) {
+  if (!s || s->id != p.claims.sid || s->user_id != p.user_id || s->revoked_at)
     throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
   if (s->expires_at <= now) throw ApiError(ErrorCode::token_expired, "Session has expired");
-  if (s->last_used_at < now - 60) {
+  p.settled = std::move(*s);
+  p.session_pending = false;
+}
+
+}  // namespace
+
+Task<void> Call::settle(std::optional<storage::Session> s) {
+  const int64_t now = now_unix();
+  std::optional<ApiError> failed;
+  try {
+    accept_session(*principal, std::move(s), now);
+  } catch (const ApiError& e) {
+    failed = e;
+  }
+  if (failed) {
+    // Unauthenticated after all: counts against the IP before the 401, like a bad token.
+    principal.reset();
+    co_await limit("anonymous", ip_key);
+    ctx.metrics.inc("auth_failures_total",
+                    "reason=\"" + std::string(code_name(failed->code())) + "\"");
+    throw *failed;
+  }
+  if (principal->settled.last_used_at < now - 60) {
+    const std::string sid = principal->settled.id;
     co_await ctx.db.run(storage::Access::write,
                         [&](storage::Repository& r) { r.touch_session(sid, now); });
   }
-  p.user_id = uid;
-  p.session = std::move(*s);
-  p.claims = std::move(v.claims);
-  co_return p;
+  req.user_id = principal->user_id;
+  const std::string key = "user:" + std::to_string(principal->user_id);
+  const auto mark = headers.size();
+  co_await limit("authenticated", key);
+  if (principal->via_cookie && unsafe_method(req.method) &&
+      !ct_equal(req.header("X-CSRF-TOKEN"), principal->claims.csrf)) {
+    obs::security_event("auth.csrf.failure", req.request_id, ip,
+                        {{"user_id", principal->user_id}, {"route", req.route}});
+    throw ApiError(ErrorCode::csrf_failed, "CSRF token missing or invalid");
+  }
+  // The general limit's headers describe the general bucket; routes with their own row add
+  // their own.
+  headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(mark), headers.end());
+}
+
+Task<void> Call::authenticated() {
+  if (!principal || !principal->session_pending) co_return;
+  std::optional<storage::Session> s;
+  const std::string sid = principal->claims.sid;
+  co_await ctx.db.run(storage::Access::read,
+                      [&](storage::Repository& r) { s = r.find_session(sid); });
+  co_await settle(std::move(s));
+}
+
+Task<void> Call::read(storage::ReadBatch& b) {
+  b.want.user_id = principal->user_id;
+  const bool pending = principal->session_pending;
+  if (pending) b.want.session = principal->claims.sid;
+  co_await ctx.db.run(storage::Access::read, [&b](storage::Repository& r) { r.read_batch(b); });
+  if (pending) co_await settle(std::move(b.session));
 }
 
 int64_t path_id(std::string_view text) {
@@ -178,6 +232,7 @@ bool is_conflict(const std::exception_ptr& ep) {
 http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
   return [&ctx, gate, fn = std::move(fn)](http::Request& req) -> Task<http::Response> {
     Call call(ctx, req);
+    const bool deferred = gate == Gate::user && req.method == http::Method::GET;
     // Failures are captured and answered after the try block: no throw and no co_await inside a
     // catch handler of this coroutine (g++ 12), and the route-limit headers can be added to every
     // error, whatever its type (SPEC 12: every attempt counts, every answer carries them).
@@ -186,7 +241,7 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
       if (gate == Gate::user) {
         std::optional<ApiError> failed;
         try {
-          call.principal = co_await authenticate(ctx, req);
+          call.principal = verify_access(ctx, req);
         } catch (const ApiError& e) {
           failed = e;
         }
@@ -197,34 +252,40 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
                           "reason=\"" + std::string(code_name(failed->code())) + "\"");
           throw *failed;
         }
-        req.user_id = call.principal->user_id;
-        const std::string key = "user:" + std::to_string(call.principal->user_id);
-        co_await call.limit("authenticated", key);
-        if (call.principal->via_cookie && unsafe_method(req.method) &&
-            !ct_equal(req.header("X-CSRF-TOKEN"), call.principal->claims.csrf)) {
-          obs::security_event("auth.csrf.failure", req.request_id, call.ip,
-                              {{"user_id", call.principal->user_id}, {"route", req.route}});
-          throw ApiError(ErrorCode::csrf_failed, "CSRF token missing or invalid");
-        }
+        // A GET reads its session with its own rows (Call::read); anything else settles first.
+        if (!deferred) co_await call.authenticated();
       } else if (gate == Gate::anonymous) {
         co_await call.limit("anonymous", call.ip_key);
+        call.headers.clear();
       }
-      // The general limit's headers describe the general bucket; routes with their own row
-      // replace them with their own.
-      call.headers.clear();
       http::Response resp = co_await fn(call);
+      // A GET that read nothing through Call::read: settle now; the response it built is thrown
+      // away if the session is not good (it only read, so nothing happened on its behalf).
+      co_await call.authenticated();
       for (auto& h : call.headers) resp.headers.push_back(std::move(h));
       for (auto& c : call.cookies) resp.set_cookies.push_back(std::move(c));
       co_return resp;
     } catch (...) {
       failure = std::current_exception();
     }
+    // A GET that failed before its session was read (a malformed id: 404) still answers 401
+    // first when the session is not good (SPEC 12 order).
+    if (call.principal && call.principal->session_pending) {
+      std::exception_ptr auth_failure;
+      try {
+        co_await call.authenticated();
+      } catch (...) {
+        auth_failure = std::current_exception();
+      }
+      if (auth_failure) failure = auth_failure;
+    }
     // A foreign-key violation on a write means the user (and with it the session) was deleted
     // between authentication and the write, e.g. by delete-account on another session: that is a
     // revoked session (401), not a conflict (409).
-    if (gate == Gate::user && call.principal && is_conflict(failure)) {
+    if (gate == Gate::user && call.principal && !call.principal->session_pending &&
+        is_conflict(failure)) {
       std::optional<storage::Session> s;
-      const std::string sid = call.principal->session.id;
+      const std::string sid = call.principal->settled.id;
       co_await ctx.db.run(storage::Access::read,
                           [&](storage::Repository& r) { s = r.find_session(sid); });
       if (!s || s->revoked_at)

@@ -6,6 +6,7 @@
 #pragma once
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -19,9 +20,19 @@ namespace sr::api {
 
 struct Principal {
   int64_t user_id = 0;
-  storage::Session session;  // the auth session, fresh from the database
-  auth::Claims claims;       // of the access token
-  bool via_cookie = false;   // cookie-authenticated (CSRF applies)
+  auth::Claims claims;      // of the access token
+  bool via_cookie = false;  // cookie-authenticated (CSRF applies)
+  // The token is verified but its session row has not been read yet: an authenticated GET reads
+  // it together with the route's own rows (Call::read) and nothing read is used before it checks.
+  bool session_pending = false;
+  storage::Session settled;  // the auth session, fresh from the database, once settled
+
+  // The settled session; a route that asks before it is settled is a bug, and fails loudly (500)
+  // instead of acting on an empty row.
+  const storage::Session& session() const {
+    if (session_pending) throw std::logic_error("auth session used before it was read");
+    return settled;
+  }
 };
 
 // Which general limit applies before the route runs.
@@ -43,6 +54,15 @@ class Call {
   std::vector<std::string> cookies;                          // Set-Cookie values to add
 
   const Principal& who() const { return *principal; }
+  // The route's reads, in one unit of work (storage::ReadBatch; b.want.user_id is set here). On
+  // an authenticated GET whose session is still pending, the session row rides in the same batch
+  // and is checked (401, then the general limit) before this returns: one trip to the database.
+  Task<void> read(storage::ReadBatch& b);
+  // Completes authentication once the session row is known: 401 (counted against the IP) when it
+  // is revoked, expired or not the token's; else last_used_at, the general limit, CSRF.
+  Task<void> settle(std::optional<storage::Session> s);
+  // For a GET that needs its session before (or without) Call::read: reads and settles it now.
+  Task<void> authenticated();
   // 415 unless Content-Type is application/json (parameters such as charset=utf-8 allowed), then
   // strict parse and validation (400). Size was enforced by the server (413).
   json::Fields body(const json::Schema& schema) const;
@@ -60,9 +80,9 @@ using RouteFn = std::function<Task<http::Response>(Call&)>;
 // Wraps a route function into an http::Handler running the pipeline above.
 http::Handler route(Context& ctx, Gate gate, RouteFn fn);
 
-// Verifies an access token (Bearer or cookie) and loads its session. Throws 401 ApiError
-// (unauthorized / token_expired / token_revoked).
-Task<Principal> authenticate(Context& ctx, const http::Request& req);
+// Verifies an access token (Bearer or cookie): signature, claims, subject. CPU only; the session
+// row is checked by Call::settle. Throws 401 ApiError (unauthorized / token_expired).
+Principal verify_access(Context& ctx, const http::Request& req);
 
 // The effective limit of a SPEC 8 row: defaults, config overrides, times rate_limit_scale.
 ratelimit::Limit rule_limit(const Context& ctx, std::string_view rule);

@@ -34,12 +34,12 @@ void write_link(json::Writer& w, const storage::SocialLink& l) {
 }
 
 Task<http::Response> list(Call& call) {
-  const int64_t uid = call.who().user_id;
-  std::vector<storage::SocialLink> v;
-  co_await call.ctx.db.run(Access::read, [&](Repository& r) { v = r.list_links(uid); });
+  storage::ReadBatch b;
+  b.want.links = true;
+  co_await call.read(b);
   json::Writer w;
   w.begin_object().key("links").begin_array();
-  for (auto& l : v) write_link(w, l);
+  for (auto& l : b.links) write_link(w, l);
   w.end_array().end_object();
   co_return call.respond(200, w.take());
 }

@@ -3,6 +3,8 @@
 // memory for the duration of one request.
 #include <sodium.h>
 
+#include <limits>
+
 #include "api/cookies.hpp"
 #include "api/pipeline.hpp"
 #include "api/routes.hpp"
@@ -32,12 +34,17 @@ struct Wipe {
   ~Wipe() { sodium_memzero(s.data(), s.size()); }
 };
 
+// Reads the vault key with whatever else b wants (one trip to the database); 409 without one.
+Task<storage::VaultKey> require_key(Call& call, storage::ReadBatch& b) {
+  b.want.vault_key = true;
+  co_await call.read(b);
+  if (!b.vault_key) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
+  co_return std::move(*b.vault_key);
+}
+
 Task<storage::VaultKey> require_key(Call& call) {
-  const int64_t uid = call.who().user_id;
-  std::optional<storage::VaultKey> k;
-  co_await call.ctx.db.run(Access::read, [&](Repository& r) { k = r.get_vault_key(uid); });
-  if (!k) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
-  co_return std::move(*k);
+  storage::ReadBatch b;
+  co_return co_await require_key(call, b);
 }
 
 std::string_view vault_token(const Call& call) {
@@ -54,14 +61,15 @@ std::optional<vault::VaultSession> open_vault(const Call& call, const storage::V
   auto vs = vault::open_session(token, call.ctx.vault_key);
   if (!vs) return std::nullopt;
   const auto& p = call.who();
-  if (vs->user_id != p.user_id || vs->sid != p.session.id || now >= vs->expires_at ||
-      vs->key_generation != key.generation || vs->epoch != p.session.vault_epoch)
+  if (vs->user_id != p.user_id || vs->sid != p.session().id || now >= vs->expires_at ||
+      vs->key_generation != key.generation || vs->epoch != p.session().vault_epoch)
     return std::nullopt;
   return vs;
 }
 
-Task<Unlocked> require_unlocked(Call& call) {
-  auto key = co_await require_key(call);
+// The open vault session (423-style vault_locked otherwise), read with whatever else b wants.
+Task<Unlocked> require_unlocked(Call& call, storage::ReadBatch& b) {
+  auto key = co_await require_key(call, b);
   const int64_t now = now_unix();
   auto vs = open_vault(call, key, now);
   if (!vs) throw ApiError(ErrorCode::vault_locked, "Vault is locked");
@@ -77,6 +85,11 @@ Task<Unlocked> require_unlocked(Call& call) {
     call.headers.emplace_back("X-Vault-Token", t);
   }
   co_return Unlocked{std::move(*vs), std::move(key)};
+}
+
+Task<Unlocked> require_unlocked(Call& call) {
+  storage::ReadBatch b;
+  co_return co_await require_unlocked(call, b);
 }
 
 json::FieldRule secret_field(std::string name) {
@@ -113,10 +126,30 @@ struct EntryView {
   int64_t id, created_at, updated_at;
 };
 
+// The shape of a stored plaintext. Its values were validated by entry_schema() before they were
+// sealed, and the AEAD tag proves they are the ones we sealed for this user and entry: reading
+// them back checks the shape only (no URL parse, no bounds), which made a 50-entry list ~10%
+// cheaper.
+const json::Schema& stored_schema() {
+  static const json::Schema schema = [] {
+    constexpr auto any = std::numeric_limits<std::size_t>::max();
+    auto shape = [](json::FieldRule r) {
+      r.single_line = false;
+      r.nullable = !r.required;
+      return r;
+    };
+    return json::Schema{
+        shape(json::str("domain", 0, any, true)), shape(json::str("account_name", 0, any, true)),
+        shape(json::str("pin_or_password", 0, any, true)), shape(json::str("url", 0, any, false)),
+        shape(json::str("notes", 0, any, false))};
+  }();
+  return schema;
+}
+
 EntryView decrypt(const SecretBytes& dk, const storage::VaultEntry& e) {
   auto pt = vault::open_entry(dk, e.user_id, e.id, e.ciphertext);
   if (!pt) throw std::runtime_error("vault entry failed authentication");  // -> 500, logged
-  return {json::parse_request(pt->view(), entry_schema()), e.id, e.created_at, e.updated_at};
+  return {json::parse_request(pt->view(), stored_schema()), e.id, e.created_at, e.updated_at};
 }
 
 void write_entry(json::Writer& w, const EntryView& e, bool with_secret) {
@@ -158,9 +191,10 @@ Task<storage::User> current_user(Call& call) {
 // ---------------------------------------------------------------------------------------------
 
 Task<http::Response> status(Call& call) {
-  const int64_t uid = call.who().user_id;
-  std::optional<storage::VaultKey> k;
-  co_await call.ctx.db.run(Access::read, [&](Repository& r) { k = r.get_vault_key(uid); });
+  storage::ReadBatch b;
+  b.want.vault_key = true;
+  co_await call.read(b);
+  const auto& k = b.vault_key;
   std::optional<vault::VaultSession> vs;
   if (k) vs = open_vault(call, *k, now_unix());
   json::Writer w;
@@ -228,12 +262,12 @@ Task<http::Response> unlock(Call& call) {
   const int64_t now = now_unix();
   vault::VaultSession vs;
   vs.user_id = uid;
-  vs.sid = call.who().session.id;
+  vs.sid = call.who().session().id;
   vs.data_key = std::move(*dk);
   vs.unlocked_at = vs.issued_at = now;
   vs.expires_at = now + call.ctx.cfg.vault_ttl;
   vs.key_generation = key.generation;
-  vs.epoch = call.who().session.vault_epoch;
+  vs.epoch = call.who().session().vault_epoch;
   std::string token = vault::seal_session(vs, call.ctx.vault_key);
   call.cookies.push_back(vault_cookie(call.ctx, token, call.ctx.cfg.vault_ttl));
   obs::security_event("vault.unlock.success", call.req.request_id, call.ip, {{"user_id", uid}},
@@ -251,7 +285,7 @@ Task<http::Response> lock(Call& call) {
   // Named, not a discarded VaultKey temporary in the co_await expression (g++ 12 caveat).
   const storage::VaultKey key = co_await require_key(call);
   (void)key;
-  const std::string sid = call.who().session.id;
+  const std::string sid = call.who().session().id;
   co_await call.ctx.db.run(Access::write, [&](Repository& r) { r.bump_vault_epoch(sid); });
   call.cookies.push_back(vault_cookie(call.ctx, "", 0));
   co_return call.respond(200, R"({"message":"Vault locked"})");
@@ -276,23 +310,21 @@ Task<http::Response> add(Call& call) {
 }
 
 Task<http::Response> list(Call& call) {
-  auto u = co_await require_unlocked(call);
-  const int64_t uid = u.vs.user_id;
-  std::vector<storage::VaultEntry> v;
-  co_await call.ctx.db.run(Access::read, [&](Repository& r) { v = r.list_vault_entries(uid); });
+  storage::ReadBatch b;
+  b.want.vault_entries = true;
+  auto u = co_await require_unlocked(call, b);
   json::Writer w;
   w.begin_object().key("entries").begin_array();
-  for (auto& e : v) write_entry(w, decrypt(u.vs.data_key, e), false);
+  for (auto& e : b.vault_entries) write_entry(w, decrypt(u.vs.data_key, e), false);
   w.end_array().end_object();
   co_return call.respond(200, w.take());
 }
 
 Task<http::Response> get(Call& call) {
-  auto u = co_await require_unlocked(call);
-  const int64_t id = path_id(call.req.param("id"));
-  const int64_t uid = u.vs.user_id;
-  std::optional<storage::VaultEntry> e;
-  co_await call.ctx.db.run(Access::read, [&](Repository& r) { e = r.get_vault_entry(uid, id); });
+  storage::ReadBatch b;
+  b.want.vault_entry = path_id(call.req.param("id"));
+  auto u = co_await require_unlocked(call, b);
+  const auto& e = b.vault_entry;
   if (!e) throw ApiError(ErrorCode::not_found, "Entry not found");
   json::Writer w;
   write_entry(w, decrypt(u.vs.data_key, *e), true);
