@@ -10,6 +10,7 @@
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
 #include "auth/policy.hpp"
+#include "auth/verify_cache.hpp"
 #include "config/config.hpp"
 #include "observability/metrics.hpp"
 #include "ratelimit/limiter.hpp"
@@ -32,6 +33,10 @@ struct Context {
   AddressSet trusted_proxies;  // whose X-Forwarded-For is believed
   AddressSet metrics_allow;    // who may read /metrics
   CookieNames cookies;         // names per cookie_secure
+  // Access tokens already verified with `jwt` (see auth/verify_cache.hpp for why it cannot change
+  // an answer). Refers to the member above: a Context is built in place and never copied.
+  std::unique_ptr<auth::VerifyCache> access_tokens =
+      std::make_unique<auth::VerifyCache>(jwt, "access");
 };
 
 }  // namespace sr::api

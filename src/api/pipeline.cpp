@@ -125,7 +125,7 @@ Principal verify_access(Context& ctx, const http::Request& req) {
     p.via_cookie = !token.empty();
   }
   if (token.empty()) throw ApiError(ErrorCode::unauthorized, "Authentication required");
-  auto v = auth::verify(token, ctx.jwt, "access", now_unix());
+  auto v = ctx.access_tokens->verify(token, now_unix());
   if (!v.ok()) throw auth_error(v.error);
   int64_t uid = 0;
   auto [ptr, ec] =

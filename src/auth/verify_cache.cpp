@@ -1,0 +1,87 @@
+#include "auth/verify_cache.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+namespace sr::auth {
+namespace {
+
+void wipe(std::string& s) {
+  sodium_memzero(s.data(), s.size());
+  s.clear();
+}
+
+void wipe(Claims& c) {
+  for (std::string* s : {&c.sub, &c.sid, &c.jti, &c.type, &c.csrf, &c.iss, &c.aud}) wipe(*s);
+}
+
+}  // namespace
+
+VerifyCache::VerifyCache(const JwtKeys& keys, std::string expected_type, std::size_t slots)
+    : keys_(keys),
+      type_(std::move(expected_type)),
+      shards_(std::make_unique<Shard[]>(kShards)),
+      per_shard_(std::max<std::size_t>(1, slots / kShards)) {
+  static_assert(sizeof hash_key_ == crypto_shorthash_KEYBYTES);
+  crypto_shorthash_keygen(hash_key_);
+  for (std::size_t i = 0; i < kShards; ++i) shards_[i].slots.resize(per_shard_);
+}
+
+VerifyCache::~VerifyCache() {
+  for (std::size_t i = 0; i < kShards; ++i)
+    for (auto& s : shards_[i].slots) {
+      wipe(s.token);
+      wipe(s.claims);
+    }
+  sodium_memzero(hash_key_, sizeof hash_key_);
+}
+
+Verified VerifyCache::verify(std::string_view token, int64_t now) {
+  unsigned char h[crypto_shorthash_BYTES];
+  crypto_shorthash(h, reinterpret_cast<const unsigned char*>(token.data()), token.size(),
+                   hash_key_);
+  uint64_t v = 0;
+  for (unsigned char b : h) v = (v << 8) | b;
+  Shard& shard = shards_[v % kShards];
+  const std::size_t index = (v / kShards) % per_shard_;
+  {
+    std::lock_guard lock(shard.mu);
+    Slot& s = shard.slots[index];
+    if (!token.empty() && s.token.size() == token.size() &&
+        sodium_memcmp(s.token.data(), token.data(), token.size()) == 0) {
+      ++shard.hits;
+      // verify()'s time checks, in its order, against this call's clock.
+      const Claims& c = s.claims;
+      Verified out;
+      if (c.exp <= now - keys_.leeway)
+        out.error = JwtError::expired;
+      else if (c.nbf > now + keys_.leeway || c.iat > now + keys_.leeway)
+        out.error = JwtError::not_yet_valid;
+      else
+        out.claims = c;
+      return out;
+    }
+  }
+  Verified out = auth::verify(token, keys_, type_, now);
+  if (out.ok()) {
+    std::lock_guard lock(shard.mu);
+    Slot& s = shard.slots[index];
+    wipe(s.token);
+    wipe(s.claims);
+    s.token.assign(token);
+    s.claims = out.claims;
+  }
+  return out;
+}
+
+uint64_t VerifyCache::hits() const {
+  uint64_t n = 0;
+  for (std::size_t i = 0; i < kShards; ++i) {
+    std::lock_guard lock(shards_[i].mu);
+    n += shards_[i].hits;
+  }
+  return n;
+}
+
+}  // namespace sr::auth
