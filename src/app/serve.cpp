@@ -39,6 +39,7 @@ storage::StorageOptions storage_options(const config::Config& cfg) {
   o.url = cfg.database_url;
   o.pool_size = cfg.db_pool_size;
   o.statement_timeout_ms = cfg.db_statement_timeout_ms;
+  o.sqlite_exclusive = cfg.sqlite_exclusive;
   return o;
 }
 

@@ -66,6 +66,7 @@ const KeyDef kKeys[] = {
     {"max_connections", Kind::integer},
     {"password_composition_rules", Kind::boolean},
     {"migrate_on_start", Kind::boolean},
+    {"sqlite_exclusive", Kind::boolean},
 };
 
 const char* const kRateNames[] = {"signin",       "signin_user", "signup",        "refresh",
@@ -215,6 +216,7 @@ std::string expected_of(std::string_view key) {
       {"max_connections", "an integer from 1 to 1000000"},
       {"password_composition_rules", "true or false"},
       {"migrate_on_start", "true or false"},
+      {"sqlite_exclusive", "true or false"},
   };
   auto it = m.find(key);
   return it == m.end() ? "a valid value" : it->second;
@@ -815,6 +817,7 @@ Config load(const Sources& src) {
   L.integer("max_connections", c.max_connections, 1, 1000000);
   L.boolean("password_composition_rules", c.password_composition_rules);
   L.boolean("migrate_on_start", c.migrate_on_start);
+  L.boolean("sqlite_exclusive", c.sqlite_exclusive);
 
   // Rules across keys.
   if (c.tls_cert.empty() != c.tls_key.empty())

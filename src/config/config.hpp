@@ -57,6 +57,8 @@ struct Config {
   int max_connections = 10000;
   bool password_composition_rules = false;
   bool migrate_on_start = true;
+  // SQLite only: the server holds the database file exclusively while it runs (docs/storage.md).
+  bool sqlite_exclusive = true;
 
   // Where each secret came from, for `check` ("file", "env", "flag", "generated", "ephemeral",
   // "missing").

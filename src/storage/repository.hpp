@@ -198,6 +198,11 @@ struct StorageOptions {
   int pool_size = 10;  // PostgreSQL connections
   int statement_timeout_ms = 5000;
   int connect_timeout_s = 1;
+  // SQLite: this process owns the database file while it runs (the "unix-excl" VFS: one
+  // process-wide lock, the WAL index in memory). Another process -- a second server, the sqlite3
+  // shell -- gets "database is locked". Saves a lock system call per read transaction and the
+  // contention of the network threads on the shared WAL index (docs/storage.md).
+  bool sqlite_exclusive = true;
 };
 
 // Creates the backend for the URL. Throws std::runtime_error (message free of passwords) when the

@@ -377,7 +377,8 @@ def test_delete_account(server):
 
 def test_legacy_werkzeug_hash_verifies_and_is_rehashed(make_server):
     werkzeug = pytest.importorskip("werkzeug.security")
-    s = make_server(backend="sqlite")
+    # The test edits the database from this process while the server runs: shared mode.
+    s = make_server(backend="sqlite", env={"STRONGROOM_SQLITE_EXCLUSIVE": "false"})
     c = Client(s)
     c.signup()
     db = sqlite3.connect(s.data_dir + "/strongroom.db")

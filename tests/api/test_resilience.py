@@ -36,6 +36,36 @@ def test_acknowledged_writes_survive_kill9(make_server, tmp_path):
         assert [l["id"] for l in r.json()["links"]] == acked
 
 
+def test_sqlite_database_belongs_to_one_server(make_server):
+    d = tempfile.mkdtemp(prefix="sr-excl-")
+    try:
+        s = make_server(backend="sqlite", data_dir=d)
+        c = Client(s)
+        c.signup()
+        # A second server on the same database refuses to start, quickly, naming the cause.
+        t0 = time.time()
+        with pytest.raises(RuntimeError) as e:
+            make_server(backend="sqlite", data_dir=d)
+        assert "in use by another process" in str(e.value) and "sqlite_exclusive" in str(e.value)
+        assert time.time() - t0 < 10
+        # Neither is the shell's sqlite3 let in.
+        import sqlite3
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            sqlite3.connect(os.path.join(d, "strongroom.db"), timeout=0.2).execute("SELECT count(*) FROM users")
+        # The first server is unharmed; once it stops, the next one starts and has the data.
+        c.signin()
+        assert c.get("/personal/me").status_code == 200
+        s.stop()
+        s2 = make_server(backend="sqlite", data_dir=d)
+        c2 = Client(s2)
+        c2.username, c2.password = c.username, c.password
+        c2.signin()
+        assert c2.get("/personal/me").json()["username"] == c.username
+    finally:
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def _pg_ctl(env_dir, *args):
     cmd = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", os.path.join(env_dir, "data"), *args]
     if os.getuid() == 0:

@@ -35,7 +35,7 @@ void throw_error(sqlite3* db, int rc, const char* what) {
   }
 }
 
-Db::Db(const std::string& path, int flags) {
+Db::Db(const std::string& path, int flags, const char* vfs) {
   // Before SQLite initializes: no global memory statistics, whose mutex every sqlite3_malloc of
   // every connection would otherwise take (contended between network threads). A no-op (MISUSE)
   // if SQLite was already initialized.
@@ -44,7 +44,7 @@ Db::Db(const std::string& path, int flags) {
     return true;
   }();
   (void)configured;
-  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, vfs);
   if (rc != SQLITE_OK) {
     std::string msg =
         "sqlite: cannot open " + path + ": " + (db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc));

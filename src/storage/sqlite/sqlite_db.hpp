@@ -18,7 +18,8 @@ namespace sr::storage::sqlite {
 
 class Db {
  public:
-  Db(const std::string& path, int flags);
+  // vfs: nullptr for SQLite's default, or a registered VFS name such as "unix-excl".
+  Db(const std::string& path, int flags, const char* vfs = nullptr);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

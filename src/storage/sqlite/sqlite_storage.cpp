@@ -28,6 +28,7 @@ namespace sr::storage::sqlite {
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
+constexpr int kOpenBusyTimeoutMs = 1000;
 constexpr std::size_t kWriterQueueCapacity = 10000;
 
 std::string errno_text(int e) {
@@ -67,8 +68,10 @@ void tighten(const std::string& path) {
 std::atomic<uint64_t> next_instance_id{1};
 
 struct Reader {
-  Reader(const std::string& path, std::shared_ptr<std::atomic<bool>> alive)
-      : db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX), repo(db), alive(std::move(alive)) {
+  Reader(const std::string& path, const char* vfs, std::shared_ptr<std::atomic<bool>> alive)
+      : db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, vfs),
+        repo(db),
+        alive(std::move(alive)) {
     sqlite3_busy_timeout(db.handle(), kBusyTimeoutMs);
     // A read connection must not write: a write here would bypass the writer and contend for
     // the lock on a network thread. Misuse (a write under Access::read) fails loudly instead.
@@ -84,19 +87,32 @@ thread_local std::unordered_map<uint64_t, std::unique_ptr<Reader>> tls_readers;
 
 class SqliteStorage final : public Storage {
  public:
-  SqliteStorage(std::string path, const StorageOptions&)
-      : path_(std::move(path)), queue_(kWriterQueueCapacity) {
+  SqliteStorage(std::string path, const StorageOptions& opts)
+      : path_(std::move(path)),
+        vfs_(opts.sqlite_exclusive ? "unix-excl" : nullptr),
+        queue_(kWriterQueueCapacity) {
     auto slash = path_.find_last_of('/');
     if (slash != std::string::npos && slash > 0) make_dirs(path_.substr(0, slash));
     prepare_file(path_);
-    writer_db_ = std::make_unique<Db>(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                                 SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW);
-    sqlite3_busy_timeout(writer_db_->handle(), kBusyTimeoutMs);
-    {
+    writer_db_ = std::make_unique<Db>(
+        path_,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+        vfs_);
+    // The first read takes the process lock when exclusive: wait briefly for it, then say
+    // plainly who is in the way instead of a bare "database is locked".
+    sqlite3_busy_timeout(writer_db_->handle(), kOpenBusyTimeoutMs);
+    try {
       Query q(*writer_db_, "PRAGMA journal_mode = WAL");
       if (!q.step() || q.text(0) != "wal")
         throw std::runtime_error("sqlite: cannot enable WAL on " + path_);
+    } catch (const sr::UnavailableError&) {
+      throw std::runtime_error(
+          "sqlite: " + path_ + " is in use by another process" +
+          (vfs_ ? " (strongroom holds its SQLite database exclusively while it runs: stop the "
+                  "other process, or set sqlite_exclusive = false on every process that opens it)"
+                : ""));
     }
+    sqlite3_busy_timeout(writer_db_->handle(), kBusyTimeoutMs);
     writer_db_->exec("PRAGMA synchronous = FULL");  // a commit is on disk before it is answered
     writer_db_->exec("PRAGMA foreign_keys = ON");
     tighten(path_ + "-wal");
@@ -208,12 +224,13 @@ class SqliteStorage final : public Storage {
       else
         ++i;
     }
-    auto r = std::make_unique<Reader>(path_, alive_);
+    auto r = std::make_unique<Reader>(path_, vfs_, alive_);
     return *tls_readers.emplace(id_, std::move(r)).first->second;
   }
 
   const uint64_t id_ = next_instance_id.fetch_add(1);
   std::string path_;
+  const char* vfs_;  // "unix-excl" (sqlite_exclusive) or nullptr (SQLite's default)
   std::shared_ptr<std::atomic<bool>> alive_ = std::make_shared<std::atomic<bool>>(true);
   std::atomic<bool> closed_{false};
   std::unique_ptr<Db> writer_db_;

@@ -235,6 +235,7 @@ TEST(ConfigLoad, EveryMalformedKeyIsNamedAndAllAreCollected) {
       {"max_connections", "0"},
       {"password_composition_rules", "sometimes"},
       {"migrate_on_start", "later"},
+      {"sqlite_exclusive", "sometimes"},
   };
   // Keys whose any text is valid (paths, keys of any form).
   const std::set<std::string> free_text = {"jwt_secret", "jwt_previous_secrets", "log_file",

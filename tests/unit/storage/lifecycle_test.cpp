@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include <boost/asio/co_spawn.hpp>
@@ -123,27 +124,69 @@ TEST_P(StorageTest, SqliteWriteUnderReadAccessIsRefused) {
 
 TEST_P(StorageTest, SqliteFileModes) {
   if (pg()) GTEST_SKIP() << "SQLite only";
-  mode_t old = ::umask(022);  // a typical, permissive umask: modes must not depend on it
+  for (bool exclusive : {true, false}) {
+    SCOPED_TRACE(exclusive ? "exclusive" : "shared");
+    mode_t old = ::umask(022);  // a typical, permissive umask: modes must not depend on it
+    st_->close();
+    std::filesystem::remove_all(dir_->path() + "/data");
+    std::string nested = dir_->path() + "/data/deeper/strongroom.db";
+    StorageOptions o;
+    o.url = "sqlite://" + nested;
+    o.sqlite_exclusive = exclusive;
+    auto st = open_storage(o);
+    st->migrate();
+    st->run_sync(Access::write, [](Repository& r) { r.create_user("m", "m", "m@x", "h", 1); });
+    ::umask(old);
+    auto mode = [](const std::string& p) {
+      struct stat sb {};
+      EXPECT_EQ(::stat(p.c_str(), &sb), 0) << p;
+      return sb.st_mode & 07777;
+    };
+    EXPECT_EQ(mode(dir_->path() + "/data"), 0700u);
+    EXPECT_EQ(mode(dir_->path() + "/data/deeper"), 0700u);
+    EXPECT_EQ(mode(nested), 0600u);
+    EXPECT_EQ(mode(nested + "-wal"), 0600u);
+    if (exclusive)  // the WAL index lives in memory: there is no -shm file to expose
+      EXPECT_FALSE(std::filesystem::exists(nested + "-shm"));
+    else
+      EXPECT_EQ(mode(nested + "-shm"), 0600u);
+    st->close();
+  }
+}
+
+// An exclusive Storage keeps every other process out while it is open, and lets the next one
+// in once closed; a shared one does not. (A second server refusing to start: tests/api.)
+TEST_P(StorageTest, SqliteExclusiveKeepsOtherProcessesOut) {
+  if (pg()) GTEST_SKIP() << "SQLite only";
   st_->close();
-  std::filesystem::remove_all(dir_->path() + "/data");
-  std::string nested = dir_->path() + "/data/deeper/strongroom.db";
+  const std::string path = dir_->path() + "/excl.db";
   StorageOptions o;
-  o.url = "sqlite://" + nested;
-  auto st = open_storage(o);
-  st->migrate();
-  st->run_sync(Access::write, [](Repository& r) { r.create_user("m", "m", "m@x", "h", 1); });
-  ::umask(old);
-  auto mode = [](const std::string& p) {
-    struct stat sb {};
-    EXPECT_EQ(::stat(p.c_str(), &sb), 0) << p;
-    return sb.st_mode & 07777;
+  o.url = "sqlite://" + path;
+  // A fork() of this process would share SQLite's in-memory lock bookkeeping (and wrongly
+  // believe it holds the lock): the other process is a fresh interpreter.
+  auto other_process_reads = [&path]() -> int {
+    const std::string cmd =
+        "/usr/bin/python3 -c 'import sqlite3,sys\n"
+        "try:\n"
+        "    sqlite3.connect(sys.argv[1], timeout=0.2).execute(\"SELECT count(*) FROM users\")\n"
+        "except sqlite3.OperationalError as e:\n"
+        "    sys.exit(1 if \"locked\" in str(e) else 2)' '" +
+        path + "'";
+    int status = std::system(cmd.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
   };
-  EXPECT_EQ(mode(dir_->path() + "/data"), 0700u);
-  EXPECT_EQ(mode(dir_->path() + "/data/deeper"), 0700u);
-  EXPECT_EQ(mode(nested), 0600u);
-  EXPECT_EQ(mode(nested + "-wal"), 0600u);
-  EXPECT_EQ(mode(nested + "-shm"), 0600u);
-  st->close();
+  {
+    auto st = open_storage(o);
+    st->migrate();
+    st->run_sync(Access::write, [](Repository& r) { r.create_user("e", "e", "e@x", "h", 1); });
+    EXPECT_EQ(other_process_reads(), 1) << "another process read an exclusively held database";
+    st->close();
+  }
+  EXPECT_EQ(other_process_reads(), 0) << "the lock outlived the Storage";
+  o.sqlite_exclusive = false;
+  auto shared = open_storage(o);
+  EXPECT_EQ(other_process_reads(), 0) << "a shared Storage kept another process out";
+  shared->close();
 }
 
 TEST_P(StorageTest, SqliteRelativePathUrl) {
