@@ -348,9 +348,12 @@ Task<http::Response> change_password(Call& call) {
   std::string h = co_await hash_on_pool(ctx, next);
   const std::string sid = call.who().session().id;
   int64_t revoked = 0;
+  // Revoke first: the two statements are separate transactions, and a failure between them must
+  // leave the other sessions ended with the old password (the client retries), never the new
+  // password with the other sessions -- perhaps the attacker's -- still alive.
   co_await ctx.db.run(Access::write, [&](Repository& r) {
-    r.update_password_hash(uid, h);
     revoked = r.revoke_user_sessions(uid, sid, now_unix());
+    r.update_password_hash(uid, h);
   });
   obs::security_event("auth.password_change.success", call.req.request_id, call.ip,
                       {{"user_id", uid}, {"sessions_revoked", revoked}}, obs::Level::info);
