@@ -79,12 +79,13 @@ ratelimit::Limit rule_limit(const Context& ctx, std::string_view rule) {
   return l;
 }
 
-Task<void> Call::limit(std::string_view rule, std::string_view key) {
+Task<void> Call::limit(std::string_view rule, std::string_view key, bool report) {
   const auto lim = rule_limit(ctx, rule);
   std::string full;
   full.reserve(rule.size() + key.size() + 1);
   full.append(rule).append(":").append(key);
   auto d = co_await ctx.limiter.check(std::move(full), lim);
+  if (d.allowed && !report) co_return;
   std::vector<std::pair<std::string, std::string>> h = {
       {"RateLimit-Limit", std::to_string(d.limit)},
       {"RateLimit-Remaining", std::to_string(d.remaining)},
@@ -174,17 +175,13 @@ Task<void> Call::settle(std::optional<storage::Session> s) {
   }
   req.user_id = principal->user_id;
   const std::string key = "user:" + std::to_string(principal->user_id);
-  const auto mark = headers.size();
-  co_await limit("authenticated", key);
+  co_await limit("authenticated", key, false);
   if (principal->via_cookie && unsafe_method(req.method) &&
       !ct_equal(req.header("X-CSRF-TOKEN"), principal->claims.csrf)) {
     obs::security_event("auth.csrf.failure", req.request_id, ip,
                         {{"user_id", principal->user_id}, {"route", req.route}});
     throw ApiError(ErrorCode::csrf_failed, "CSRF token missing or invalid");
   }
-  // The general limit's headers describe the general bucket; routes with their own row add
-  // their own.
-  headers.erase(headers.begin() + static_cast<std::ptrdiff_t>(mark), headers.end());
 }
 
 Task<void> Call::authenticated() {
@@ -255,8 +252,7 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
         // A GET reads its session with its own rows (Call::read); anything else settles first.
         if (!deferred) co_await call.authenticated();
       } else if (gate == Gate::anonymous) {
-        co_await call.limit("anonymous", call.ip_key);
-        call.headers.clear();
+        co_await call.limit("anonymous", call.ip_key, false);
       }
       http::Response resp = co_await fn(call);
       // A GET that read nothing through Call::read: settle now; the response it built is thrown

@@ -71,7 +71,9 @@ class Call {
   // several rows apply, those of the most restrictive one); throws 429 rate_limited with
   // Retry-After when exceeded. key is a view: callers pass a named local, never a temporary built
   // inside the co_await expression (g++ 12 coroutine caveat, see route()).
-  Task<void> limit(std::string_view rule, std::string_view key);
+  // report = false: the headers are wanted only with a refusal (the general limit on success,
+  // whose headers nobody sends), so they are not built otherwise.
+  Task<void> limit(std::string_view rule, std::string_view key, bool report = true);
   http::Response respond(int status, std::string body);
 };
 
