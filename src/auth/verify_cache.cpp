@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace sr::auth {
 namespace {
@@ -10,6 +11,22 @@ namespace {
 void wipe(std::string& s) {
   sodium_memzero(s.data(), s.size());
   s.clear();
+}
+
+// Equal bytes, in time that depends only on n (public: the lengths were compared already).
+// sodium_memcmp goes byte by byte through volatile pointers; this compares words, which matters
+// for ~400-byte tokens compared on every request.
+bool same_bytes(const char* a, const char* b, std::size_t n) {
+  uint64_t diff = 0;
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a + i, 8);
+    std::memcpy(&y, b + i, 8);
+    diff |= x ^ y;
+  }
+  for (; i < n; ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
 }
 
 void wipe(Claims& c) {
@@ -49,7 +66,7 @@ Verified VerifyCache::verify(std::string_view token, int64_t now) {
     std::lock_guard lock(shard.mu);
     Slot& s = shard.slots[index];
     if (!token.empty() && s.token.size() == token.size() &&
-        sodium_memcmp(s.token.data(), token.data(), token.size()) == 0) {
+        same_bytes(s.token.data(), token.data(), token.size())) {
       ++shard.hits;
       // verify()'s time checks, in its order, against this call's clock.
       const Claims& c = s.claims;

@@ -3,7 +3,8 @@
 // 14% of the CPU of an authenticated GET in a profile; docs/benchmarks.md).
 //
 // Why it cannot change an answer of verify():
-//  - a hit needs the presented token to equal, byte for byte (compared in constant time), a token
+//  - a hit needs the presented token to equal, byte for byte (compared in time independent of
+//    the bytes), a token
 //    that verify() accepted with the same keys and the same expected type. A token cannot change,
 //    so verify() would accept it again, except for its time checks: those are re-run on every hit
 //    against the caller's `now`, exactly as verify() runs them;
