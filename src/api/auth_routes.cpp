@@ -348,13 +348,10 @@ Task<http::Response> change_password(Call& call) {
   std::string h = co_await hash_on_pool(ctx, next);
   const std::string sid = call.who().session().id;
   int64_t revoked = 0;
-  // Revoke first: the two statements are separate transactions, and a failure between them must
-  // leave the other sessions ended with the old password (the client retries), never the new
-  // password with the other sessions -- perhaps the attacker's -- still alive.
-  co_await ctx.db.run(Access::write, [&](Repository& r) {
-    revoked = r.revoke_user_sessions(uid, sid, now_unix());
-    r.update_password_hash(uid, h);
-  });
+  // One transaction: never the new password with the other sessions -- perhaps the attacker's --
+  // still alive, nor the sessions ended with the password unchanged.
+  co_await ctx.db.run(Access::write,
+                      [&](Repository& r) { revoked = r.change_password(uid, h, sid, now_unix()); });
   obs::security_event("auth.password_change.success", call.req.request_id, call.ip,
                       {{"user_id", uid}, {"sessions_revoked", revoked}}, obs::Level::info);
   json::Writer w;

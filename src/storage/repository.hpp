@@ -108,6 +108,10 @@ class Repository {
   virtual std::optional<User> find_user_by_login(const std::string& login_lower) = 0;
   virtual std::optional<User> find_user(int64_t id) = 0;
   virtual bool update_password_hash(int64_t user_id, const std::string& hash) = 0;
+  // A password change in one transaction: revokes the user's sessions other than keep_sid and
+  // stores the new hash, both or neither; returns how many sessions it revoked.
+  virtual int64_t change_password(int64_t user_id, const std::string& hash,
+                                  const std::string& keep_sid, int64_t now) = 0;
   // Deletes the user; every row of theirs goes with it (ON DELETE CASCADE).
   virtual bool delete_user(int64_t user_id) = 0;
 

@@ -35,6 +35,9 @@ constexpr char kListVaultEntries[] =
 constexpr char kGetVaultEntry[] = "SELECT " ENTRY_COLS " FROM vault WHERE id = $1 AND user_id = $2";
 // The per-user lock that serializes the capped inserts of one user (FOR NO KEY UPDATE: it does
 // not block the FOR KEY SHARE locks of foreign-key checks).
+constexpr char kUpdatePasswordHash[] = "UPDATE users SET password_hash = $1 WHERE id = $2";
+constexpr char kRevokeUserSessions[] =
+    "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL";
 constexpr char kLockUser[] = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE";
 
 User read_user(const Result& r, int i) {
@@ -150,8 +153,20 @@ std::optional<User> PgRepository::find_user(int64_t id) {
 }
 
 bool PgRepository::update_password_hash(int64_t user_id, const std::string& hash) {
-  return c_.exec("UPDATE users SET password_hash = $1 WHERE id = $2", Params().b(hash).i(user_id))
-             .affected() > 0;
+  return c_.exec(kUpdatePasswordHash, Params().b(hash).i(user_id)).affected() > 0;
+}
+
+int64_t PgRepository::change_password(int64_t user_id, const std::string& hash,
+                                      const std::string& keep_sid, int64_t now) {
+  // One round trip and one transaction: if either statement fails the pipeline skips the rest and
+  // the transaction is rolled back (Conn::pipeline), so neither happened.
+  Batch b;
+  b.add(kBegin);
+  b.add(kRevokeUserSessions).i(now).i(user_id).b(keep_sid);
+  b.add(kUpdatePasswordHash).b(hash).i(user_id);
+  b.add(kCommit);
+  auto r = c_.pipeline(b);
+  return r[1].affected();
 }
 
 bool PgRepository::delete_user(int64_t user_id) {
@@ -202,12 +217,7 @@ bool PgRepository::revoke_session(const std::string& sid, int64_t now) {
 
 int64_t PgRepository::revoke_user_sessions(int64_t user_id, const std::string& except_sid,
                                            int64_t now) {
-  return c_
-      .exec(
-          "UPDATE sessions SET revoked_at = $1 "
-          "WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL",
-          Params().i(now).i(user_id).b(except_sid))
-      .affected();
+  return c_.exec(kRevokeUserSessions, Params().i(now).i(user_id).b(except_sid)).affected();
 }
 
 std::vector<Session> PgRepository::list_active_sessions(int64_t user_id, int64_t now) {

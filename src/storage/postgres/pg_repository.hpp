@@ -19,6 +19,8 @@ class PgRepository final : public Repository {
   std::optional<User> find_user_by_login(const std::string& login_lower) override;
   std::optional<User> find_user(int64_t id) override;
   bool update_password_hash(int64_t user_id, const std::string& hash) override;
+  int64_t change_password(int64_t user_id, const std::string& hash, const std::string& keep_sid,
+                          int64_t now) override;
   bool delete_user(int64_t user_id) override;
 
   void create_session(const Session& s) override;

@@ -83,6 +83,15 @@ bool SqliteRepository::update_password_hash(int64_t user_id, const std::string& 
   return q.changes() > 0;
 }
 
+int64_t SqliteRepository::change_password(int64_t user_id, const std::string& hash,
+                                          const std::string& keep_sid, int64_t now) {
+  Tx tx(db_);
+  const int64_t revoked = revoke_user_sessions(user_id, keep_sid, now);
+  update_password_hash(user_id, hash);
+  tx.commit();
+  return revoked;
+}
+
 bool SqliteRepository::delete_user(int64_t user_id) {
   Query q(db_, "DELETE FROM users WHERE id = ?");
   q.bind(user_id).run();

@@ -4,6 +4,8 @@
 #include <stdexcept>
 
 #include "fixture.hpp"
+#include "storage/postgres/pg_repository.hpp"
+#include "storage/sqlite/sqlite_repository.hpp"
 #include "util/error.hpp"
 
 namespace sr::storage::test {
@@ -143,6 +145,43 @@ TEST_P(StorageTest, RevokeAndListSessions) {
   // Another user's sessions are untouched.
   EXPECT_FALSE(r([](Repository& r) { return r.find_session("theirs"); })->revoked_at);
   EXPECT_EQ(r([&](Repository& r) { return r.list_active_sessions(other, 1800); }).size(), 1u);
+}
+
+TEST_P(StorageTest, ChangePasswordIsOneTransaction) {
+  int64_t uid = make_user("u"), other = make_user("o");
+  make_session(uid, "keep", 1000);
+  make_session(uid, "a", 1000);
+  make_session(uid, "b", 1000);
+  make_session(other, "theirs", 1000);
+  EXPECT_EQ(w([&](Repository& r) { return r.change_password(uid, "new-hash", "keep", 1500); }), 2);
+  EXPECT_EQ(r([&](Repository& r) { return r.find_user(uid); })->password_hash, "new-hash");
+  auto alive = [&](const char* sid) {
+    return !r([&](Repository& r) { return r.find_session(sid); })->revoked_at.has_value();
+  };
+  EXPECT_TRUE(alive("keep"));
+  EXPECT_FALSE(alive("a"));
+  EXPECT_FALSE(alive("b"));
+  EXPECT_TRUE(alive("theirs"));
+
+  // The second statement fails (a trigger refuses the hash): the first is undone with it.
+  make_session(uid, "c", 1000);
+  w([&](Repository& r) {
+    if (pg())
+      static_cast<postgres::PgRepository&>(r).conn().exec_script(
+          "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+          "$$BEGIN RAISE EXCEPTION 'refused'; END$$; "
+          "CREATE TRIGGER refuse BEFORE UPDATE OF password_hash ON users "
+          "FOR EACH ROW EXECUTE FUNCTION refuse()");
+    else
+      static_cast<sqlite::SqliteRepository&>(r).db().exec(
+          "CREATE TRIGGER refuse BEFORE UPDATE OF password_hash ON users "
+          "BEGIN SELECT RAISE(ABORT, 'refused'); END");
+  });
+  EXPECT_ANY_THROW(w([&](Repository& r) { return r.change_password(uid, "newer", "keep", 1600); }));
+  EXPECT_TRUE(alive("c")) << "sessions were revoked by a password change that did not happen";
+  EXPECT_EQ(r([&](Repository& r) { return r.find_user(uid); })->password_hash, "new-hash");
+  // The connection is usable afterwards.
+  EXPECT_EQ(w([&](Repository& r) { return r.revoke_user_sessions(uid, "keep", 1700); }), 1);
 }
 
 TEST_P(StorageTest, BlocklistAndPurge) {
