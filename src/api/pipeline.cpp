@@ -161,12 +161,8 @@ Task<void> Call::settle(std::optional<storage::Session> s) {
     failed = e;
   }
   if (failed) {
-    // Unauthenticated after all: counts against the IP before the 401, like a bad token.
-    principal.reset();
-    co_await limit("anonymous", ip_key);
-    ctx.metrics.inc("auth_failures_total",
-                    "reason=\"" + std::string(code_name(failed->code())) + "\"");
-    throw *failed;
+    principal.reset();  // unauthenticated after all, like a bad token
+    co_await refuse(*failed);
   }
   if (principal->settled.last_used_at < now - 60) {
     const std::string sid = principal->settled.id;
@@ -182,6 +178,12 @@ Task<void> Call::settle(std::optional<storage::Session> s) {
                         {{"user_id", principal->user_id}, {"route", req.route}});
     throw ApiError(ErrorCode::csrf_failed, "CSRF token missing or invalid");
   }
+}
+
+Task<void> Call::refuse(const ApiError& e) {
+  co_await limit("anonymous", ip_key);
+  ctx.metrics.inc("auth_failures_total", "reason=\"" + std::string(code_name(e.code())) + "\"");
+  throw e;
 }
 
 Task<void> Call::authenticated() {
@@ -242,13 +244,7 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
         } catch (const ApiError& e) {
           failed = e;
         }
-        if (failed) {
-          // Unauthenticated: counts against the IP before the 401.
-          co_await call.limit("anonymous", call.ip_key);
-          ctx.metrics.inc("auth_failures_total",
-                          "reason=\"" + std::string(code_name(failed->code())) + "\"");
-          throw *failed;
-        }
+        if (failed) co_await call.refuse(*failed);
         // A GET reads its session with its own rows (Call::read); anything else settles first.
         if (!deferred) co_await call.authenticated();
       } else if (gate == Gate::anonymous) {
@@ -266,10 +262,10 @@ http::Handler route(Context& ctx, Gate gate, RouteFn fn) {
     }
     // A GET that failed before its session was read (a malformed id: 404) still answers 401
     // first when the session is not good (SPEC 12 order).
-    if (call.principal && call.principal->session_pending) {
+    {
       std::exception_ptr auth_failure;
       try {
-        co_await call.authenticated();
+        co_await call.authenticated();  // nothing to do unless the session is still pending
       } catch (...) {
         auth_failure = std::current_exception();
       }

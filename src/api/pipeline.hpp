@@ -15,6 +15,7 @@
 #include "http/types.hpp"
 #include "json/json.hpp"
 #include "storage/repository.hpp"
+#include "util/error.hpp"
 
 namespace sr::api {
 
@@ -62,7 +63,10 @@ class Call {
   // is revoked, expired or not the token's; else last_used_at, the general limit, CSRF.
   Task<void> settle(std::optional<storage::Session> s);
   // For a GET that needs its session before (or without) Call::read: reads and settles it now.
+  // Does nothing when there is no principal or its session is settled already.
   Task<void> authenticated();
+  // An authentication failure: counted against the IP (the anonymous row) before e is thrown.
+  Task<void> refuse(const ApiError& e);
   // 415 unless Content-Type is application/json (parameters such as charset=utf-8 allowed), then
   // strict parse and validation (400). Size was enforced by the server (413).
   json::Fields body(const json::Schema& schema) const;

@@ -5,12 +5,13 @@
 
 #include <string>
 
+#include "claims_fixture.hpp"
 #include "util/encoding.hpp"
 
 namespace sr::auth {
 namespace {
 
-constexpr int64_t kNow = 1'900'000'000;
+using test::kNow;
 
 JwtKeys keys() {
   JwtKeys k;
@@ -20,18 +21,7 @@ JwtKeys keys() {
 }
 
 Claims claims() {
-  Claims c;
-  c.sub = "42";
-  c.sid = "sess-1";
-  c.jti = "AAAAAAAAAAAAAAAAAAAAAA";
-  c.type = "access";
-  c.csrf = "csrf-token";
-  c.iat = kNow - 10;
-  c.nbf = kNow - 10;
-  c.exp = kNow + 900;
-  c.iss = "strongroom";
-  c.aud = "strongroom";
-  return c;
+  return test::sample_claims();
 }
 
 std::string b64(std::string_view s) {

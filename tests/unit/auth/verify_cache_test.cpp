@@ -7,10 +7,12 @@
 #include <thread>
 #include <vector>
 
+#include "claims_fixture.hpp"
+
 namespace sr::auth {
 namespace {
 
-constexpr int64_t kNow = 1'900'000'000;
+using test::kNow;
 
 JwtKeys keys(std::string_view secret = "current-secret-current-secret-0123456789") {
   JwtKeys k;
@@ -19,18 +21,7 @@ JwtKeys keys(std::string_view secret = "current-secret-current-secret-0123456789
 }
 
 Claims claims(std::string type = "access", std::string sid = "sess-1") {
-  Claims c;
-  c.sub = "42";
-  c.sid = std::move(sid);
-  c.jti = "AAAAAAAAAAAAAAAAAAAAAA";
-  c.type = std::move(type);
-  c.csrf = "csrf-token";
-  c.iat = kNow - 10;
-  c.nbf = kNow - 10;
-  c.exp = kNow + 900;
-  c.iss = "strongroom";
-  c.aud = "strongroom";
-  return c;
+  return test::sample_claims(std::move(type), std::move(sid));
 }
 
 void expect_same(const Verified& a, const Verified& b) {
