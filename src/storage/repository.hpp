@@ -58,6 +58,10 @@ struct VaultKey {
   std::string wrapped_key;  // versioned blob: XChaCha20-Poly1305(data key), binary
   int64_t generation = 0;   // bumped on vault password change: ends every vault session
   int64_t created_at = 0, updated_at = 0;
+  // The format of this vault's list index (below) when the index is complete, 0 when there is
+  // none yet or it was dropped. Set by create_vault_key and rebuild_vault_index, kept by the
+  // entry writes, reset to 0 by any entry write that does not keep the index.
+  int64_t index_version = 0;
 };
 
 struct VaultEntry {
@@ -65,6 +69,45 @@ struct VaultEntry {
   int64_t user_id = 0;
   std::string ciphertext;  // versioned blob, binary; every field of the entry is inside
   int64_t created_at = 0, updated_at = 0;
+};
+
+// One sealed chunk of a user's vault list index: the list fields (no secrets) of some of the
+// user's entries, encrypted with the user's data key (vault/index.hpp, docs/crypto.md). A list
+// of N entries reads and opens a chunk or two instead of N entry ciphertexts. Numbered per user;
+// new entries join the highest chunk.
+struct VaultIndexChunk {
+  int64_t chunk = 0;
+  std::string ciphertext;  // versioned blob, binary
+};
+
+// Keeps a user's list index in step with the writes of their entries. The repository calls it
+// inside the write's transaction (the storage cannot read the chunks; the caller holds the data
+// key), and only when the vault's index_version equals version(): a write either changes the
+// entry and its chunk together or neither. A method that returns nullopt cannot keep the index
+// (a chunk failed to open, the entry is not where the row says): the repository then sets
+// index_version to 0 and the write itself goes on; the next list rebuilds the index. A method
+// that throws rolls the whole write back.
+class VaultIndexer {
+ public:
+  virtual ~VaultIndexer() = default;
+  virtual int64_t version() const = 0;
+  // e was inserted (id and times final). last is the user's highest chunk, nullopt when there is
+  // none. Returns the chunk that holds e now: last's number (last is replaced) or a higher one
+  // (a new chunk).
+  virtual std::optional<VaultIndexChunk> added(const VaultEntry& e,
+                                               const std::optional<VaultIndexChunk>& last) = 0;
+  // e (as stored now) was updated in place; c is the chunk its row names. Returns c's new blob.
+  virtual std::optional<std::string> updated(const VaultEntry& e, const VaultIndexChunk& c) = 0;
+  // Entry id, which c holds, was deleted. Returns c's new blob, or "" when c is now empty (its
+  // row is deleted).
+  virtual std::optional<std::string> removed(int64_t id, const VaultIndexChunk& c) = 0;
+  // The whole index from every entry of the user (id order): chunks in order, each with the ids
+  // it holds (every entry in exactly one).
+  struct Built {
+    VaultIndexChunk chunk;
+    std::vector<int64_t> ids;
+  };
+  virtual std::optional<std::vector<Built>> build(const std::vector<VaultEntry>& entries) = 0;
 };
 
 // The reads of one request, answered in one unit of work: the pipeline asks for the caller's
@@ -77,7 +120,8 @@ struct ReadBatch {
     std::string session;  // non-empty: load this session
     int64_t user_id = 0;  // owner of everything below
     bool user = false, handbook = false, links = false, vault_key = false, vault_entries = false;
-    int64_t vault_entry = 0;  // > 0: load this entry of the user
+    int64_t vault_entry = 0;   // > 0: load this entry of the user
+    bool vault_index = false;  // the user's list index chunks (chunk order)
   } want;
   std::optional<Session> session;
   std::optional<User> user;
@@ -86,6 +130,7 @@ struct ReadBatch {
   std::optional<VaultKey> vault_key;
   std::vector<VaultEntry> vault_entries;
   std::optional<VaultEntry> vault_entry;
+  std::vector<VaultIndexChunk> vault_index;
 };
 
 class Repository {
@@ -162,18 +207,27 @@ class Repository {
   // Replaces salt/params/wrapped key and bumps generation, only if generation == expected.
   virtual bool update_vault_key(const VaultKey& k, int64_t expected_generation) = 0;
 
-  // --- vault entries
+  // --- vault entries. Every write keeps the list index through `index` (see VaultIndexer); a
+  // write without one (or with another version) sets the vault's index_version to 0.
   // Inserts an entry in one transaction: reserves the id, calls seal(id) for the ciphertext (the id
   // is bound into the associated data), stores it. nullopt when the user has `cap` entries.
   virtual std::optional<VaultEntry> add_vault_entry(
-      int64_t user_id, int64_t now, int64_t cap,
-      const std::function<std::string(int64_t id)>& seal) = 0;
+      int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal,
+      VaultIndexer* index = nullptr) = 0;
   virtual std::vector<VaultEntry> list_vault_entries(int64_t user_id) = 0;
   virtual std::optional<VaultEntry> get_vault_entry(int64_t user_id, int64_t id) = 0;
   virtual std::optional<VaultEntry> update_vault_entry(int64_t user_id, int64_t id,
-                                                       const std::string& ciphertext,
-                                                       int64_t now) = 0;
-  virtual bool delete_vault_entry(int64_t user_id, int64_t id) = 0;
+                                                       const std::string& ciphertext, int64_t now,
+                                                       VaultIndexer* index = nullptr) = 0;
+  virtual bool delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index = nullptr) = 0;
+
+  // --- the vault list index
+  virtual std::vector<VaultIndexChunk> list_vault_index(int64_t user_id) = 0;  // chunk order
+  // In one transaction: builds the index from every entry of the user (index.build), replaces
+  // the old chunks and sets index_version. Returns the new chunks; nullopt (nothing written)
+  // when the user has no vault or build returned nullopt.
+  virtual std::optional<std::vector<VaultIndexChunk>> rebuild_vault_index(int64_t user_id,
+                                                                          VaultIndexer& index) = 0;
 };
 
 enum class Access { read, write };

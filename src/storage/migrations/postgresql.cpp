@@ -85,8 +85,23 @@ CREATE INDEX token_blocklist_by_expiry ON token_blocklist(expires_at);
 CREATE INDEX token_blocklist_by_user ON token_blocklist(user_id);
 )sql";
 
+// The vault list index (vault/index.hpp): sealed chunks of what the list shows, the chunk each
+// entry is in, and the index format each vault's index is complete in (0: none; vaults from
+// before this migration get theirs built by their next list).
+constexpr const char* kV2 = R"sql(
+ALTER TABLE vault_keys ADD COLUMN index_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE vault ADD COLUMN index_chunk BIGINT;
+CREATE TABLE vault_index (
+  user_id    BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  chunk      BIGINT NOT NULL,
+  ciphertext BYTEA  NOT NULL,
+  PRIMARY KEY (user_id, chunk)
+);
+)sql";
+
 constexpr Migration kAll[] = {
     {1, "initial schema", kV1},
+    {2, "vault list index", kV2},
 };
 
 }  // namespace

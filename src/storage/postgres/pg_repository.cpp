@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "storage/detail/vault_index.hpp"
 #include "util/error.hpp"
 
 namespace sr::storage::postgres {
@@ -15,8 +16,9 @@ namespace {
 #define LINK_COLS "id, user_id, platform, url, created_at"
 #define ENTRY_COLS "id, user_id, ciphertext, created_at, updated_at"
 #define HANDBOOK_COLS "full_name, age, phone, address, bio, updated_at"
-#define VAULT_KEY_COLS \
-  "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at"
+#define VAULT_KEY_COLS                                                                            \
+  "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at, " \
+  "index_version"
 
 // Statements used by more than one method (a single-row method and read_batch, or a method and
 // its pipelined form) are named here, so the text exists once. Conn prepares a statement per
@@ -39,6 +41,21 @@ constexpr char kUpdatePasswordHash[] = "UPDATE users SET password_hash = $1 WHER
 constexpr char kRevokeUserSessions[] =
     "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL";
 constexpr char kLockUser[] = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE";
+// The list index: every entry write locks the user's vault key row first (and reads the index
+// format), so the chunk edits of one user are serialized; an add takes kLockUser before it.
+constexpr char kLockIndex[] =
+    "SELECT index_version FROM vault_keys WHERE user_id = $1 FOR NO KEY UPDATE";
+constexpr char kDropIndex[] = "UPDATE vault_keys SET index_version = 0 WHERE user_id = $1";
+constexpr char kListIndex[] =
+    "SELECT chunk, ciphertext FROM vault_index WHERE user_id = $1 ORDER BY chunk";
+constexpr char kPutChunk[] =
+    "INSERT INTO vault_index (user_id, chunk, ciphertext) VALUES ($1, $2, $3) "
+    "ON CONFLICT (user_id, chunk) DO UPDATE SET ciphertext = excluded.ciphertext";
+constexpr char kDeleteChunk[] = "DELETE FROM vault_index WHERE user_id = $1 AND chunk = $2";
+// The chunk an entry's row names (for update and delete).
+constexpr char kChunkOfEntry[] =
+    "SELECT i.chunk, i.ciphertext FROM vault v JOIN vault_index i "
+    "ON i.user_id = v.user_id AND i.chunk = v.index_chunk WHERE v.id = $1 AND v.user_id = $2";
 
 User read_user(const Result& r, int i) {
   return User{r.i64(i, 0), r.bytes(i, 1), r.bytes(i, 2), r.bytes(i, 3), r.i64(i, 4)};
@@ -73,8 +90,21 @@ Handbook read_handbook(const Result& r, int i) {
 }
 
 VaultKey read_vault_key(const Result& r, int i) {
-  return VaultKey{r.i64(i, 0),   r.bytes(i, 1), r.i64(i, 2), r.i64(i, 3),
-                  r.bytes(i, 4), r.i64(i, 5),   r.i64(i, 6), r.i64(i, 7)};
+  return VaultKey{r.i64(i, 0), r.bytes(i, 1), r.i64(i, 2), r.i64(i, 3), r.bytes(i, 4),
+                  r.i64(i, 5), r.i64(i, 6),   r.i64(i, 7), r.i64(i, 8)};
+}
+
+VaultIndexChunk read_chunk(const Result& r, int i) {
+  return VaultIndexChunk{r.i64(i, 0), r.bytes(i, 1)};
+}
+
+// Whether `index` keeps this vault's index, from kLockIndex's result (no row: no vault).
+bool keeps(const Result& lock, const VaultIndexer* index) {
+  const int64_t v = lock.rows() ? lock.i64(0, 0) : 0;
+  return v != 0 && index && v == index->version();
+}
+bool has_index(const Result& lock) {
+  return lock.rows() && lock.i64(0, 0) != 0;
 }
 
 template <class T, class F>
@@ -113,6 +143,7 @@ void PgRepository::read_batch(ReadBatch& b) {
   if (w.vault_key) q.add(kGetVaultKey).i(w.user_id);
   if (w.vault_entries) q.add(kListVaultEntries).i(w.user_id);
   if (w.vault_entry > 0) q.add(kGetVaultEntry).i(w.vault_entry).i(w.user_id);
+  if (w.vault_index) q.add(kListIndex).i(w.user_id);
   if (q.empty()) return;
   auto r = c_.pipeline(q);
   std::size_t i = 0;  // the results come back in the order the statements were added
@@ -123,6 +154,7 @@ void PgRepository::read_batch(ReadBatch& b) {
   if (w.vault_key) b.vault_key = first_row<VaultKey>(r[i++], read_vault_key);
   if (w.vault_entries) b.vault_entries = all_rows<VaultEntry>(r[i++], read_entry);
   if (w.vault_entry > 0) b.vault_entry = first_row<VaultEntry>(r[i++], read_entry);
+  if (w.vault_index) b.vault_index = all_rows<VaultIndexChunk>(r[i++], read_chunk);
 }
 
 void PgRepository::ping() {
@@ -336,7 +368,7 @@ std::optional<VaultKey> PgRepository::get_vault_key(int64_t user_id) {
 
 bool PgRepository::create_vault_key(const VaultKey& k) {
   return c_.exec("INSERT INTO vault_keys (" VAULT_KEY_COLS
-                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_id) DO NOTHING",
+                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id) DO NOTHING",
                  Params()
                      .i(k.user_id)
                      .b(k.kdf_salt)
@@ -345,7 +377,8 @@ bool PgRepository::create_vault_key(const VaultKey& k) {
                      .b(k.wrapped_key)
                      .i(k.generation)
                      .i(k.created_at)
-                     .i(k.updated_at))
+                     .i(k.updated_at)
+                     .i(k.index_version))
              .affected() == 1;
 }
 
@@ -366,15 +399,18 @@ bool PgRepository::update_vault_key(const VaultKey& k, int64_t expected_generati
 }
 
 std::optional<VaultEntry> PgRepository::add_vault_entry(
-    int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal) {
-  // Not one pipeline: seal(id) needs the id the insert returns, and the ciphertext must be
-  // written in the same transaction. So two round trips instead of five: (BEGIN; lock; capped
-  // insert RETURNING id), then seal(id) on the client, then (UPDATE; COMMIT). The transaction
-  // stays open across seal(); a throwing seal or a failure rolls everything back.
+    int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal,
+    VaultIndexer* index) {
+  // Not one pipeline: seal(id) needs the id the insert returns, and the ciphertext and the chunk
+  // must be written in the same transaction. So two round trips: (BEGIN; locks; capped insert
+  // RETURNING id; the highest chunk), then seal(id) and the chunk edit on the client, then
+  // (UPDATE; chunk; COMMIT). The transaction stays open across the client's work; a throw or a
+  // failure rolls everything back.
   Tx tx(c_, Tx::adopt);  // rolls back whatever the first pipeline left open
   Batch first;
   first.add(kBegin);
   first.add(kLockUser).i(user_id);
+  first.add(kLockIndex).i(user_id);
   first
       .add(
           "INSERT INTO vault (user_id, ciphertext, created_at, updated_at) "
@@ -383,18 +419,95 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
       .i(user_id)
       .i(now)
       .i(cap);
+  first
+      .add(
+          "SELECT chunk, ciphertext FROM vault_index WHERE user_id = $1 ORDER BY chunk DESC LIMIT "
+          "1")
+      .i(user_id);
   auto r = c_.pipeline(first);
-  const Result &lock = r[1], &ins = r[2];
+  const Result &lock = r[1], &key = r[2], &ins = r[3];
   if (lock.rows() == 0) no_such_user();
   if (ins.rows() == 0) return std::nullopt;
   VaultEntry e{ins.i64(0, 0), user_id, {}, now, now};
   e.ciphertext = seal(e.id);  // a throwing seal rolls everything back
+  std::optional<VaultIndexChunk> chunk;
+  if (keeps(key, index)) {
+    auto last = first_row<VaultIndexChunk>(r[4], read_chunk);
+    chunk = index->added(e, last);
+    if (chunk && last && chunk->chunk < last->chunk) chunk.reset();
+  }
+  std::optional<int64_t> chunk_no;
+  if (chunk) chunk_no = chunk->chunk;
   Batch second;
-  second.add("UPDATE vault SET ciphertext = $1 WHERE id = $2").b(e.ciphertext).i(e.id);
+  second.add("UPDATE vault SET ciphertext = $1, index_chunk = $2 WHERE id = $3")
+      .b(e.ciphertext)
+      .oi(chunk_no)
+      .i(e.id);
+  if (chunk)
+    second.add(kPutChunk).i(user_id).i(chunk->chunk).b(chunk->ciphertext);
+  else if (has_index(key))
+    second.add(kDropIndex).i(user_id);
   second.add(kCommit);
   c_.pipeline(second);
   tx.committed();
   return e;
+}
+
+void PgRepository::finish_index_edit(
+    int64_t user_id, const Result& lock, const VaultIndexer* index, const Result& chunk,
+    const std::function<std::optional<std::string>(const VaultIndexChunk&)>& edit) {
+  std::optional<std::string> next;
+  std::optional<VaultIndexChunk> c;
+  const bool keep = keeps(lock, index);
+  if (keep) c = first_row<VaultIndexChunk>(chunk, read_chunk);
+  if (c) next = edit(*c);
+  Batch b;
+  if (next && next->empty())
+    b.add(kDeleteChunk).i(user_id).i(c->chunk);
+  else if (next)
+    b.add(kPutChunk).i(user_id).i(c->chunk).b(*next);
+  else if (has_index(lock))
+    b.add(kDropIndex).i(user_id);
+  b.add(kCommit);
+  c_.pipeline(b);
+}
+
+std::vector<VaultIndexChunk> PgRepository::list_vault_index(int64_t user_id) {
+  return all_rows<VaultIndexChunk>(c_.exec(kListIndex, Params().i(user_id)), read_chunk);
+}
+
+std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(int64_t user_id,
+                                                                              VaultIndexer& index) {
+  Tx tx(c_, Tx::adopt);
+  Batch first;
+  first.add(kBegin);
+  first.add(kLockIndex).i(user_id);
+  first.add(kListVaultEntries).i(user_id);
+  auto r = c_.pipeline(first);
+  if (r[1].rows() == 0) return std::nullopt;  // no vault
+  const auto entries = all_rows<VaultEntry>(r[2], read_entry);
+  auto built = index.build(entries);
+  if (!built) return std::nullopt;
+  detail::check_built(*built, entries);
+  Batch second;
+  second.add("DELETE FROM vault_index WHERE user_id = $1").i(user_id);
+  for (const auto& b : *built) {
+    second.add(kPutChunk).i(user_id).i(b.chunk.chunk).b(b.chunk.ciphertext);
+    second.add("UPDATE vault SET index_chunk = $1 WHERE user_id = $2 AND id BETWEEN $3 AND $4")
+        .i(b.chunk.chunk)
+        .i(user_id)
+        .i(b.ids.front())
+        .i(b.ids.back());
+  }
+  second.add("UPDATE vault_keys SET index_version = $1 WHERE user_id = $2")
+      .i(index.version())
+      .i(user_id);
+  second.add(kCommit);
+  c_.pipeline(second);
+  tx.committed();
+  std::vector<VaultIndexChunk> out;
+  for (auto& b : *built) out.push_back(std::move(b.chunk));
+  return out;
 }
 
 std::vector<VaultEntry> PgRepository::list_vault_entries(int64_t user_id) {
@@ -407,18 +520,44 @@ std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t
 
 std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,
                                                            const std::string& ciphertext,
-                                                           int64_t now) {
-  auto r = c_.exec(
-      "UPDATE vault SET ciphertext = $1, updated_at = $2 "
-      "WHERE id = $3 AND user_id = $4 RETURNING " ENTRY_COLS,
-      Params().b(ciphertext).i(now).i(id).i(user_id));
-  if (r.rows() == 0) return std::nullopt;
-  return read_entry(r, 0);
+                                                           int64_t now, VaultIndexer* index) {
+  // Two round trips: (BEGIN; lock; UPDATE RETURNING; the entry's chunk), the chunk edit on the
+  // client, (chunk; COMMIT).
+  Tx tx(c_, Tx::adopt);
+  Batch first;
+  first.add(kBegin);
+  first.add(kLockIndex).i(user_id);
+  first
+      .add(
+          "UPDATE vault SET ciphertext = $1, updated_at = $2 "
+          "WHERE id = $3 AND user_id = $4 RETURNING " ENTRY_COLS)
+      .b(ciphertext)
+      .i(now)
+      .i(id)
+      .i(user_id);
+  first.add(kChunkOfEntry).i(id).i(user_id);
+  auto r = c_.pipeline(first);
+  if (r[2].rows() == 0) return std::nullopt;  // rolled back by tx
+  VaultEntry e = read_entry(r[2], 0);
+  finish_index_edit(user_id, r[1], index, r[3],
+                    [&](const VaultIndexChunk& c) { return index->updated(e, c); });
+  tx.committed();
+  return e;
 }
 
-bool PgRepository::delete_vault_entry(int64_t user_id, int64_t id) {
-  return c_.exec("DELETE FROM vault WHERE id = $1 AND user_id = $2", Params().i(id).i(user_id))
-             .affected() > 0;
+bool PgRepository::delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index) {
+  Tx tx(c_, Tx::adopt);
+  Batch first;
+  first.add(kBegin);
+  first.add(kLockIndex).i(user_id);
+  first.add(kChunkOfEntry).i(id).i(user_id);
+  first.add("DELETE FROM vault WHERE id = $1 AND user_id = $2").i(id).i(user_id);
+  auto r = c_.pipeline(first);
+  if (r[3].affected() == 0) return false;
+  finish_index_edit(user_id, r[1], index, r[2],
+                    [&](const VaultIndexChunk& c) { return index->removed(id, c); });
+  tx.committed();
+  return true;
 }
 
 }  // namespace sr::storage::postgres

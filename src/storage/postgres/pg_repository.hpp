@@ -53,16 +53,27 @@ class PgRepository final : public Repository {
   bool create_vault_key(const VaultKey& k) override;
   bool update_vault_key(const VaultKey& k, int64_t expected_generation) override;
 
-  std::optional<VaultEntry> add_vault_entry(
-      int64_t user_id, int64_t now, int64_t cap,
-      const std::function<std::string(int64_t id)>& seal) override;
+  std::optional<VaultEntry> add_vault_entry(int64_t user_id, int64_t now, int64_t cap,
+                                            const std::function<std::string(int64_t id)>& seal,
+                                            VaultIndexer* index = nullptr) override;
   std::vector<VaultEntry> list_vault_entries(int64_t user_id) override;
   std::optional<VaultEntry> get_vault_entry(int64_t user_id, int64_t id) override;
   std::optional<VaultEntry> update_vault_entry(int64_t user_id, int64_t id,
-                                               const std::string& ciphertext, int64_t now) override;
-  bool delete_vault_entry(int64_t user_id, int64_t id) override;
+                                               const std::string& ciphertext, int64_t now,
+                                               VaultIndexer* index = nullptr) override;
+  bool delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index = nullptr) override;
+
+  std::vector<VaultIndexChunk> list_vault_index(int64_t user_id) override;
+  std::optional<std::vector<VaultIndexChunk>> rebuild_vault_index(int64_t user_id,
+                                                                  VaultIndexer& index) override;
 
  private:
+  // The second round trip of an update or delete, inside its transaction: the edited chunk (or
+  // its deletion, or dropping the index) and COMMIT. lock is kLockIndex's result, chunk
+  // kChunkOfEntry's.
+  void finish_index_edit(
+      int64_t user_id, const Result& lock, const VaultIndexer* index, const Result& chunk,
+      const std::function<std::optional<std::string>(const VaultIndexChunk&)>& edit);
   Conn& c_;
 };
 

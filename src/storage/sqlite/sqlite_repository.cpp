@@ -1,5 +1,7 @@
 #include "storage/sqlite/sqlite_repository.hpp"
 
+#include "storage/detail/vault_index.hpp"
+
 namespace sr::storage::sqlite {
 
 namespace {
@@ -37,8 +39,9 @@ VaultEntry read_entry(const Query& q) {
 #define LINK_COLS "id, user_id, platform, url, created_at"
 #define ENTRY_COLS "id, user_id, ciphertext, created_at, updated_at"
 #define HANDBOOK_COLS "full_name, age, phone, address, bio, updated_at"
-#define VAULT_KEY_COLS \
-  "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at"
+#define VAULT_KEY_COLS                                                                            \
+  "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at, " \
+  "index_version"
 
 }  // namespace
 
@@ -286,12 +289,13 @@ std::optional<VaultKey> SqliteRepository::get_vault_key(int64_t user_id) {
   Query q(db_, "SELECT " VAULT_KEY_COLS " FROM vault_keys WHERE user_id = ?");
   q.bind(user_id);
   if (!q.step()) return std::nullopt;
-  return VaultKey{q.i64(0), q.blob(1), q.i64(2), q.i64(3), q.blob(4), q.i64(5), q.i64(6), q.i64(7)};
+  return VaultKey{q.i64(0), q.blob(1), q.i64(2), q.i64(3), q.blob(4),
+                  q.i64(5), q.i64(6),  q.i64(7), q.i64(8)};
 }
 
 bool SqliteRepository::create_vault_key(const VaultKey& k) {
   Query q(db_, "INSERT INTO vault_keys (" VAULT_KEY_COLS
-               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING");
+               ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING");
   q.bind(k.user_id)
       .bind_blob(k.kdf_salt)
       .bind(k.kdf_mem_kib)
@@ -300,6 +304,7 @@ bool SqliteRepository::create_vault_key(const VaultKey& k) {
       .bind(k.generation)
       .bind(k.created_at)
       .bind(k.updated_at)
+      .bind(k.index_version)
       .run();
   return q.changes() == 1;
 }
@@ -319,8 +324,97 @@ bool SqliteRepository::update_vault_key(const VaultKey& k, int64_t expected_gene
   return q.changes() == 1;
 }
 
+// --- the list index: every entry write below runs in one Tx with the change to its chunk.
+
+bool SqliteRepository::keeps_index(int64_t user_id, const VaultIndexer* index) {
+  Query q(db_, "SELECT index_version FROM vault_keys WHERE user_id = ?");
+  q.bind(user_id);
+  const int64_t v = q.step() ? q.i64(0) : 0;
+  if (v != 0 && index && v == index->version()) return true;
+  if (v != 0) drop_index(user_id);
+  return false;
+}
+
+void SqliteRepository::drop_index(int64_t user_id) {
+  Query(db_, "UPDATE vault_keys SET index_version = 0 WHERE user_id = ?").bind(user_id).run();
+}
+
+void SqliteRepository::put_chunk(int64_t user_id, const VaultIndexChunk& c) {
+  Query(db_,
+        "INSERT INTO vault_index (user_id, chunk, ciphertext) VALUES (?, ?, ?) "
+        "ON CONFLICT (user_id, chunk) DO UPDATE SET ciphertext = excluded.ciphertext")
+      .bind(user_id)
+      .bind(c.chunk)
+      .bind_blob(c.ciphertext)
+      .run();
+}
+
+void SqliteRepository::edit_chunk(
+    int64_t user_id, std::optional<int64_t> chunk,
+    const std::function<std::optional<std::string>(const VaultIndexChunk&)>& edit) {
+  std::optional<VaultIndexChunk> c;
+  if (chunk) {
+    Query q(db_, "SELECT ciphertext FROM vault_index WHERE user_id = ? AND chunk = ?");
+    q.bind(user_id).bind(*chunk);
+    if (q.step()) c = VaultIndexChunk{*chunk, q.blob(0)};
+  }
+  std::optional<std::string> next;
+  if (c) next = edit(*c);
+  if (!next) return drop_index(user_id);
+  if (next->empty()) {
+    Query(db_, "DELETE FROM vault_index WHERE user_id = ? AND chunk = ?")
+        .bind(user_id)
+        .bind(*chunk)
+        .run();
+  } else {
+    put_chunk(user_id, {*chunk, std::move(*next)});
+  }
+}
+
+std::vector<VaultIndexChunk> SqliteRepository::list_vault_index(int64_t user_id) {
+  Query q(db_, "SELECT chunk, ciphertext FROM vault_index WHERE user_id = ? ORDER BY chunk");
+  q.bind(user_id);
+  std::vector<VaultIndexChunk> out;
+  while (q.step()) out.push_back({q.i64(0), q.blob(1)});
+  return out;
+}
+
+std::optional<std::vector<VaultIndexChunk>> SqliteRepository::rebuild_vault_index(
+    int64_t user_id, VaultIndexer& index) {
+  Tx tx(db_);
+  {
+    Query q(db_, "SELECT 1 FROM vault_keys WHERE user_id = ?");
+    if (!q.bind(user_id).step()) return std::nullopt;
+  }
+  const auto entries = list_vault_entries(user_id);
+  auto built = index.build(entries);
+  if (!built) return std::nullopt;
+  detail::check_built(*built, entries);
+  Query(db_, "DELETE FROM vault_index WHERE user_id = ?").bind(user_id).run();
+  std::vector<VaultIndexChunk> out;
+  for (auto& b : *built) {
+    put_chunk(user_id, b.chunk);
+    if (!b.ids.empty()) {
+      Query(db_, "UPDATE vault SET index_chunk = ? WHERE user_id = ? AND id BETWEEN ? AND ?")
+          .bind(b.chunk.chunk)
+          .bind(user_id)
+          .bind(b.ids.front())
+          .bind(b.ids.back())
+          .run();
+    }
+    out.push_back(std::move(b.chunk));
+  }
+  Query(db_, "UPDATE vault_keys SET index_version = ? WHERE user_id = ?")
+      .bind(index.version())
+      .bind(user_id)
+      .run();
+  tx.commit();
+  return out;
+}
+
 std::optional<VaultEntry> SqliteRepository::add_vault_entry(
-    int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal) {
+    int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal,
+    VaultIndexer* index) {
   Tx tx(db_);
   {
     Query c(db_, "SELECT count(*) FROM vault WHERE user_id = ?");
@@ -339,10 +433,28 @@ std::optional<VaultEntry> SqliteRepository::add_vault_entry(
     q.run();
   }
   VaultEntry e{id, user_id, seal(id), now, now};  // a throwing seal rolls everything back
-  {
-    Query q(db_, "UPDATE vault SET ciphertext = ? WHERE id = ?");
-    q.bind_blob(e.ciphertext).bind(id).run();
+  std::optional<int64_t> chunk;
+  if (keeps_index(user_id, index)) {
+    std::optional<VaultIndexChunk> last;
+    {
+      Query q(db_,
+              "SELECT chunk, ciphertext FROM vault_index WHERE user_id = ? "
+              "ORDER BY chunk DESC LIMIT 1");
+      if (q.bind(user_id).step()) last = VaultIndexChunk{q.i64(0), q.blob(1)};
+    }
+    auto c = index->added(e, last);
+    if (c && (!last || c->chunk >= last->chunk)) {
+      put_chunk(user_id, *c);
+      chunk = c->chunk;
+    } else {
+      drop_index(user_id);
+    }
   }
+  Query(db_, "UPDATE vault SET ciphertext = ?, index_chunk = ? WHERE id = ?")
+      .bind_blob(e.ciphertext)
+      .bind(chunk)
+      .bind(id)
+      .run();
   tx.commit();
   return e;
 }
@@ -364,21 +476,40 @@ std::optional<VaultEntry> SqliteRepository::get_vault_entry(int64_t user_id, int
 
 std::optional<VaultEntry> SqliteRepository::update_vault_entry(int64_t user_id, int64_t id,
                                                                const std::string& ciphertext,
-                                                               int64_t now) {
-  Query q(db_,
-          "UPDATE vault SET ciphertext = ?, updated_at = ? WHERE id = ? AND user_id = ? "
-          "RETURNING " ENTRY_COLS);
-  q.bind_blob(ciphertext).bind(now).bind(id).bind(user_id);
-  if (!q.step()) return std::nullopt;
-  auto out = read_entry(q);
-  q.run();
+                                                               int64_t now, VaultIndexer* index) {
+  Tx tx(db_);
+  std::optional<VaultEntry> out;
+  std::optional<int64_t> chunk;
+  {
+    Query q(db_,
+            "UPDATE vault SET ciphertext = ?, updated_at = ? WHERE id = ? AND user_id = ? "
+            "RETURNING " ENTRY_COLS ", index_chunk");
+    q.bind_blob(ciphertext).bind(now).bind(id).bind(user_id);
+    if (!q.step()) return std::nullopt;
+    out = read_entry(q);
+    chunk = q.opt_i64(5);
+    q.run();
+  }
+  if (keeps_index(user_id, index))
+    edit_chunk(user_id, chunk, [&](const VaultIndexChunk& c) { return index->updated(*out, c); });
+  tx.commit();
   return out;
 }
 
-bool SqliteRepository::delete_vault_entry(int64_t user_id, int64_t id) {
-  Query q(db_, "DELETE FROM vault WHERE id = ? AND user_id = ?");
-  q.bind(id).bind(user_id).run();
-  return q.changes() > 0;
+bool SqliteRepository::delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index) {
+  Tx tx(db_);
+  std::optional<int64_t> chunk;
+  {
+    Query q(db_, "DELETE FROM vault WHERE id = ? AND user_id = ? RETURNING index_chunk");
+    q.bind(id).bind(user_id);
+    if (!q.step()) return false;
+    chunk = q.opt_i64(0);
+    q.run();
+  }
+  if (keeps_index(user_id, index))
+    edit_chunk(user_id, chunk, [&](const VaultIndexChunk& c) { return index->removed(id, c); });
+  tx.commit();
+  return true;
 }
 
 }  // namespace sr::storage::sqlite

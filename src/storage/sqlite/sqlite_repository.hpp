@@ -50,14 +50,30 @@ class SqliteRepository final : public Repository {
   bool create_vault_key(const VaultKey& k) override;
   bool update_vault_key(const VaultKey& k, int64_t expected_generation) override;
 
-  std::optional<VaultEntry> add_vault_entry(
-      int64_t user_id, int64_t now, int64_t cap,
-      const std::function<std::string(int64_t id)>& seal) override;
+  std::optional<VaultEntry> add_vault_entry(int64_t user_id, int64_t now, int64_t cap,
+                                            const std::function<std::string(int64_t id)>& seal,
+                                            VaultIndexer* index = nullptr) override;
   std::vector<VaultEntry> list_vault_entries(int64_t user_id) override;
   std::optional<VaultEntry> get_vault_entry(int64_t user_id, int64_t id) override;
   std::optional<VaultEntry> update_vault_entry(int64_t user_id, int64_t id,
-                                               const std::string& ciphertext, int64_t now) override;
-  bool delete_vault_entry(int64_t user_id, int64_t id) override;
+                                               const std::string& ciphertext, int64_t now,
+                                               VaultIndexer* index = nullptr) override;
+  bool delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index = nullptr) override;
+
+  std::vector<VaultIndexChunk> list_vault_index(int64_t user_id) override;
+  std::optional<std::vector<VaultIndexChunk>> rebuild_vault_index(int64_t user_id,
+                                                                  VaultIndexer& index) override;
+
+ private:
+  // Inside a write transaction: true when `index` keeps this user's index; otherwise the index
+  // is dropped (index_version = 0) if there was one.
+  bool keeps_index(int64_t user_id, const VaultIndexer* index);
+  void drop_index(int64_t user_id);
+  // Replaces chunk `chunk` of the user with edit(chunk): "" deletes it, nullopt (or a missing
+  // chunk) drops the index.
+  void edit_chunk(int64_t user_id, std::optional<int64_t> chunk,
+                  const std::function<std::optional<std::string>(const VaultIndexChunk&)>& edit);
+  void put_chunk(int64_t user_id, const VaultIndexChunk& c);
 
  private:
   Db& db_;
