@@ -1,7 +1,8 @@
 // fuzz_vault_token: src/vault/crypto.cpp on arbitrary bytes -- open_session(), open_entry(),
 // unwrap_data_key() (tiny Argon2id cost only, and only when the blob has the right shape, to stay
-// fast) -- must never crash; what is sealed opens again, and a sealed value with one flipped bit,
-// another key or another binding never opens.
+// fast), open_index_chunk() -- and src/vault/index.cpp's parse_index_chunk() must never crash;
+// what is sealed opens again, and a sealed value with one flipped bit, another key or another
+// binding never opens; a chunk plaintext that parses encodes back to the same bytes.
 //
 // Input: byte 0 selects the mode.
 #include <sodium.h>
@@ -11,6 +12,7 @@
 #include "fuzz_common.hpp"
 #include "util/encoding.hpp"
 #include "vault/crypto.hpp"
+#include "vault/index.hpp"
 
 namespace {
 
@@ -164,6 +166,44 @@ void run_unwrap(FuzzedDataProvider& fdp) {
   if (r) FUZZ_CHECK(r->equals(data_key()));
 }
 
+void run_parse_chunk(std::string_view plain) {
+  auto v = sr::vault::parse_index_chunk(plain);
+  if (!v) return;
+  // Every item lies inside the region, ids ascend, and the encoding is canonical.
+  int64_t prev = 0;
+  for (const auto& it : v->items) {
+    FUZZ_CHECK(it.id > prev && !it.json.empty());
+    FUZZ_CHECK(it.json.data() >= v->region.data() &&
+               it.json.data() + it.json.size() <= v->region.data() + v->region.size());
+    prev = it.id;
+  }
+  FUZZ_CHECK(sr::vault::encode_index_chunk(v->items).view() == plain);
+}
+
+void run_chunk_roundtrip(FuzzedDataProvider& fdp) {
+  const int64_t user = fdp.ConsumeIntegral<int64_t>();
+  const int64_t chunk = fdp.ConsumeIntegral<int64_t>();
+  const size_t pos = fdp.ConsumeIntegral<size_t>();
+  const uint8_t bit = 1u << fdp.ConsumeIntegralInRange<int>(0, 7);
+  const std::string plain = fdp.ConsumeRemainingBytesAsString();
+  const std::string blob = sr::vault::seal_index_chunk(data_key(), user, chunk, plain);
+  auto opened = sr::vault::open_index_chunk(data_key(), user, chunk, blob);
+  FUZZ_CHECK(opened && opened->view() == plain);
+  FUZZ_CHECK(sr::vault::index_chunk_plaintext_size(blob) == plain.size());
+  FUZZ_CHECK(!sr::vault::open_index_chunk(data_key(), user, chunk ^ 1, blob));
+  FUZZ_CHECK(!sr::vault::open_index_chunk(data_key(), user ^ 1, chunk, blob));
+  FUZZ_CHECK(!sr::vault::open_entry(data_key(), user, chunk, blob));  // not an entry
+  std::string bad = blob;
+  bad[pos % bad.size()] = static_cast<char>(bad[pos % bad.size()] ^ bit);
+  FUZZ_CHECK(!sr::vault::open_index_chunk(data_key(), user, chunk, bad));
+  // Opened in place: a forged blob leaves no plaintext behind (the buffer starts as the
+  // plaintext's complement, so it equals the plaintext only if plaintext was written).
+  std::string out(plain.size(), '\0');
+  for (size_t i = 0; i < plain.size(); ++i) out[i] = static_cast<char>(~plain[i]);
+  FUZZ_CHECK(!sr::vault::open_index_chunk_into(data_key(), user, chunk, bad, out.data()));
+  FUZZ_CHECK(plain.empty() || plain.find_first_not_of('\0') == std::string::npos || out != plain);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
@@ -176,7 +216,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1 || size > 8192) return 0;
   std::string_view rest = sr::fuzz::as_view(data + 1, size - 1);
   FuzzedDataProvider fdp(data + 1, size - 1);
-  switch (data[0] % 5) {
+  switch (data[0] % 7) {
     case 0:
       run_open_session(rest);
       break;
@@ -191,6 +231,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 4:
       run_unwrap(fdp);
+      break;
+    case 5:
+      run_parse_chunk(rest);
+      break;
+    case 6:
+      run_chunk_roundtrip(fdp);
       break;
   }
   return 0;

@@ -104,7 +104,8 @@ w(T, "phone_nul", b"\x03123\x00")
 w(T, "platform", b"\x04GitHub.com_x-y")
 w(T, "all", b"\x05https://a.b/c@d")
 
-# ---- vault_token: 0 open_session, 1 session round trip, 2 open_entry, 3 entry round trip, 4 unwrap
+# ---- vault_token: 0 open_session, 1 session round trip, 2 open_entry, 3 entry round trip, 4 unwrap,
+#      5 parse_index_chunk, 6 index chunk round trip
 T = "vault_token"
 SKEY, DKEY = b"S" * 32, b"D" * 32
 
@@ -134,6 +135,16 @@ w(T, "unwrap_password", b"\x04\x00" + fdp("vault password for fuzzing"))
 w(T, "unwrap_flip", b"\x04\x01" + b"\x00" * 8 + b"\x03\x01")
 w(T, "unwrap_blob", b"\x04\x02" + fdp(bytes([1]) + b"n" * 24 + b"c" * 48) + fdp(b"s" * 16))
 w(T, "unwrap_cost", b"\x04\x03" + be64(8)[::-1] + be64(1)[::-1])
+
+
+def index_chunk(items):  # src/vault/index.hpp: region || (id(8) length(4))* || count(4)
+    region = b",".join(j for _, j in items)
+    return region + b"".join(be64(i) + struct.pack(">I", len(j)) for i, j in items) + struct.pack(">I", len(items))
+
+
+w(T, "chunk_ok", b"\x05" + index_chunk([(3, b'{"id":3,"domain":"a"}'), (9, b'{"id":9,"notes":"x,y"}')]))
+w(T, "chunk_empty", b"\x05" + index_chunk([]))
+w(T, "chunk_roundtrip", b"\x06" + index_chunk([(1, b'{"id":1}')]) + b"\x11" * 8 + b"\x02" + b"\x00" * 7 + b"\x2a" * 8)
 
 # ---- legacy_hash: password (FDP string), stored string
 T = "legacy_hash"

@@ -20,6 +20,11 @@ SecretBytes SecretBytes::transient(std::size_t n) {
   s.buf_.resize(n);
   return s;
 }
+SecretBytes SecretBytes::transient(const unsigned char* p, std::size_t n) {
+  SecretBytes s;
+  s.buf_.assign(p, p + n);
+  return s;
+}
 SecretBytes SecretBytes::random(std::size_t n) {
   SecretBytes s(n);
   random_fill(s.data(), n);

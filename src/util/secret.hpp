@@ -22,6 +22,7 @@ class SecretBytes {
   // Zeroed on destruction but not mlock'ed: for plaintext that lives for microseconds (a decrypted
   // vault entry), where two syscalls per buffer would dominate a 50-entry list.
   static SecretBytes transient(std::size_t n);
+  static SecretBytes transient(const unsigned char* p, std::size_t n);
   SecretBytes(const SecretBytes& o);
   SecretBytes& operator=(const SecretBytes& o);
   SecretBytes(SecretBytes&& o) noexcept;

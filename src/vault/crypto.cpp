@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <array>
 #include <stdexcept>
 
 #include "util/encoding.hpp"
@@ -15,7 +17,9 @@ namespace {
 constexpr unsigned char kEnvelopeV1 = 0x01;
 constexpr unsigned char kEntryV1 = 0x01;
 constexpr unsigned char kSessionV1 = 0x01;
+constexpr unsigned char kIndexV1 = 0x01;
 constexpr std::string_view kSessionContext = "strongroom-vault-session-v1";
+constexpr std::string_view kIndexContext = "strongroom-vault-index";
 
 constexpr std::size_t kKeyBytes = crypto_aead_xchacha20poly1305_ietf_KEYBYTES;     // 32
 constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;  // 24
@@ -60,20 +64,26 @@ std::string seal(unsigned char version, const unsigned char* key, std::string_vi
   return out;
 }
 
-// The caller has checked blob[0] (the version) and built `ad` with it.
+// The caller has checked blob[0] (the version), built `ad` with it and made room for
+// blob.size() - kHeader - kTagBytes bytes at out. libsodium checks the tag before it decrypts:
+// out holds no plaintext unless the blob is authentic.
+bool open_into(const unsigned char* key, std::string_view ad, std::string_view blob,
+               unsigned char* out) {
+  if (blob.size() < kHeader + kTagBytes) return false;
+  const auto* b = uc(blob);
+  unsigned long long mlen = 0;
+  return crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, nullptr, b + kHeader,
+                                                    blob.size() - kHeader, uc(ad), ad.size(), b + 1,
+                                                    key) == 0 &&
+         mlen == blob.size() - kHeader - kTagBytes;
+}
+
 std::optional<SecretBytes> open(const unsigned char* key, std::string_view ad,
                                 std::string_view blob) {
   if (blob.size() < kHeader + kTagBytes) return std::nullopt;
-  const auto* b = uc(blob);
   // Short-lived: wiped on destruction, not mlock'ed (see SecretBytes::transient).
   auto plain = SecretBytes::transient(blob.size() - kHeader - kTagBytes);
-  unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain.data(), &mlen, nullptr, b + kHeader,
-                                                 blob.size() - kHeader, uc(ad), ad.size(), b + 1,
-                                                 key) != 0 ||
-      mlen != plain.size()) {
-    return std::nullopt;  // SecretBytes wipes whatever was written
-  }
+  if (!open_into(key, ad, blob, plain.data())) return std::nullopt;  // plain is wiped
   return plain;
 }
 
@@ -89,6 +99,20 @@ std::string entry_ad(int64_t user_id, int64_t entry_id) {
   put_be64(ad, entry_id);
   return ad;
 }
+
+// On the stack: it is built on every list.
+struct IndexAd {
+  std::array<char, kIndexContext.size() + 1 + 8 + 8> b{};
+  IndexAd(int64_t user_id, int64_t chunk) {
+    auto* p = std::copy(kIndexContext.begin(), kIndexContext.end(), b.begin());
+    *p++ = static_cast<char>(kIndexV1);
+    for (int64_t v : {user_id, chunk}) {
+      for (int s = 56; s >= 0; s -= 8)
+        *p++ = static_cast<char>((static_cast<uint64_t>(v) >> s) & 0xFF);
+    }
+  }
+  operator std::string_view() const { return {b.data(), b.size()}; }
+};
 
 std::string session_ad() {
   std::string ad(kSessionContext);
@@ -174,6 +198,37 @@ std::optional<SecretBytes> open_entry(const SecretBytes& data_key, int64_t user_
   return open(data_key.data(), entry_ad(user_id, entry_id), blob);
 }
 
+std::string seal_index_chunk(const SecretBytes& data_key, int64_t user_id, int64_t chunk,
+                             std::string_view plaintext) {
+  crypto_init();
+  if (data_key.size() != kKeyBytes) throw std::invalid_argument("vault: data key must be 32 bytes");
+  return seal(kIndexV1, data_key.data(), IndexAd(user_id, chunk), uc(plaintext), plaintext.size());
+}
+
+std::optional<SecretBytes> open_index_chunk(const SecretBytes& data_key, int64_t user_id,
+                                            int64_t chunk, std::string_view blob) {
+  crypto_init();
+  if (data_key.size() != kKeyBytes || blob.empty() ||
+      static_cast<unsigned char>(blob[0]) != kIndexV1) {
+    return std::nullopt;
+  }
+  return open(data_key.data(), IndexAd(user_id, chunk), blob);
+}
+
+std::optional<std::size_t> index_chunk_plaintext_size(std::string_view blob) {
+  if (blob.size() < kHeader + kTagBytes || static_cast<unsigned char>(blob[0]) != kIndexV1)
+    return std::nullopt;
+  return blob.size() - kHeader - kTagBytes;
+}
+
+bool open_index_chunk_into(const SecretBytes& data_key, int64_t user_id, int64_t chunk,
+                           std::string_view blob, char* out) {
+  crypto_init();
+  if (data_key.size() != kKeyBytes || !index_chunk_plaintext_size(blob)) return false;
+  return open_into(data_key.data(), IndexAd(user_id, chunk), blob,
+                   reinterpret_cast<unsigned char*>(out));
+}
+
 // Session plaintext (v1), all integers big-endian:
 //   user_id(8) unlocked_at(8) issued_at(8) expires_at(8) key_generation(8) epoch(8)
 //   data_key(32) sid_len(2) sid(sid_len)
@@ -225,7 +280,10 @@ std::optional<VaultSession> open_session(std::string_view token, const SecretByt
   s.expires_at = get_be64(p + 24);
   s.key_generation = get_be64(p + 32);
   s.epoch = get_be64(p + 40);
-  s.data_key = SecretBytes(p + 48, kKeyBytes);
+  // Transient like the plaintext it is copied from: it lives for one request, and locking it
+  // cost four system calls per vault request (mlock and madvise, then both undone) under the
+  // process-wide mmap lock.
+  s.data_key = SecretBytes::transient(p + 48, kKeyBytes);
   const std::size_t sid_len = (std::size_t{p[80]} << 8) | p[81];
   if (plain->size() != kFixed + sid_len) return std::nullopt;
   s.sid.assign(reinterpret_cast<const char*>(p + kFixed), sid_len);

@@ -4,6 +4,8 @@
 //    wrapped key); associated data = format version + user id. A wrong password = failed unwrap.
 //  - entries: XChaCha20-Poly1305 under the data key, associated data = version + user id + entry
 //  id.
+//  - list index chunks: the same under the data key, associated data = context + version + user
+//    id + chunk number.
 //  - vault session tokens: sealed (XChaCha20-Poly1305 under vault_session_key), base64url, carrying
 //    user id, auth session id, the data key, unlock time, expiry, key generation and session epoch.
 // Blob formats are versioned (first byte) so they can evolve.
@@ -37,6 +39,20 @@ std::string seal_entry(const SecretBytes& data_key, int64_t user_id, int64_t ent
 // nullopt on any tampering or wrong binding. The plaintext is returned in a self-wiping buffer.
 std::optional<SecretBytes> open_entry(const SecretBytes& data_key, int64_t user_id,
                                       int64_t entry_id, std::string_view blob);
+
+// List index chunks (vault/index.hpp): XChaCha20-Poly1305 under the data key, associated data =
+// "strongroom-vault-index" + version + user id + chunk number, so a chunk cannot be read back as
+// another user's, as another chunk, or as an entry (and an entry not as a chunk).
+std::string seal_index_chunk(const SecretBytes& data_key, int64_t user_id, int64_t chunk,
+                             std::string_view plaintext);
+std::optional<SecretBytes> open_index_chunk(const SecretBytes& data_key, int64_t user_id,
+                                            int64_t chunk, std::string_view blob);
+// For a list that opens chunks straight into its response: the plaintext size of a chunk blob
+// (nullopt: not a chunk blob), and open_index_chunk writing to out, which has room for it.
+// When the blob is not authentic, out holds no plaintext (libsodium checks the tag first).
+std::optional<std::size_t> index_chunk_plaintext_size(std::string_view blob);
+bool open_index_chunk_into(const SecretBytes& data_key, int64_t user_id, int64_t chunk,
+                           std::string_view blob, char* out);
 
 struct VaultSession {
   int64_t user_id = 0;
