@@ -13,6 +13,7 @@
 #include "observability/log.hpp"
 #include "util/clock.hpp"
 #include "vault/crypto.hpp"
+#include "vault/index.hpp"
 
 namespace sr::api {
 namespace {
@@ -121,11 +122,6 @@ std::string entry_plaintext(const json::Fields& f) {
   return w.take();
 }
 
-struct EntryView {
-  json::Fields f;
-  int64_t id, created_at, updated_at;
-};
-
 // The shape of a stored plaintext. Its values were validated by entry_schema() before they were
 // sealed, and the AEAD tag proves they are the ones we sealed for this user and entry: reading
 // them back checks the shape only (no URL parse, no bounds), which made a 50-entry list ~10%
@@ -146,24 +142,148 @@ const json::Schema& stored_schema() {
   return schema;
 }
 
-EntryView decrypt(const SecretBytes& dk, const storage::VaultEntry& e) {
+// The fields of a stored entry (their shape only: see stored_schema()).
+json::Fields decrypt(const SecretBytes& dk, const storage::VaultEntry& e) {
   auto pt = vault::open_entry(dk, e.user_id, e.id, e.ciphertext);
   if (!pt) throw std::runtime_error("vault entry failed authentication");  // -> 500, logged
-  return {json::parse_request(pt->view(), stored_schema()), e.id, e.created_at, e.updated_at};
+  return json::parse_request(pt->view(), stored_schema());
 }
 
-void write_entry(json::Writer& w, const EntryView& e, bool with_secret) {
+void write_entry(json::Writer& w, const json::Fields& f, const storage::VaultEntry& e,
+                 bool with_secret) {
   w.begin_object()
       .kv("id", e.id)
-      .kv("domain", *e.f.str("domain"))
-      .kv("account_name", *e.f.str("account_name"));
-  if (with_secret) w.kv("pin_or_password", *e.f.str("pin_or_password"));
-  w.kv("url", e.f.str("url"))
-      .kv("notes", e.f.str("notes"))
+      .kv("domain", *f.str("domain"))
+      .kv("account_name", *f.str("account_name"));
+  if (with_secret) w.kv("pin_or_password", *f.str("pin_or_password"));
+  w.kv("url", f.str("url"))
+      .kv("notes", f.str("notes"))
       .kv("created_at", rfc3339(e.created_at))
       .kv("updated_at", rfc3339(e.updated_at))
       .end_object();
 }
+
+// What the list shows of an entry: the item stored in the list index.
+std::string list_item(const json::Fields& f, const storage::VaultEntry& e) {
+  json::Writer w;
+  write_entry(w, f, e, false);
+  return w.take();
+}
+
+// Strings that held entry fields, wiped before they are freed.
+struct WipedStrings {
+  std::vector<std::string> v;
+  WipedStrings() = default;
+  WipedStrings(const WipedStrings&) = delete;
+  WipedStrings& operator=(const WipedStrings&) = delete;
+  ~WipedStrings() {
+    for (auto& s : v) sodium_memzero(s.data(), s.size());
+  }
+};
+
+// A list index that does not open, parse or hold what its rows say: tampering or corruption.
+// The index is then rebuilt from the entries (by the list, or after a write dropped it).
+void index_rejected(const Call& call, int64_t uid) {
+  obs::security_event("vault.index.rejected", call.req.request_id, call.ip, {{"user_id", uid}});
+}
+
+// Keeps the list index (vault/index.hpp) for the storage, inside its write transactions, with
+// the data key of this request. `fields` are the entry being added or updated.
+class EntryIndexer final : public storage::VaultIndexer {
+ public:
+  EntryIndexer(const Call& call, const SecretBytes& dk, int64_t user_id,
+               const json::Fields* fields = nullptr)
+      : call_(call), dk_(dk), uid_(user_id), fields_(fields) {}
+
+  int64_t version() const override { return vault::kIndexVersion; }
+
+  std::optional<storage::VaultIndexChunk> added(
+      const storage::VaultEntry& e, const std::optional<storage::VaultIndexChunk>& last) override {
+    std::string item = list_item(*fields_, e);
+    Wipe wipe{item};
+    if (last) {
+      auto pt = vault::open_index_chunk(dk_, uid_, last->chunk, last->ciphertext);
+      std::optional<vault::ChunkView> v;
+      if (pt) v = vault::parse_index_chunk(pt->view());
+      // Ids only grow, so the new entry goes last; anything else is not an index we keep.
+      if (!v || (!v->items.empty() && v->items.back().id >= e.id)) return rejected();
+      if (!vault::chunk_full(v->items)) {
+        v->items.push_back({e.id, item});
+        return storage::VaultIndexChunk{last->chunk, seal(last->chunk, v->items)};
+      }
+    }
+    const int64_t next = last ? last->chunk + 1 : 1;
+    const vault::IndexItem one[] = {{e.id, item}};
+    return storage::VaultIndexChunk{next, seal(next, one)};
+  }
+
+  std::optional<std::string> updated(const storage::VaultEntry& e,
+                                     const storage::VaultIndexChunk& c) override {
+    std::string item = list_item(*fields_, e);
+    Wipe wipe{item};
+    return edit(c, e.id, [&](auto&, auto it) { it->json = item; });
+  }
+
+  std::optional<std::string> removed(int64_t id, const storage::VaultIndexChunk& c) override {
+    return edit(c, id, [](auto& items, auto it) { items.erase(it); });
+  }
+
+  std::optional<std::vector<Built>> build(
+      const std::vector<storage::VaultEntry>& entries) override {
+    WipedStrings json;
+    json.v.reserve(entries.size());
+    for (const auto& e : entries) json.v.push_back(list_item(decrypt(dk_, e), e));
+    std::vector<Built> out;
+    std::vector<vault::IndexItem> items;
+    auto close = [&] {
+      const int64_t no = static_cast<int64_t>(out.size()) + 1;
+      Built b{{no, seal(no, items)}, {}};
+      for (const auto& it : items) b.ids.push_back(it.id);
+      out.push_back(std::move(b));
+      items.clear();
+    };
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      items.push_back({entries[i].id, json.v[i]});
+      if (vault::chunk_full(items)) close();
+    }
+    if (!items.empty()) close();
+    return out;
+  }
+
+ private:
+  std::string seal(int64_t chunk, std::span<const vault::IndexItem> items) const {
+    const SecretBytes pt = vault::encode_index_chunk(items);
+    return vault::seal_index_chunk(dk_, uid_, chunk, pt.view());
+  }
+
+  // Opens c, applies f to the item with this id, seals the rest ("" when nothing is left);
+  // nullopt when c does not open or does not hold id.
+  template <class F>
+  std::optional<std::string> edit(const storage::VaultIndexChunk& c, int64_t id, F f) const {
+    auto pt = vault::open_index_chunk(dk_, uid_, c.chunk, c.ciphertext);
+    std::optional<vault::ChunkView> v;
+    if (pt) v = vault::parse_index_chunk(pt->view());
+    if (!v) return rejected();
+    auto& items = v->items;
+    auto it = std::lower_bound(items.begin(), items.end(), id,
+                               [](const vault::IndexItem& x, int64_t want) { return x.id < want; });
+    if (it == items.end() || it->id != id) return rejected();
+    f(items, it);
+    if (items.empty()) return std::string();
+    return seal(c.chunk, items);
+  }
+
+  // The storage then drops the index and keeps the write; the next list rebuilds it.
+  std::nullopt_t rejected() const {
+    index_rejected(call_, uid_);
+    return std::nullopt;
+  }
+
+  const Call& call_;
+  const SecretBytes& dk_;
+  int64_t uid_;
+  const json::Fields* fields_;
+};
 
 // Checks a proposed vault password: policy, then (on the hash pool) that it is not the account
 // password.
@@ -235,6 +355,7 @@ Task<http::Response> setup(Call& call) {
   k.wrapped_key = wrapped.blob;
   k.generation = 1;
   k.created_at = k.updated_at = now_unix();
+  k.index_version = vault::kIndexVersion;  // no entries: the empty index is complete
   bool created = false;
   co_await call.ctx.db.run(Access::write, [&](Repository& r) { created = r.create_vault_key(k); });
   if (!created) throw ApiError(ErrorCode::conflict, "Vault is already set up");
@@ -297,11 +418,12 @@ Task<http::Response> add(Call& call) {
   std::string pt = entry_plaintext(f);
   Wipe wipe{pt};
   const int64_t uid = u.vs.user_id;
+  EntryIndexer ix(call, u.vs.data_key, uid, &f);
   std::optional<storage::VaultEntry> e;
   co_await call.ctx.db.run(Access::write, [&](Repository& r) {
-    e = r.add_vault_entry(uid, now_unix(), kMaxEntries, [&](int64_t id) {
-      return vault::seal_entry(u.vs.data_key, uid, id, pt);
-    });
+    e = r.add_vault_entry(
+        uid, now_unix(), kMaxEntries,
+        [&](int64_t id) { return vault::seal_entry(u.vs.data_key, uid, id, pt); }, &ix);
   });
   if (!e) throw ApiError(ErrorCode::conflict, "At most 10000 vault entries per user");
   json::Writer w;
@@ -309,15 +431,72 @@ Task<http::Response> add(Call& call) {
   co_return call.respond(201, w.take());
 }
 
+// The list from the index: each chunk is opened straight into the response body, where its
+// region of JSON items stays as it is. nullopt when the index cannot be used as it is: a chunk
+// that does not open or parse, or ids that do not ascend from one chunk to the next (the caller
+// rebuilds the index from the entries).
+std::optional<std::string> render_list(const SecretBytes& dk, int64_t uid,
+                                       const std::vector<storage::VaultIndexChunk>& chunks) {
+  constexpr std::string_view head = R"({"entries":[)", tail = "]}";
+  std::size_t room = head.size() + tail.size() + chunks.size();
+  for (const auto& c : chunks) {
+    auto n = vault::index_chunk_plaintext_size(c.ciphertext);
+    if (!n) return std::nullopt;
+    room += *n;
+  }
+  std::string body(room, '\0');
+  Wipe wipe{body};  // unless it is handed out below (then it is empty)
+  body.replace(0, head.size(), head);
+  std::size_t at = head.size();
+  int64_t last = 0;
+  for (const auto& c : chunks) {
+    char* out = body.data() + at;
+    if (!vault::open_index_chunk_into(dk, uid, c.chunk, c.ciphertext, out)) return std::nullopt;
+    auto v = vault::parse_index_chunk({out, *vault::index_chunk_plaintext_size(c.ciphertext)});
+    if (!v || v->items.empty() || v->items.front().id <= last) return std::nullopt;
+    last = v->items.back().id;
+    at += v->region.size();  // the next chunk overwrites this one's table
+    body[at++] = ',';
+  }
+  if (last != 0) --at;  // the last comma
+  body.resize(at);      // drops the last table (ids and lengths)
+  body += tail;
+  return body;
+}
+
+// Builds the list index from the entries, in one write transaction (EntryIndexer::build).
+Task<std::vector<storage::VaultIndexChunk>> rebuild_index(Call& call, const Unlocked& u) {
+  const int64_t uid = u.vs.user_id;
+  EntryIndexer ix(call, u.vs.data_key, uid);
+  std::optional<std::vector<storage::VaultIndexChunk>> chunks;
+  co_await call.ctx.db.run(Access::write,
+                           [&](Repository& r) { chunks = r.rebuild_vault_index(uid, ix); });
+  if (!chunks) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
+  obs::log(obs::Level::info, "vault.index.rebuilt", {{"user_id", uid}});
+  co_return std::move(*chunks);
+}
+
+// Reads the list index (a chunk per up to 256 entries) rather than every entry: one AEAD open per
+// chunk instead of one per entry. A vault without a complete index (made before the index
+// existed, or dropped after a chunk failed to open in a write) and an index that does not open
+// (tampered or corrupt: a security event) get it rebuilt here from the entries, which remain the
+// source of truth; an entry that does not open is a 500, as in GET /vault/entries/{id}.
 Task<http::Response> list(Call& call) {
   storage::ReadBatch b;
-  b.want.vault_entries = true;
+  b.want.vault_index = true;
   auto u = co_await require_unlocked(call, b);
-  json::Writer w;
-  w.begin_object().key("entries").begin_array();
-  for (auto& e : b.vault_entries) write_entry(w, decrypt(u.vs.data_key, e), false);
-  w.end_array().end_object();
-  co_return call.respond(200, w.take());
+  const int64_t uid = u.vs.user_id;
+  std::vector<storage::VaultIndexChunk> chunks = std::move(b.vault_index);
+  const bool current = u.key.index_version == vault::kIndexVersion;
+  if (!current) chunks = co_await rebuild_index(call, u);
+  auto body = render_list(u.vs.data_key, uid, chunks);
+  if (!body && current) {
+    index_rejected(call, uid);
+    chunks = co_await rebuild_index(call, u);
+    body = render_list(u.vs.data_key, uid, chunks);
+  }
+  if (!body) throw std::runtime_error("vault index out of order after a rebuild");
+  co_return call.respond(200, std::move(*body));
 }
 
 Task<http::Response> get(Call& call) {
@@ -327,7 +506,7 @@ Task<http::Response> get(Call& call) {
   const auto& e = b.vault_entry;
   if (!e) throw ApiError(ErrorCode::not_found, "Entry not found");
   json::Writer w;
-  write_entry(w, decrypt(u.vs.data_key, *e), true);
+  write_entry(w, decrypt(u.vs.data_key, *e), *e, true);
   co_return call.respond(200, w.take());
 }
 
@@ -339,12 +518,14 @@ Task<http::Response> update(Call& call) {
   Wipe wipe{pt};
   const int64_t uid = u.vs.user_id;
   std::string ct = vault::seal_entry(u.vs.data_key, uid, id, pt);
+  EntryIndexer ix(call, u.vs.data_key, uid, &f);
   std::optional<storage::VaultEntry> e;
-  co_await call.ctx.db.run(
-      Access::write, [&](Repository& r) { e = r.update_vault_entry(uid, id, ct, now_unix()); });
+  co_await call.ctx.db.run(Access::write, [&](Repository& r) {
+    e = r.update_vault_entry(uid, id, ct, now_unix(), &ix);
+  });
   if (!e) throw ApiError(ErrorCode::not_found, "Entry not found");
   json::Writer w;
-  write_entry(w, decrypt(u.vs.data_key, *e), true);
+  write_entry(w, f, *e, true);
   co_return call.respond(200, w.take());
 }
 
@@ -352,9 +533,10 @@ Task<http::Response> remove(Call& call) {
   auto u = co_await require_unlocked(call);
   const int64_t id = path_id(call.req.param("id"));
   const int64_t uid = u.vs.user_id;
+  EntryIndexer ix(call, u.vs.data_key, uid);
   bool done = false;
   co_await call.ctx.db.run(Access::write,
-                           [&](Repository& r) { done = r.delete_vault_entry(uid, id); });
+                           [&](Repository& r) { done = r.delete_vault_entry(uid, id, &ix); });
   if (!done) throw ApiError(ErrorCode::not_found, "Entry not found");
   co_return http::Response::no_content();
 }
