@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fixture.hpp"
+#include "same.hpp"
 
 namespace sr::storage::test {
 namespace {
@@ -230,26 +231,6 @@ class VaultIndexTest : public StorageTest {
     EXPECT_EQ(seen, live(uid));
   }
 };
-
-void expect_same(const VaultIndexChunk& a, const VaultIndexChunk& b) {
-  EXPECT_EQ(a.chunk, b.chunk);
-  EXPECT_EQ(a.ciphertext, b.ciphertext);
-}
-void expect_same(const std::vector<VaultIndexChunk>& a, const std::vector<VaultIndexChunk>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) expect_same(a[i], b[i]);
-}
-void expect_same(const VaultEntry& a, const VaultEntry& b) {
-  EXPECT_EQ(a.id, b.id);
-  EXPECT_EQ(a.user_id, b.user_id);
-  EXPECT_EQ(a.ciphertext, b.ciphertext);
-  EXPECT_EQ(a.created_at, b.created_at);
-  EXPECT_EQ(a.updated_at, b.updated_at);
-}
-void expect_same(const std::vector<VaultEntry>& a, const std::vector<VaultEntry>& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (std::size_t i = 0; i < a.size(); ++i) expect_same(a[i], b[i]);
-}
 
 // --- index_version
 // --------------------------------------------------------------------------------
