@@ -201,8 +201,8 @@ TEST(VaultAead, EverySizeRoundTripsAndRefusesDamage) {
       EXPECT_EQ(out.find_first_not_of(std::string("#\0", 2)), std::string::npos)
           << n << " " << what;
     }
-    for (auto [uid, no, k] : {std::tuple{8, 2, &key}, std::tuple{7, 3, &key},
-                              std::tuple{7, 2, &other}}) {
+    for (auto [uid, no, k] :
+         {std::tuple{8, 2, &key}, std::tuple{7, 3, &key}, std::tuple{7, 2, &other}}) {
       std::string out(n, '#');
       EXPECT_FALSE(open_index_chunk_into(*k, uid, no, chunk, out.data())) << n;
       EXPECT_EQ(out.find_first_not_of(std::string("#\0", 2)), std::string::npos) << n;
