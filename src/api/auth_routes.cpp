@@ -136,12 +136,21 @@ Task<http::Response> signin(Call& call) {
                          {"reason", user ? "bad_password" : "unknown_user"}});
     throw ApiError(ErrorCode::invalid_credentials, "Invalid username or password");
   }
+  // The hash the password was checked against: the session is created only while it is still
+  // the user's (Repository::create_session), so a signin racing a password change (or an account
+  // deletion) gets no session, and a re-hash never undoes a change that committed meanwhile.
+  std::string verified = user->password_hash;
+  bool current = true;
   if (needs_rehash) {
     std::string h = co_await hash_on_pool(ctx, pw);
     int64_t uid = user->id;
-    co_await ctx.db.run(Access::write, [&](Repository& r) { r.update_password_hash(uid, h); });
-    obs::log(obs::Level::info, "auth.password.rehashed",
-             {{"request_id", call.req.request_id}, {"user_id", uid}});
+    co_await ctx.db.run(Access::write,
+                        [&](Repository& r) { current = r.update_password_hash(uid, verified, h); });
+    if (current) {
+      verified = std::move(h);
+      obs::log(obs::Level::info, "auth.password.rehashed",
+               {{"request_id", call.req.request_id}, {"user_id", uid}});
+    }
   }
 
   const int64_t now = now_unix();
@@ -153,13 +162,16 @@ Task<http::Response> signin(Call& call) {
   s.expires_at = session_expiry(ctx, now, now);
   s.user_agent = sane_user_agent(call.req.header("User-Agent"));
   s.ip = call.ip;
-  bool vanished = false;
-  try {
-    co_await ctx.db.run(Access::write, [&](Repository& r) { r.create_session(s); });
-  } catch (const ConflictError&) {
-    vanished = true;  // foreign key: the account was deleted while its password was checked
+  if (current) {
+    co_await ctx.db.run(Access::write,
+                        [&](Repository& r) { current = r.create_session(s, &verified); });
   }
-  if (vanished) throw ApiError(ErrorCode::invalid_credentials, "Invalid username or password");
+  if (!current) {
+    // The password was changed, or the account deleted, while this one was being checked.
+    obs::security_event("auth.signin.failure", call.req.request_id, call.ip,
+                        {{"user_id", user->id}, {"reason", "password_changed"}});
+    throw ApiError(ErrorCode::invalid_credentials, "Invalid username or password");
+  }
   auto t = issue_tokens(ctx, user->id, s.id, s.refresh_jti, now, s.expires_at);
   call.cookies = token_cookies(ctx, t);
   obs::security_event("auth.signin.success", call.req.request_id, call.ip, {{"user_id", user->id}},

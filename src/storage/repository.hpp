@@ -152,16 +152,26 @@ class Repository {
   // login is compared against username_norm and against email (both already lowercased by caller).
   virtual std::optional<User> find_user_by_login(const std::string& login_lower) = 0;
   virtual std::optional<User> find_user(int64_t id) = 0;
-  virtual bool update_password_hash(int64_t user_id, const std::string& hash) = 0;
-  // A password change in one transaction: revokes the user's sessions other than keep_sid and
-  // stores the new hash, both or neither; returns how many sessions it revoked.
+  // Replaces the hash only while the stored one is still expected_hash (compare-and-swap): a
+  // signin that re-hashes the password it verified must not undo a password change that
+  // committed in the meantime. false when the hash changed or the user is gone.
+  virtual bool update_password_hash(int64_t user_id, const std::string& expected_hash,
+                                    const std::string& hash) = 0;
+  // A password change in one transaction: stores the new hash, then revokes the user's sessions
+  // other than keep_sid, both or neither; returns how many sessions it revoked. The hash comes
+  // first: on PostgreSQL its row lock orders the change against a racing create_session with a
+  // verified hash (that one either sees the new hash, or commits first and is revoked here).
   virtual int64_t change_password(int64_t user_id, const std::string& hash,
                                   const std::string& keep_sid, int64_t now) = 0;
   // Deletes the user; every row of theirs goes with it (ON DELETE CASCADE).
   virtual bool delete_user(int64_t user_id) = 0;
 
   // --- sessions
-  virtual void create_session(const Session& s) = 0;
+  // Inserts s. With verified_hash (a signin: the hash its password was checked against), only
+  // while that is still the user's hash: a signin racing a password change gets no session
+  // (false), rather than a session the change's revocation missed. ConflictError when the user
+  // does not exist and no hash was given.
+  virtual bool create_session(const Session& s, const std::string* verified_hash = nullptr) = 0;
   virtual std::optional<Session> find_session(const std::string& id) = 0;
   // Compare-and-swap of the refresh jti: succeeds (true) only when the session is not revoked and
   // its refresh_jti is old_jti. Two concurrent rotations with one token: at most one true.

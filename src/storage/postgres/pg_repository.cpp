@@ -37,7 +37,6 @@ constexpr char kListVaultEntries[] =
 constexpr char kGetVaultEntry[] = "SELECT " ENTRY_COLS " FROM vault WHERE id = $1 AND user_id = $2";
 // The per-user lock that serializes the capped inserts of one user (FOR NO KEY UPDATE: it does
 // not block the FOR KEY SHARE locks of foreign-key checks).
-constexpr char kUpdatePasswordHash[] = "UPDATE users SET password_hash = $1 WHERE id = $2";
 constexpr char kRevokeUserSessions[] =
     "UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND id <> $3 AND revoked_at IS NULL";
 constexpr char kLockUser[] = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE";
@@ -184,41 +183,58 @@ std::optional<User> PgRepository::find_user(int64_t id) {
   return first_row<User>(c_.exec(kFindUser, Params().i(id)), read_user);
 }
 
-bool PgRepository::update_password_hash(int64_t user_id, const std::string& hash) {
-  return c_.exec(kUpdatePasswordHash, Params().b(hash).i(user_id)).affected() > 0;
+bool PgRepository::update_password_hash(int64_t user_id, const std::string& expected_hash,
+                                        const std::string& hash) {
+  return c_.exec("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+                 Params().b(hash).i(user_id).b(expected_hash))
+             .affected() > 0;
 }
 
 int64_t PgRepository::change_password(int64_t user_id, const std::string& hash,
                                       const std::string& keep_sid, int64_t now) {
   // One round trip and one transaction: if either statement fails the pipeline skips the rest and
   // the transaction is rolled back (Conn::pipeline), so neither happened.
+  // The hash first: its row lock makes a racing create_session with a verified hash wait, and
+  // a session that was created before it is seen (and revoked) by the revocation after it.
   Batch b;
   b.add(kBegin);
+  b.add("UPDATE users SET password_hash = $1 WHERE id = $2").b(hash).i(user_id);
   b.add(kRevokeUserSessions).i(now).i(user_id).b(keep_sid);
-  b.add(kUpdatePasswordHash).b(hash).i(user_id);
   b.add(kCommit);
   auto r = c_.pipeline(b);
-  return r[1].affected();
+  return r[2].affected();
 }
 
 bool PgRepository::delete_user(int64_t user_id) {
   return c_.exec("DELETE FROM users WHERE id = $1", Params().i(user_id)).affected() > 0;
 }
 
-void PgRepository::create_session(const Session& s) {
-  c_.exec("INSERT INTO sessions (" SESSION_COLS
-          ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-          Params()
-              .b(s.id)
-              .i(s.user_id)
-              .b(s.refresh_jti)
-              .i(s.created_at)
-              .i(s.last_used_at)
-              .i(s.expires_at)
-              .oi(s.revoked_at)
-              .b(s.user_agent)
-              .b(s.ip)
-              .i(s.vault_epoch));
+bool PgRepository::create_session(const Session& s, const std::string* verified_hash) {
+  Params p;
+  p.b(s.id)
+      .i(s.user_id)
+      .b(s.refresh_jti)
+      .i(s.created_at)
+      .i(s.last_used_at)
+      .i(s.expires_at)
+      .oi(s.revoked_at)
+      .b(s.user_agent)
+      .b(s.ip)
+      .i(s.vault_epoch);
+  if (!verified_hash) {
+    return c_.exec("INSERT INTO sessions (" SESSION_COLS
+                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                   p)
+               .affected() > 0;
+  }
+  // FOR SHARE: a password change holding the user row makes this wait and then see the new hash
+  // (no row); one that comes after waits for this insert and then revokes the session.
+  p.b(*verified_hash);
+  return c_.exec("INSERT INTO sessions (" SESSION_COLS
+                 ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS "
+                 "(SELECT 1 FROM users WHERE id = $2 AND password_hash = $11 FOR SHARE)",
+                 p)
+             .affected() > 0;
 }
 
 std::optional<Session> PgRepository::find_session(const std::string& id) {

@@ -80,17 +80,18 @@ std::optional<User> SqliteRepository::find_user(int64_t id) {
   return read_user(q);
 }
 
-bool SqliteRepository::update_password_hash(int64_t user_id, const std::string& hash) {
-  Query q(db_, "UPDATE users SET password_hash = ? WHERE id = ?");
-  q.bind(hash).bind(user_id).run();
+bool SqliteRepository::update_password_hash(int64_t user_id, const std::string& expected_hash,
+                                            const std::string& hash) {
+  Query q(db_, "UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?");
+  q.bind(hash).bind(user_id).bind(expected_hash).run();
   return q.changes() > 0;
 }
 
 int64_t SqliteRepository::change_password(int64_t user_id, const std::string& hash,
                                           const std::string& keep_sid, int64_t now) {
   Tx tx(db_);
+  Query(db_, "UPDATE users SET password_hash = ? WHERE id = ?").bind(hash).bind(user_id).run();
   const int64_t revoked = revoke_user_sessions(user_id, keep_sid, now);
-  update_password_hash(user_id, hash);
   tx.commit();
   return revoked;
 }
@@ -101,8 +102,14 @@ bool SqliteRepository::delete_user(int64_t user_id) {
   return q.changes() > 0;
 }
 
-void SqliteRepository::create_session(const Session& s) {
-  Query q(db_, "INSERT INTO sessions (" SESSION_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+bool SqliteRepository::create_session(const Session& s, const std::string* verified_hash) {
+  // SQLite has one writer: nothing can change the hash between the check and the insert.
+  Query q(db_, verified_hash
+                   ? "INSERT INTO sessions (" SESSION_COLS
+                     ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+                     "WHERE EXISTS (SELECT 1 FROM users WHERE id = ? AND password_hash = ?)"
+                   : "INSERT INTO sessions (" SESSION_COLS
+                     ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   q.bind(s.id)
       .bind(s.user_id)
       .bind(s.refresh_jti)
@@ -112,8 +119,10 @@ void SqliteRepository::create_session(const Session& s) {
       .bind(s.revoked_at)
       .bind(s.user_agent)
       .bind(s.ip)
-      .bind(s.vault_epoch)
-      .run();
+      .bind(s.vault_epoch);
+  if (verified_hash) q.bind(s.user_id).bind(*verified_hash);
+  q.run();
+  return q.changes() > 0;
 }
 
 std::optional<Session> SqliteRepository::find_session(const std::string& id) {

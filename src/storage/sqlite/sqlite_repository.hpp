@@ -15,12 +15,13 @@ class SqliteRepository final : public Repository {
                       int64_t now) override;
   std::optional<User> find_user_by_login(const std::string& login_lower) override;
   std::optional<User> find_user(int64_t id) override;
-  bool update_password_hash(int64_t user_id, const std::string& hash) override;
+  bool update_password_hash(int64_t user_id, const std::string& expected_hash,
+                            const std::string& hash) override;
   int64_t change_password(int64_t user_id, const std::string& hash, const std::string& keep_sid,
                           int64_t now) override;
   bool delete_user(int64_t user_id) override;
 
-  void create_session(const Session& s) override;
+  bool create_session(const Session& s, const std::string* verified_hash = nullptr) override;
   std::optional<Session> find_session(const std::string& id) override;
   bool rotate_refresh(const std::string& sid, const std::string& old_jti,
                       const std::string& new_jti, int64_t new_expires_at, int64_t now) override;

@@ -1,7 +1,11 @@
 // Every Repository method, against both backends.
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
+#include <chrono>
+#include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "fixture.hpp"
 #include "storage/postgres/pg_repository.hpp"
@@ -50,9 +54,12 @@ TEST_P(StorageTest, Users) {
       w([](Repository& r) { return r.create_user("Bob", "bob", "bob@example.com", "h", 1); });
   EXPECT_NE(bob, id);
 
-  EXPECT_TRUE(w([&](Repository& r) { return r.update_password_hash(id, "h2"); }));
+  // update_password_hash is a compare-and-swap on the stored hash.
+  EXPECT_TRUE(w([&](Repository& r) { return r.update_password_hash(id, "h1", "h2"); }));
   EXPECT_EQ(r([&](Repository& r) { return r.find_user(id); })->password_hash, "h2");
-  EXPECT_FALSE(w([](Repository& r) { return r.update_password_hash(999999, "x"); }));
+  EXPECT_FALSE(w([&](Repository& r) { return r.update_password_hash(id, "h1", "h3"); }));
+  EXPECT_EQ(r([&](Repository& r) { return r.find_user(id); })->password_hash, "h2");
+  EXPECT_FALSE(w([](Repository& r) { return r.update_password_hash(999999, "h", "x"); }));
 
   EXPECT_TRUE(w([&](Repository& r) { return r.delete_user(id); }));
   EXPECT_FALSE(w([&](Repository& r) { return r.delete_user(id); }));
@@ -163,25 +170,114 @@ TEST_P(StorageTest, ChangePasswordIsOneTransaction) {
   EXPECT_FALSE(alive("b"));
   EXPECT_TRUE(alive("theirs"));
 
-  // The second statement fails (a trigger refuses the hash): the first is undone with it.
+  // The second statement fails (a trigger refuses the revocation): the first, the new hash, is
+  // undone with it.
   make_session(uid, "c", 1000);
   w([&](Repository& r) {
     if (pg())
       static_cast<postgres::PgRepository&>(r).conn().exec_script(
           "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
           "$$BEGIN RAISE EXCEPTION 'refused'; END$$; "
-          "CREATE TRIGGER refuse BEFORE UPDATE OF password_hash ON users "
+          "CREATE TRIGGER refuse BEFORE UPDATE OF revoked_at ON sessions "
           "FOR EACH ROW EXECUTE FUNCTION refuse()");
     else
       static_cast<sqlite::SqliteRepository&>(r).db().exec(
-          "CREATE TRIGGER refuse BEFORE UPDATE OF password_hash ON users "
+          "CREATE TRIGGER refuse BEFORE UPDATE OF revoked_at ON sessions "
           "BEGIN SELECT RAISE(ABORT, 'refused'); END");
   });
   EXPECT_ANY_THROW(w([&](Repository& r) { return r.change_password(uid, "newer", "keep", 1600); }));
   EXPECT_TRUE(alive("c")) << "sessions were revoked by a password change that did not happen";
   EXPECT_EQ(r([&](Repository& r) { return r.find_user(uid); })->password_hash, "new-hash");
-  // The connection is usable afterwards.
-  EXPECT_EQ(w([&](Repository& r) { return r.revoke_user_sessions(uid, "keep", 1700); }), 1);
+  // The connection is usable afterwards (the trigger still refuses revocations).
+  EXPECT_TRUE(w([&](Repository& r) { return r.update_password_hash(uid, "new-hash", "x"); }));
+}
+
+TEST_P(StorageTest, CreateSessionWithAVerifiedHashOnlyWhileItIsCurrent) {
+  const int64_t uid = make_user("u");      // hash "hash-u"
+  Session s = make_session(uid, "plain");  // no hash given: unconditional
+  const std::string right = "hash-u", stale = "hash-old";
+  s.id = "checked";
+  EXPECT_TRUE(w([&](Repository& r) { return r.create_session(s, &right); }));
+  EXPECT_TRUE(r([&](Repository& r) { return r.find_session("checked"); }));
+  s.id = "stale";
+  EXPECT_FALSE(w([&](Repository& r) { return r.create_session(s, &stale); }));
+  EXPECT_FALSE(r([&](Repository& r) { return r.find_session("stale"); }));
+  s.id = "gone";
+  s.user_id = 999999;  // a deleted account: no session, and no foreign-key error either
+  EXPECT_FALSE(w([&](Repository& r) { return r.create_session(s, &right); }));
+  EXPECT_FALSE(r([&](Repository& r) { return r.find_session("gone"); }));
+}
+
+// PostgreSQL: a signin's create_session that runs while a password change holds the user row
+// waits for it and then sees the new hash (no session). Without the row lock its snapshot would
+// still show the old hash and it would insert a session the change's revocation never saw.
+TEST_P(StorageTest, CreateSessionRacingAPasswordChangeGetsNoSession) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL row locks (SQLite has one writer)";
+  const int64_t uid = make_user("u");
+  PGconn* c = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+  auto exec = [&](const std::string& sql) {
+    PGresult* res = PQexec(c, sql.c_str());
+    const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    return ok;
+  };
+  ASSERT_TRUE(exec("BEGIN"));
+  ASSERT_TRUE(
+      exec("UPDATE users SET password_hash = 'hash-new'::bytea WHERE id = " + std::to_string(uid)));
+  Session s = make_session(uid, "before");  // unconditional, before the change commits
+  s.id = "racing";
+  const std::string old_hash = "hash-u";
+  std::optional<bool> created;
+  std::thread signin(
+      [&] { created = w([&](Repository& r) { return r.create_session(s, &old_hash); }); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it start and wait
+  ASSERT_TRUE(exec("COMMIT"));
+  signin.join();
+  PQfinish(c);
+  ASSERT_TRUE(created.has_value());
+  EXPECT_FALSE(*created);
+  EXPECT_FALSE(r([&](Repository& r) { return r.find_session("racing"); }));
+}
+
+// PostgreSQL, the other order: a signin's session insert holds the user row (FOR SHARE, as
+// create_session with a verified hash takes it) when a password change starts. The change writes
+// the hash first, so it waits for the signin to commit and its revocation then sees the session.
+// (Revoking first would miss the uncommitted session and leave it alive.)
+TEST_P(StorageTest, PasswordChangeRacingASigninRevokesItsSession) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL row locks (SQLite has one writer)";
+  const int64_t uid = make_user("u");
+  make_session(uid, "keep");
+  PGconn* c = PQconnectdb(url_.c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
+  auto exec = [&](const std::string& sql) {
+    PGresult* res = PQexec(c, sql.c_str());
+    const bool ok =
+        PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    return ok;
+  };
+  const std::string id = std::to_string(uid);
+  ASSERT_TRUE(exec("BEGIN"));
+  ASSERT_TRUE(exec("SELECT 1 FROM users WHERE id = " + id + " FOR SHARE"));
+  ASSERT_TRUE(
+      exec("INSERT INTO sessions (id, user_id, refresh_jti, created_at, last_used_at, "
+           "expires_at, user_agent, ip) VALUES ('racing'::bytea, " +
+           id + ", 'j'::bytea, 1000, 1000, 100000, 'ua'::bytea, 'ip'::bytea)"));
+  std::optional<int64_t> revoked;
+  std::thread change([&] {
+    revoked = w([&](Repository& r) { return r.change_password(uid, "new", "keep", 2000); });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it start and wait
+  ASSERT_TRUE(exec("COMMIT"));
+  change.join();
+  PQfinish(c);
+  ASSERT_TRUE(revoked.has_value());
+  EXPECT_EQ(*revoked, 1);
+  auto racing = r([&](Repository& r) { return r.find_session("racing"); });
+  ASSERT_TRUE(racing);
+  EXPECT_TRUE(racing->revoked_at.has_value()) << "a session created during the change survived it";
+  EXPECT_EQ(r([&](Repository& r) { return r.find_user(uid); })->password_hash, "new");
 }
 
 TEST_P(StorageTest, BlocklistAndPurge) {
