@@ -169,7 +169,7 @@ Task<http::Response> signin(Call& call) {
   if (!current) {
     // The password was changed, or the account deleted, while this one was being checked.
     obs::security_event("auth.signin.failure", call.req.request_id, call.ip,
-                        {{"user_id", user->id}, {"reason", "password_changed"}});
+                        {{"user_id", user->id}, {"reason", "changed_during_signin"}});
     throw ApiError(ErrorCode::invalid_credentials, "Invalid username or password");
   }
   auto t = issue_tokens(ctx, user->id, s.id, s.refresh_jti, now, s.expires_at);
