@@ -208,23 +208,33 @@ TEST_P(StorageTest, CreateSessionWithAVerifiedHashOnlyWhileItIsCurrent) {
   EXPECT_FALSE(r([&](Repository& r) { return r.find_session("gone"); }));
 }
 
+// A second PostgreSQL connection of a test's own, to hold a transaction open.
+struct RawPg {
+  explicit RawPg(const std::string& url) : c(PQconnectdb(url.c_str())) {}
+  ~RawPg() { PQfinish(c); }
+  RawPg(const RawPg&) = delete;
+  RawPg& operator=(const RawPg&) = delete;
+  bool ok() const { return PQstatus(c) == CONNECTION_OK; }
+  bool exec(const std::string& sql) {
+    PGresult* res = PQexec(c, sql.c_str());
+    const auto st = PQresultStatus(res);
+    PQclear(res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+  }
+  PGconn* c;
+};
+
 // PostgreSQL: a signin's create_session that runs while a password change holds the user row
 // waits for it and then sees the new hash (no session). Without the row lock its snapshot would
 // still show the old hash and it would insert a session the change's revocation never saw.
 TEST_P(StorageTest, CreateSessionRacingAPasswordChangeGetsNoSession) {
   if (!pg()) GTEST_SKIP() << "PostgreSQL row locks (SQLite has one writer)";
   const int64_t uid = make_user("u");
-  PGconn* c = PQconnectdb(url_.c_str());
-  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
-  auto exec = [&](const std::string& sql) {
-    PGresult* res = PQexec(c, sql.c_str());
-    const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
-    return ok;
-  };
-  ASSERT_TRUE(exec("BEGIN"));
-  ASSERT_TRUE(
-      exec("UPDATE users SET password_hash = 'hash-new'::bytea WHERE id = " + std::to_string(uid)));
+  RawPg c(url_);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.exec("BEGIN"));
+  ASSERT_TRUE(c.exec("UPDATE users SET password_hash = 'hash-new'::bytea WHERE id = " +
+                     std::to_string(uid)));
   Session s = make_session(uid, "before");  // unconditional, before the change commits
   s.id = "racing";
   const std::string old_hash = "hash-u";
@@ -232,9 +242,8 @@ TEST_P(StorageTest, CreateSessionRacingAPasswordChangeGetsNoSession) {
   std::thread signin(
       [&] { created = w([&](Repository& r) { return r.create_session(s, &old_hash); }); });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it start and wait
-  ASSERT_TRUE(exec("COMMIT"));
+  ASSERT_TRUE(c.exec("COMMIT"));
   signin.join();
-  PQfinish(c);
   ASSERT_TRUE(created.has_value());
   EXPECT_FALSE(*created);
   EXPECT_FALSE(r([&](Repository& r) { return r.find_session("racing"); }));
@@ -248,30 +257,22 @@ TEST_P(StorageTest, PasswordChangeRacingASigninRevokesItsSession) {
   if (!pg()) GTEST_SKIP() << "PostgreSQL row locks (SQLite has one writer)";
   const int64_t uid = make_user("u");
   make_session(uid, "keep");
-  PGconn* c = PQconnectdb(url_.c_str());
-  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
-  auto exec = [&](const std::string& sql) {
-    PGresult* res = PQexec(c, sql.c_str());
-    const bool ok =
-        PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-    PQclear(res);
-    return ok;
-  };
+  RawPg c(url_);
+  ASSERT_TRUE(c.ok());
   const std::string id = std::to_string(uid);
-  ASSERT_TRUE(exec("BEGIN"));
-  ASSERT_TRUE(exec("SELECT 1 FROM users WHERE id = " + id + " FOR SHARE"));
+  ASSERT_TRUE(c.exec("BEGIN"));
+  ASSERT_TRUE(c.exec("SELECT 1 FROM users WHERE id = " + id + " FOR SHARE"));
   ASSERT_TRUE(
-      exec("INSERT INTO sessions (id, user_id, refresh_jti, created_at, last_used_at, "
-           "expires_at, user_agent, ip) VALUES ('racing'::bytea, " +
-           id + ", 'j'::bytea, 1000, 1000, 100000, 'ua'::bytea, 'ip'::bytea)"));
+      c.exec("INSERT INTO sessions (id, user_id, refresh_jti, created_at, last_used_at, "
+             "expires_at, user_agent, ip) VALUES ('racing'::bytea, " +
+             id + ", 'j'::bytea, 1000, 1000, 100000, 'ua'::bytea, 'ip'::bytea)"));
   std::optional<int64_t> revoked;
   std::thread change([&] {
     revoked = w([&](Repository& r) { return r.change_password(uid, "new", "keep", 2000); });
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it start and wait
-  ASSERT_TRUE(exec("COMMIT"));
+  ASSERT_TRUE(c.exec("COMMIT"));
   change.join();
-  PQfinish(c);
   ASSERT_TRUE(revoked.has_value());
   EXPECT_EQ(*revoked, 1);
   auto racing = r([&](Repository& r) { return r.find_session("racing"); });
