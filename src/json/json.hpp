@@ -91,9 +91,13 @@ class Fields {
 // Parses and validates a request body against the schema (see the top of this file).
 Fields parse_request(std::string_view body, const Schema& schema);
 
-// Escapes a string for inclusion in JSON (quotes not added). Control characters become \u00XX,
-// so a user string can never break a log line or a response.
+// Escapes a string for inclusion in JSON (quotes not added): '"', '\\' and the C0 controls (\n, \t
+// ... or \u00XX), nothing JSON does not require; invalid UTF-8 bytes become \ufffd, so the output
+// is always valid JSON and a user string can never break out of its string.
 void escape_into(std::string& out, std::string_view s);
+// The same for log lines, which also escape DEL, the C1 controls and U+2028/U+2029 (terminals and
+// line-oriented log viewers may act on them).
+void escape_log_into(std::string& out, std::string_view s);
 
 // A streaming writer; commas are handled for you.
 //   Writer w; w.begin_object().kv("id", 3).kv("name", s).key("links").begin_array()...;

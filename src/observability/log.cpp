@@ -135,14 +135,14 @@ void append_timestamp(std::string& out) {
 
 void append_field(std::string& out, const Field& f) {
   out += ",\"";
-  json::escape_into(out, f.key);
+  json::escape_log_into(out, f.key);
   out += "\":";
   std::visit(
       [&out](const auto& v) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::string_view>) {
           out += '"';
-          json::escape_into(out, v);
+          json::escape_log_into(out, v);
           out += '"';
         } else if constexpr (std::is_same_v<T, bool>) {
           out += v ? "true" : "false";
@@ -171,7 +171,7 @@ void begin_line(std::string& out, Level level, std::string_view event) {
   out += "\",\"level\":\"";
   out += level_name(level);
   out += "\",\"event\":\"";
-  json::escape_into(out, event);
+  json::escape_log_into(out, event);
   out += '"';
 }
 

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <string>
 
 #include "json/json.hpp"
@@ -56,24 +57,43 @@ TEST(EscapeInto, QuotesAndBackslash) {
   EXPECT_EQ(esc("\"\\\""), "\\\"\\\\\\\"");
 }
 
-TEST(EscapeInto, EveryControlCharacterAsU00XX) {
+std::string esc_log(std::string_view s) {
+  std::string out;
+  escape_log_into(out, s);
+  return out;
+}
+
+// RFC 8259 section 7: the short forms where JSON has one, \u00XX for the other C0 controls.
+TEST(EscapeInto, EveryControlCharacterEscaped) {
+  const std::map<int, std::string> short_forms = {
+      {'\b', "\\b"}, {'\f', "\\f"}, {'\n', "\\n"}, {'\r', "\\r"}, {'\t', "\\t"}};
   for (int c = 0; c < 0x20; ++c) {
     char buf[8];
     std::snprintf(buf, sizeof buf, "\\u%04x", c);
-    EXPECT_EQ(esc(std::string(1, static_cast<char>(c))), buf) << c;
+    const std::string want = short_forms.count(c) ? short_forms.at(c) : std::string(buf);
+    EXPECT_EQ(esc(std::string(1, static_cast<char>(c))), want) << c;
+    EXPECT_EQ(esc_log(std::string(1, static_cast<char>(c))), want) << c;
   }
-  EXPECT_EQ(esc("\x7f"), "\\u007f");
-  EXPECT_EQ(esc("line1\nline2\r\n"), "line1\\u000aline2\\u000d\\u000a");
+  EXPECT_EQ(esc("line1\nline2\r\n"), "line1\\nline2\\r\\n");
   EXPECT_EQ(esc("a\0b"s), "a\\u0000b");
 }
 
-TEST(EscapeInto, LineAndParagraphSeparators) {
-  EXPECT_EQ(esc("a\xE2\x80\xA8"
-                "b\xE2\x80\xA9"
-                "c"),
-            "a\\u2028b\\u2029c");
+// What JSON does not require is not escaped in responses (issue 14: DEL and U+2028 grew a list
+// sixfold); log lines escape them, and the C1 controls, for terminals and line-based viewers.
+TEST(EscapeInto, DelC1AndSeparatorsOnlyEscapedInLogs) {
+  const std::string seps =
+      "a\xE2\x80\xA8"
+      "b\xE2\x80\xA9"
+      "c";
+  EXPECT_EQ(esc(seps), seps);
+  EXPECT_EQ(esc_log(seps), "a\\u2028b\\u2029c");
+  EXPECT_EQ(esc("\x7f"), "\x7f");
+  EXPECT_EQ(esc_log("\x7f"), "\\u007f");
+  EXPECT_EQ(esc("\xC2\x9B"), "\xC2\x9B");  // U+009B (CSI on some terminals)
+  EXPECT_EQ(esc_log("\xC2\x9B"), "\\u009b");
+  EXPECT_EQ(esc_log("\xC2\x80\xC2\x9F"), "\\u0080\\u009f");
   // neighbours are not touched
-  EXPECT_EQ(esc("\xE2\x80\xA7\xE2\x80\xAA"), "\xE2\x80\xA7\xE2\x80\xAA");
+  EXPECT_EQ(esc_log("\xC2\xA0\xE2\x80\xA7\xE2\x80\xAA"), "\xC2\xA0\xE2\x80\xA7\xE2\x80\xAA");
 }
 
 TEST(EscapeInto, InvalidUtf8BecomesReplacementCharacter) {
@@ -95,9 +115,9 @@ TEST(EscapeInto, InvalidUtf8BecomesReplacementCharacter) {
 TEST(EscapeInto, SpecialByteFoundAtEveryPositionOfLongRuns) {
   // Plain text is skipped 8 bytes at a time: each special byte must be seen wherever it sits.
   const std::pair<std::string, std::string> cases[] = {
-      {"\"", "\\\""},          {"\\", "\\\\"},      {"\x01", "\\u0001"},
-      {"\x1f", "\\u001f"},     {"\x7f", "\\u007f"}, {"\xff", "\\ufffd"},
-      {"\x80", "\\ufffd"},     {"\0"s, "\\u0000"},  {"\xE2\x80\xA8", "\\u2028"},
+      {"\"", "\\\""},          {"\\", "\\\\"},     {"\x01", "\\u0001"},
+      {"\x1f", "\\u001f"},     {"\n", "\\n"},      {"\xff", "\\ufffd"},
+      {"\x80", "\\ufffd"},     {"\0"s, "\\u0000"}, {"\xE2\x80\xA8", "\xE2\x80\xA8"},
       {"\xC3\xA9", "\xC3\xA9"}};
   for (const auto& [special, escaped] : cases) {
     for (std::size_t pos = 0; pos <= 24; ++pos) {
@@ -105,6 +125,11 @@ TEST(EscapeInto, SpecialByteFoundAtEveryPositionOfLongRuns) {
       std::string want = std::string(pos, 'a') + escaped + std::string(24 - pos, 'b');
       EXPECT_EQ(esc(in), want) << "pos " << pos << " escaped " << escaped;
     }
+  }
+  for (std::size_t pos = 0; pos <= 24; ++pos) {  // DEL, in log mode only
+    std::string in = std::string(pos, 'a') + "\x7f" + std::string(24 - pos, 'b');
+    EXPECT_EQ(esc(in), in);
+    EXPECT_EQ(esc_log(in), std::string(pos, 'a') + "\\u007f" + std::string(24 - pos, 'b'));
   }
   // bytes just outside the special ranges are copied as they are
   EXPECT_EQ(esc(" !#$%&'()*+,-./0123456789[]^_`{|}~ABCDEFGH"),
@@ -214,8 +239,10 @@ TEST(WriterTest, Optionals) {
 
 TEST(WriterTest, KeysAndValuesAreEscaped) {
   Writer w;
-  w.begin_object().kv("k\"\n", "v\"\x01\xFF\xE2\x80\xA8").end_object();
-  EXPECT_EQ(w.str(), R"({"k\"\u000a":"v\"\u0001\ufffd\u2028"})");
+  w.begin_object().kv("k\"\n", "v\"\x01\xFF\x7F").end_object();
+  EXPECT_EQ(w.str(), R"({"k\"\n":"v\"\u0001\ufffd)"
+                     "\x7F"
+                     R"("})");
   EXPECT_NO_THROW(boost::json::parse(w.str()));
 }
 
