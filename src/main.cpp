@@ -1,10 +1,13 @@
-// strongroom: serve | migrate | check [--deploy] | gen-secret | version
+// strongroom: serve | migrate | check [--deploy] | config-keys | gen-secret | version
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "app/app.hpp"
 #include "config/config.hpp"
+#include "config/keys.hpp"
 #include "util/random.hpp"
 
 namespace {
@@ -36,17 +39,21 @@ int main(int argc, char** argv) {
                     "TOML configuration file (keys of docs/configuration.md)")
         ->check(CLI::ExistingFile);
   };
-  // Flags that override the file and STRONGROOM_* environment.
-  std::string listen, profile, data_dir, database_url, redis_url, log_level;
-  int threads = -1;
+  // One flag per configuration key (secrets excepted: a command line is visible to other users),
+  // overriding the file and the STRONGROOM_* environment; help texts from the declarations.
+  std::map<std::string, std::string> flag_values;
+  std::vector<std::pair<std::string, CLI::Option*>> flag_options;
   auto add_overrides = [&](CLI::App* cmd) {
-    cmd->add_option("--profile", profile, "development | production | test");
-    cmd->add_option("--listen", listen, "address:port to listen on (port 0 picks a free port)");
-    cmd->add_option("--data-dir", data_dir, "directory for the SQLite file, secrets and logs");
-    cmd->add_option("--database-url", database_url, "sqlite://PATH or postgresql://...");
-    cmd->add_option("--redis-url", redis_url, "redis://host:port/db for shared rate limits");
-    cmd->add_option("--log-level", log_level, "debug | info | warn | error");
-    cmd->add_option("--threads", threads, "network threads (default: number of cores)");
+    for (const auto& k : sr::config::keys()) {
+      if (k.is_secret()) continue;
+      std::string name(k.name);
+      std::string flag = "--" + name;
+      std::replace(flag.begin(), flag.end(), '_', '-');
+      auto* opt = cmd->add_option(flag, flag_values[name], sr::config::option_help(k));
+      opt->type_name(std::string(sr::config::type_name(k.kind)));
+      flag_options.emplace_back(name, opt);
+    }
+    cmd->footer(sr::config::secrets_help());
   };
 
   auto* serve = app.add_subcommand("serve", "Run the HTTP server (applies migrations first)");
@@ -66,6 +73,11 @@ int main(int argc, char** argv) {
   bool deploy = false;
   check->add_flag("--deploy", deploy, "Judge the configuration as a production deployment");
 
+  auto* config_keys =
+      app.add_subcommand("config-keys", "List every configuration key (docs/configuration.md)");
+  bool markdown = false;
+  config_keys->add_flag("--markdown", markdown,
+                        "Print the key table of docs/configuration.md (Markdown)");
   app.add_subcommand("gen-secret", "Print a new random secret (32 bytes, base64url)");
   app.add_subcommand("version", "Print the version");
 
@@ -75,22 +87,23 @@ int main(int argc, char** argv) {
     std::cout << sr::config::generate_secret() << "\n";
     return 0;
   }
+  if (app.got_subcommand("config-keys")) {
+    if (markdown) {
+      std::cout << sr::config::keys_markdown();
+    } else {
+      for (const auto& k : sr::config::keys())
+        std::cout << k.name << "\t" << sr::config::option_help(k) << "\n";
+    }
+    return 0;
+  }
   if (app.got_subcommand("version")) {
     std::cout << "strongroom " << kVersion << "\n";
     return 0;
   }
 
   if (!config_file.empty()) src.config_file = config_file;
-  auto flag = [&](const char* key, const std::string& v) {
-    if (!v.empty()) src.flags[key] = v;
-  };
-  flag("listen", listen);
-  flag("profile", profile);
-  flag("data_dir", data_dir);
-  flag("database_url", database_url);
-  flag("redis_url", redis_url);
-  flag("log_level", log_level);
-  if (threads >= 0) src.flags["threads"] = std::to_string(threads);
+  for (const auto& [key, opt] : flag_options)
+    if (opt->count() > 0) src.flags[key] = flag_values[key];
 
   auto cfg = load_or_exit(src);
   if (app.got_subcommand("serve")) {

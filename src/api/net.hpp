@@ -5,15 +5,13 @@
 #include <string_view>
 #include <vector>
 
+#include "util/net_address.hpp"
+
 namespace sr::api {
 
-// A parsed IPv4/IPv6 network ("10.0.0.0/8", "::1", "127.0.0.1").
-struct Cidr {
-  unsigned char addr[16] = {};
-  int bits = 0;
-  bool v4 = false;
-};
-std::optional<Cidr> parse_cidr(std::string_view text);
+// The parser lives in util (config validation uses the same one).
+using net::Cidr;
+using net::parse_cidr;
 
 class AddressSet {
  public:

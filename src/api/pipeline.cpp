@@ -8,6 +8,7 @@
 #include "api/cookies.hpp"
 #include "http/errors.hpp"
 #include "observability/log.hpp"
+#include "ratelimit/rules.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/secret.hpp"
@@ -60,18 +61,8 @@ json::Fields Call::body(const json::Schema& schema) const {
 }
 
 ratelimit::Limit rule_limit(const Context& ctx, std::string_view rule) {
-  struct Row {
-    std::string_view name;
-    int64_t count, period;
-  };
-  static constexpr Row rows[] = {
-      {"signin", 5, 60},          {"signin_user", 5, 60},   {"signup", 3, 3600},
-      {"refresh", 10, 60},        {"vault_unlock", 3, 300}, {"sensitive", 5, 3600},
-      {"authenticated", 600, 60}, {"anonymous", 120, 60},
-  };
   ratelimit::Limit l{0, 60};
-  for (auto& r : rows)
-    if (r.name == rule) l = {r.count, r.period};
+  if (const auto* r = ratelimit::find_rule(rule)) l = {r->count, r->period};
   if (auto it = ctx.cfg.rate_limits.find(std::string(rule)); it != ctx.cfg.rate_limits.end())
     l = {it->second.count, it->second.period};
   double scaled = std::ceil(static_cast<double>(l.count) * ctx.cfg.rate_limit_scale);

@@ -1,18 +1,18 @@
 // Loading: profile defaults < TOML file < STRONGROOM_* environment < flags, every value validated,
-// every problem collected before anything is thrown.
+// every problem collected before anything is thrown. What each key accepts is declared in keys.cpp.
 #include "config/config.hpp"
 
-#include <arpa/inet.h>
 #include <sodium.h>
 
 #include <toml++/toml.h>
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cmath>
 #include <thread>
 
 #include "config/detail.hpp"
+#include "config/keys.hpp"
+#include "ratelimit/rules.hpp"
 #include "util/encoding.hpp"
 #include "util/random.hpp"
 
@@ -21,81 +21,10 @@ extern char** environ;
 namespace sr::config {
 namespace {
 
-enum class Kind { text, integer, boolean, number, list, secret, secret_list, rates };
-
-struct KeyDef {
-  const char* name;
-  Kind kind;
-};
-
-// Every accepted key, in the order of the docs.
-const KeyDef kKeys[] = {
-    {"profile", Kind::text},
-    {"listen", Kind::text},
-    {"data_dir", Kind::text},
-    {"database_url", Kind::text},
-    {"redis_url", Kind::text},
-    {"jwt_secret", Kind::secret},
-    {"jwt_previous_secrets", Kind::secret_list},
-    {"vault_session_key", Kind::secret},
-    {"jwt_issuer", Kind::text},
-    {"access_ttl", Kind::integer},
-    {"refresh_ttl", Kind::integer},
-    {"vault_ttl", Kind::integer},
-    {"vault_max_ttl", Kind::integer},
-    {"session_max_ttl", Kind::integer},
-    {"cookie_secure", Kind::boolean},
-    {"cookie_samesite", Kind::text},
-    {"cors_origins", Kind::list},
-    {"trusted_proxies", Kind::list},
-    {"rate_limit_scale", Kind::number},
-    {"rate_limits", Kind::rates},
-    {"hash_workers", Kind::integer},
-    {"hash_max_queue", Kind::integer},
-    {"argon2_memory_kib", Kind::integer},
-    {"argon2_passes", Kind::integer},
-    {"db_pool_size", Kind::integer},
-    {"db_statement_timeout_ms", Kind::integer},
-    {"metrics_allow", Kind::list},
-    {"log_file", Kind::text},
-    {"log_level", Kind::text},
-    {"tls_cert", Kind::text},
-    {"tls_key", Kind::text},
-    {"behind_tls_proxy", Kind::boolean},
-    {"threads", Kind::integer},
-    {"max_connections", Kind::integer},
-    {"password_composition_rules", Kind::boolean},
-    {"migrate_on_start", Kind::boolean},
-    {"sqlite_exclusive", Kind::boolean},
-};
-
-const char* const kRateNames[] = {"signin",       "signin_user", "signup",        "refresh",
-                                  "vault_unlock", "sensitive",   "authenticated", "anonymous"};
-
-const KeyDef* find_key(std::string_view k) {
-  for (const auto& d : kKeys)
-    if (k == d.name) return &d;
-  return nullptr;
-}
-
-bool is_rate_name(std::string_view n) {
-  return std::find(std::begin(kRateNames), std::end(kRateNames), n) != std::end(kRateNames);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+std::string rule_names() {
+  std::string out;
+  for (const auto& r : ratelimit::kRules) out += (out.empty() ? "" : ", ") + std::string(r.name);
   return out;
-}
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return out;
-}
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 size_t edit_distance(std::string_view a, std::string_view b) {
@@ -112,14 +41,14 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 // " (did you mean x?)" for a near miss, else "".
 std::string suggestion(std::string_view key, bool env) {
-  const char* best = nullptr;
+  std::string_view best;
   size_t best_d = 3;
-  for (const auto& d : kKeys) {
+  for (const auto& d : keys()) {
     size_t dist = edit_distance(key, d.name);
     if (dist < best_d) best_d = dist, best = d.name;
   }
-  if (!best) return {};
-  return std::string(" (did you mean ") + (env ? "STRONGROOM_" + upper(best) : best) + "?)";
+  if (best.empty()) return {};
+  return " (did you mean " + (env ? env_name(best) : std::string(best)) + "?)";
 }
 
 // A value quoted for a message: escaped, truncated.
@@ -164,69 +93,18 @@ struct Raw {
 };
 using Layer = std::map<std::string, Raw>;
 
-bool is_secret_key(std::string_view key) {
-  const KeyDef* d = find_key(key);
-  return d && (d->kind == Kind::secret || d->kind == Kind::secret_list);
-}
-
-std::string shown(std::string_view key, std::string_view v) {
-  if (is_secret_key(key)) return "a value that is not shown";
-  if (key == "database_url" || key == "redis_url") return quote(detail::redact_url(v));
+std::string shown(const KeyDecl& k, std::string_view v) {
+  if (k.is_secret()) return "a value that is not shown";
+  if (k.name == "database_url" || k.name == "redis_url") return quote(detail::redact_url(v));
   return quote(v);
-}
-
-std::string expected_of(std::string_view key) {
-  static const std::map<std::string_view, std::string> m = {
-      {"profile", "development, production or test"},
-      {"listen", "host:port with a port from 0 to 65535 (e.g. 127.0.0.1:8080, [::1]:8080)"},
-      {"data_dir", "a directory path"},
-      {"database_url", "sqlite://<path> or postgresql://user:pass@host:port/db?sslmode=..."},
-      {"redis_url", "redis://host[:port][/db], rediss://... or unix:///path"},
-      {"jwt_secret", "a key (base64url, base64, hex or raw text)"},
-      {"jwt_previous_secrets", "comma-separated keys (base64url, base64, hex or raw text)"},
-      {"vault_session_key",
-       "a 32-byte key (base64url of 43 characters, hex of 64 characters, or 32 raw bytes)"},
-      {"jwt_issuer", "a non-empty printable string of at most 256 characters"},
-      {"access_ttl", "a positive integer of seconds"},
-      {"refresh_ttl", "a positive integer of seconds"},
-      {"vault_ttl", "a positive integer of seconds"},
-      {"vault_max_ttl", "a positive integer of seconds"},
-      {"session_max_ttl", "a positive integer of seconds, at least refresh_ttl"},
-      {"cookie_secure", "true or false"},
-      {"cookie_samesite", "Strict or Lax (None is refused: the cookies carry credentials)"},
-      {"cors_origins", "comma-separated exact origins like https://app.example.com"},
-      {"trusted_proxies", "comma-separated IP addresses or CIDR ranges like 10.0.0.0/8"},
-      {"rate_limit_scale", "a positive number"},
-      {"rate_limits",
-       "name=count/period entries (signin, signin_user, signup, refresh, vault_unlock, sensitive, "
-       "authenticated, anonymous), e.g. signin=5/60,signup=3/3600"},
-      {"hash_workers", "an integer from 0 (one per core) to 256"},
-      {"hash_max_queue", "an integer from 1 to 1000000"},
-      {"argon2_memory_kib", "an integer of KiB from 8 to 4194304"},
-      {"argon2_passes", "an integer from 1 to 64"},
-      {"db_pool_size", "an integer from 1 to 1000"},
-      {"db_statement_timeout_ms", "an integer of milliseconds from 0 (no timeout) to 86400000"},
-      {"metrics_allow", "comma-separated IP addresses or CIDR ranges like 127.0.0.1,::1"},
-      {"log_file", "a file path"},
-      {"log_level", "one of trace, debug, info, warn, warning, error, critical, off"},
-      {"tls_cert", "a file path (PEM certificate chain)"},
-      {"tls_key", "a file path (PEM private key)"},
-      {"behind_tls_proxy", "true or false"},
-      {"threads", "an integer from 0 (one per core) to 1024"},
-      {"max_connections", "an integer from 1 to 1000000"},
-      {"password_composition_rules", "true or false"},
-      {"migrate_on_start", "true or false"},
-      {"sqlite_exclusive", "true or false"},
-  };
-  auto it = m.find(key);
-  return it == m.end() ? "a valid value" : it->second;
 }
 
 // ---- reading the layers --------------------------------------------------------------------
 
 void wipe_secrets_in(toml::table& tbl) {
   for (auto&& [k, node] : tbl) {
-    if (!is_secret_key(k.str())) continue;
+    const KeyDecl* d = find_key(k.str());
+    if (!d || !d->is_secret()) continue;
     auto wipe = [](toml::node& n) {
       if (auto* s = n.as_string()) sodium_memzero(s->get().data(), s->get().size());
     };
@@ -250,7 +128,7 @@ void read_file(const std::string& path, Layer& layer, std::vector<std::string>& 
   const std::string origin = "config file " + path;
   for (auto&& [k, node] : tbl) {
     std::string key(k.str());
-    const KeyDef* d = find_key(key);
+    const KeyDecl* d = find_key(key);
     if (!d) {
       problems.push_back(key + ": unknown key in " + origin + suggestion(key, false));
       continue;
@@ -259,7 +137,7 @@ void read_file(const std::string& path, Layer& layer, std::vector<std::string>& 
     r.origin = origin;
     r.source = "file";
     auto type_error = [&](const char* got) {
-      problems.push_back(key + ": expected " + expected_of(key) + ", got " + got + " (from " +
+      problems.push_back(key + ": expected " + expected_text(*d) + ", got " + got + " (from " +
                          origin + ")");
     };
     if (d->kind == Kind::rates && node.is_table()) {
@@ -267,10 +145,9 @@ void read_file(const std::string& path, Layer& layer, std::vector<std::string>& 
       for (auto&& [rk, rn] : *node.as_table()) {
         std::string name(rk.str());
         std::string what = "rate_limits." + name;
-        if (!is_rate_name(name)) {
+        if (!ratelimit::find_rule(name)) {
           problems.push_back(what + ": unknown rate limit in " + origin +
-                             " (names: signin, signin_user, signup, refresh, vault_unlock, "
-                             "sensitive, authenticated, anonymous)");
+                             " (names: " + rule_names() + ")");
           ok = false;
           continue;
         }
@@ -345,12 +222,12 @@ void read_env(Layer& layer, std::vector<std::string>& warnings,
     auto eq = kv.find('=');
     if (eq == std::string_view::npos) continue;
     std::string name(kv.substr(0, eq));
-    std::string key = lower(name.substr(prefix.size()));
+    std::string key = detail::lower(name.substr(prefix.size()));
     if (name == "STRONGROOM_CONFIG") {
       config_path = std::string(kv.substr(eq + 1));
       continue;
     }
-    if (!find_key(key) || name != "STRONGROOM_" + upper(key)) {
+    if (!find_key(key) || name != env_name(key)) {
       warnings.push_back(name + ": not a configuration variable, ignored" + suggestion(key, true));
       continue;
     }
@@ -364,26 +241,11 @@ void read_env(Layer& layer, std::vector<std::string>& warnings,
 
 // ---- value parsers -------------------------------------------------------------------------
 
-std::optional<int64_t> parse_int(std::string_view s) {
-  s = trim(s);
-  int64_t v = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || r.ec != std::errc() || r.ptr != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-std::optional<bool> parse_bool(std::string_view s) {
-  std::string l = lower(trim(s));
-  if (l == "true" || l == "1" || l == "yes" || l == "on") return true;
-  if (l == "false" || l == "0" || l == "no" || l == "off") return false;
-  return std::nullopt;
-}
-
 std::vector<std::string> items_of(const Raw& r) {
   std::vector<std::string> out;
   if (r.is_list) {
     for (const auto& s : r.list) {
-      auto t = trim(s);
+      auto t = detail::trim(s);
       if (!t.empty()) out.emplace_back(t);
     }
     return out;
@@ -391,94 +253,12 @@ std::vector<std::string> items_of(const Raw& r) {
   std::string_view rest = r.text;
   while (true) {
     auto c = rest.find(',');
-    auto t = trim(rest.substr(0, c));
+    auto t = detail::trim(rest.substr(0, c));
     if (!t.empty()) out.emplace_back(t);
     if (c == std::string_view::npos) break;
     rest = rest.substr(c + 1);
   }
   return out;
-}
-
-bool valid_hostname(std::string_view h) {
-  if (h.empty() || h.size() > 253 || h.front() == '.' || h.back() == '.' || h.front() == '-')
-    return false;
-  bool all_numeric = true;
-  char prev = '.';
-  for (char ch : h) {
-    bool ok = std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '.';
-    if (!ok || (ch == '.' && (prev == '.' || prev == '-'))) return false;
-    if (!std::isdigit(static_cast<unsigned char>(ch)) && ch != '.') all_numeric = false;
-    prev = ch;
-  }
-  if (all_numeric) {  // looks like IPv4: must be one
-    unsigned char buf[4];
-    return inet_pton(AF_INET, std::string(h).c_str(), buf) == 1;
-  }
-  return true;
-}
-
-bool parse_listen(std::string_view s, std::string& host, uint16_t& port) {
-  std::string_view h, p;
-  if (!s.empty() && s.front() == '[') {
-    auto close = s.find(']');
-    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':')
-      return false;
-    h = s.substr(1, close - 1);
-    p = s.substr(close + 2);
-    unsigned char buf[16];
-    if (inet_pton(AF_INET6, std::string(h).c_str(), buf) != 1) return false;
-  } else {
-    auto colon = s.rfind(':');
-    if (colon == std::string_view::npos) return false;
-    h = s.substr(0, colon);
-    p = s.substr(colon + 1);
-    if (h.find(':') != std::string_view::npos || !valid_hostname(h)) return false;
-  }
-  if (p.empty() || p.size() > 5 || !std::all_of(p.begin(), p.end(), [](char ch) {
-        return std::isdigit(static_cast<unsigned char>(ch));
-      }))
-    return false;
-  unsigned v = 0;
-  std::from_chars(p.data(), p.data() + p.size(), v);
-  if (v > 65535) return false;
-  host = std::string(h);
-  port = static_cast<uint16_t>(v);
-  return true;
-}
-
-bool valid_origin(std::string_view o) {
-  if (o == "*") return true;
-  std::string_view rest;
-  if (o.starts_with("https://"))
-    rest = o.substr(8);
-  else if (o.starts_with("http://"))
-    rest = o.substr(7);
-  else
-    return false;
-  if (rest.empty() || rest.find_first_of("/?#@ ") != std::string_view::npos) return false;
-  std::string_view host = rest, port;
-  if (rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos) return false;
-    unsigned char buf[16];
-    if (inet_pton(AF_INET6, std::string(rest.substr(1, close - 1)).c_str(), buf) != 1) return false;
-    host = {};
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') return false;
-      port = rest.substr(close + 2);
-      if (port.empty()) return false;
-    }
-  } else if (auto c = rest.rfind(':'); c != std::string_view::npos) {
-    host = rest.substr(0, c);
-    port = rest.substr(c + 1);
-    if (port.empty()) return false;
-  }
-  if (!host.empty() && !valid_hostname(host)) return false;
-  if (!port.empty()) {
-    auto v = parse_int(port);
-    if (!v || *v < 1 || *v > 65535 || port.size() > 5) return false;
-  }
-  return true;
 }
 
 // Key text -> bytes: hex or base64url/base64 of at least 32 bytes is decoded, anything else is
@@ -506,25 +286,17 @@ std::optional<std::map<std::string, RateRule>> parse_rates(std::string_view text
   for (const auto& item : items_of(tmp)) {
     auto eq = item.find('=');
     if (eq == std::string::npos) return std::nullopt;
-    std::string name(trim(std::string_view(item).substr(0, eq)));
-    std::string_view rule = trim(std::string_view(item).substr(eq + 1));
+    std::string name(detail::trim(std::string_view(item).substr(0, eq)));
+    std::string_view rule = detail::trim(std::string_view(item).substr(eq + 1));
     auto slash = rule.find('/');
-    if (!is_rate_name(name) || slash == std::string_view::npos) return std::nullopt;
-    auto count = parse_int(rule.substr(0, slash));
-    auto period = parse_int(rule.substr(slash + 1));
+    if (!ratelimit::find_rule(name) || slash == std::string_view::npos) return std::nullopt;
+    auto count = detail::parse_int(rule.substr(0, slash));
+    auto period = detail::parse_int(rule.substr(slash + 1));
     if (!count || !period || *count < 1 || *period < 1 || *count > 1000000000 || *period > 31536000)
       return std::nullopt;
     out[name] = RateRule{*count, *period};
   }
   return out;
-}
-
-Config defaults_for(const std::string& profile) {
-  Config c;
-  c.profile = profile;
-  if (profile == "development") c.cors_origins = {"http://localhost:5173", "http://127.0.0.1:5173"};
-  if (profile == "production") c.cookie_secure = true;
-  return c;
 }
 
 // ---- applying the merged values --------------------------------------------------------------
@@ -534,69 +306,114 @@ struct Loader {
   std::vector<Raw> rate_layers;  // rate_limits merge per name, lowest layer first
   std::vector<std::string> problems;
 
-  const Raw* get(const char* key) const {
-    auto it = merged.find(key);
+  const Raw* get(std::string_view key) const {
+    auto it = merged.find(std::string(key));
     return it == merged.end() ? nullptr : &it->second;
   }
-  void fail(const std::string& key, const Raw& r, std::string_view got_text,
-            const std::string& expected = {}) {
-    problems.push_back(key + ": expected " + (expected.empty() ? expected_of(key) : expected) +
-                       ", got " + shown(key, got_text) + " (from " + r.origin + ")");
+  void fail(const KeyDecl& k, const Raw& r, std::string_view got_text,
+            const std::string& why = {}) {
+    problems.push_back(std::string(k.name) + ": expected " + expected_text(k) +
+                       (why.empty() ? "" : " (" + why + ")") + ", got " + shown(k, got_text) +
+                       " (from " + r.origin + ")");
   }
-  void fail(const std::string& key, const Raw& r) {
+  void fail(const KeyDecl& k, const Raw& r) {
     std::string all;
     if (r.is_list)
       for (const auto& s : r.list) all += (all.empty() ? "" : ",") + s;
     else
       all = r.text;
-    fail(key, r, all);
+    fail(k, r, all);
     sodium_memzero(all.data(), all.size());
   }
 
-  template <class T>
-  void integer(const char* key, T& field, int64_t lo, int64_t hi) {
-    const Raw* r = get(key);
-    if (!r) return;
-    auto v = r->is_list ? std::nullopt : parse_int(r->text);
-    if (!v || *v < lo || *v > hi) return fail(key, *r);
-    field = static_cast<T>(*v);
-  }
-  void boolean(const char* key, bool& field) {
-    const Raw* r = get(key);
-    if (!r) return;
-    auto v = r->is_list ? std::nullopt : parse_bool(r->text);
-    if (!v) return fail(key, *r);
-    field = *v;
-  }
-  // Plain strings; an empty value means unset.
-  void path(const char* key, std::string& field) {
-    const Raw* r = get(key);
-    if (!r) return;
-    if (r->is_list || r->text.find('\0') != std::string::npos) return fail(key, *r);
-    field = std::string(trim(r->text));
-  }
-  void ip_list(const char* key, std::vector<std::string>& field) {
-    const Raw* r = get(key);
-    if (!r) return;
-    std::vector<std::string> out;
-    for (const auto& item : items_of(*r)) {
-      if (!detail::parse_ip_range(item)) return fail(key, *r, item);
-      out.push_back(item);
+  // One key from one value (given, or the profile's default); problems are collected.
+  void apply(Config& c, const KeyDecl& k, const Raw& r) {
+    switch (k.kind) {
+      case Kind::integer: {
+        auto v = r.is_list ? std::nullopt : detail::parse_int(r.text);
+        if (!v || *v < k.min || *v > k.max) return fail(k, r);
+        return k.set_int(c, *v);
+      }
+      case Kind::boolean: {
+        auto v = r.is_list ? std::nullopt : detail::parse_bool(r.text);
+        if (!v) return fail(k, r);
+        return k.set_bool(c, *v);
+      }
+      case Kind::text:
+      case Kind::number: {
+        std::string why;
+        if (r.is_list || !k.set_text(c, r.text, &why)) fail(k, r, r.text, why);
+        return;
+      }
+      case Kind::list: {
+        std::vector<std::string> out;
+        for (auto& item : items_of(r)) {
+          if (!k.item_ok(item)) return fail(k, r, item);
+          out.push_back(std::move(item));
+        }
+        c.*k.list = std::move(out);
+        return;
+      }
+      case Kind::secret: {
+        if (r.is_list) return fail(k, r);
+        auto t = detail::trim(r.text);
+        c.*k.secret = SecretBytes();
+        c.*k.source = "missing";
+        if (t.empty()) return;  // explicitly empty: missing
+        SecretBytes v = decode_secret(t);
+        if (k.exact_bytes && v.size() != k.exact_bytes) {
+          problems.push_back(std::string(k.name) + ": expected " + expected_text(k) +
+                             ", got a value of " + std::to_string(v.size()) + " bytes (from " +
+                             r.origin + ")");
+          return;
+        }
+        c.*k.secret = std::move(v);
+        c.*k.source = r.source;
+        return;
+      }
+      case Kind::secret_list: {
+        std::vector<SecretBytes> out;
+        for (auto& item : items_of(r)) {
+          out.push_back(decode_secret(item));
+          sodium_memzero(item.data(), item.size());
+        }
+        c.*k.secrets = std::move(out);
+        return;
+      }
+      case Kind::rates: {
+        auto rules = r.is_list ? std::nullopt : parse_rates(r.text);
+        if (!rules) return fail(k, r);
+        for (auto& [name, rule] : *rules) c.rate_limits[name] = rule;
+        return;
+      }
     }
-    field = out;
   }
-  void secret(const char* key, SecretBytes& field, std::string& source) {
-    const Raw* r = get(key);
-    if (!r) return;
-    if (r->is_list) return fail(key, *r);
-    auto t = trim(r->text);
-    if (t.empty()) return;  // explicitly empty: missing
-    field = decode_secret(t);
-    source = r->source;
+
+  // The profile's default of a key, as a value from the "default" layer.
+  static Raw default_of(const KeyDecl& k, const Config& c) {
+    Raw r;
+    r.origin = "the default";
+    r.source = "default";
+    r.text = std::string(k.defaults.of(c.profile));
+    if (auto p = r.text.find("<data_dir>"); p != std::string::npos)
+      r.text.replace(p, 10, c.data_dir);
+    return r;
   }
 };
 
+void apply_defaults(Config& c) {
+  Loader L;
+  for (const auto& k : keys())
+    if (k.kind != Kind::rates) L.apply(c, k, Loader::default_of(k, c));
+  c.rate_limits.clear();
+  if (!L.problems.empty()) throw ConfigError(std::move(L.problems));  // a bad declaration
+}
+
 }  // namespace
+
+Config::Config() {
+  apply_defaults(*this);
+}
 
 ConfigError::ConfigError(std::vector<std::string> problems)
     : std::runtime_error([&] {
@@ -608,16 +425,23 @@ ConfigError::ConfigError(std::vector<std::string> problems)
       problems_(std::move(problems)) {}
 
 const std::vector<std::string>& known_keys() {
-  static const std::vector<std::string> keys = [] {
+  static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (const auto& d : kKeys) v.emplace_back(d.name);
+    for (const auto& k : keys()) v.emplace_back(k.name);
     return v;
   }();
-  return keys;
+  return names;
 }
 
 std::string generate_secret() {
-  return random_token(32);
+  while (true) {
+    std::string s = random_token(32);
+    auto bytes = base64url_decode(s);
+    bool ok = detail::secret_weakness(SecretBytes::from_view(*bytes)).empty();
+    sodium_memzero(bytes->data(), bytes->size());
+    if (ok) return s;
+    sodium_memzero(s.data(), s.size());
+  }
 }
 
 Config load(const Sources& src) {
@@ -663,166 +487,34 @@ Config load(const Sources& src) {
     }
 
   // The profile decides the defaults, so it comes first.
-  std::string profile = "development";
-  if (const Raw* r = L.get("profile")) {
-    std::string p(trim(r->text));
-    if (!r->is_list && (p == "development" || p == "production" || p == "test"))
-      profile = p;
-    else
-      L.fail("profile", *r);
-  }
-  Config c = defaults_for(profile);
+  Config c;
+  if (const Raw* r = L.get("profile")) L.apply(c, *find_key("profile"), *r);
   c.config_file = config_file;
   c.warnings = std::move(warnings);
 
-  if (const Raw* r = L.get("listen")) {
-    std::string t(trim(r->text));
-    if (r->is_list || !parse_listen(t, c.host, c.port))
-      L.fail("listen", *r);
-    else
-      c.listen = t;
-  }
-
-  if (const Raw* r = L.get("data_dir")) {
-    std::string t(trim(r->text));
-    if (r->is_list || t.empty() || t.find('\0') != std::string::npos)
-      L.fail("data_dir", *r);
-    else
-      c.data_dir = t;
-  }
-  while (c.data_dir.size() > 1 && c.data_dir.back() == '/') c.data_dir.pop_back();
-
-  if (const Raw* r = L.get("database_url")) {
-    std::string t(trim(r->text)), why;
-    if (r->is_list)
-      L.fail("database_url", *r);
-    else if (!t.empty() && !detail::parse_database_url(t, &why))
-      L.fail("database_url", *r, t, expected_of("database_url") + " (" + why + ")");
-    else
-      c.database_url = t;
-  }
-  if (c.database_url.empty()) c.database_url = "sqlite://" + c.data_dir + "/strongroom.db";
-
-  if (const Raw* r = L.get("redis_url")) {
-    std::string t(trim(r->text)), why;
-    if (r->is_list)
-      L.fail("redis_url", *r);
-    else if (!t.empty() && !detail::parse_redis_url(t, &why))
-      L.fail("redis_url", *r, t, expected_of("redis_url") + " (" + why + ")");
-    else
-      c.redis_url = t;
-  }
-
-  L.secret("jwt_secret", c.jwt_secret, c.jwt_secret_source);
-  L.secret("vault_session_key", c.vault_session_key, c.vault_session_key_source);
-  if (!c.vault_session_key.empty() && c.vault_session_key.size() != 32) {
-    const Raw* r = L.get("vault_session_key");
-    L.problems.push_back("vault_session_key: expected " + expected_of("vault_session_key") +
-                         ", got a value of " + std::to_string(c.vault_session_key.size()) +
-                         " bytes (from " + r->origin + ")");
-    c.vault_session_key = SecretBytes();
-    c.vault_session_key_source.clear();
-  }
-  if (const Raw* r = L.get("jwt_previous_secrets")) {
-    for (const auto& item : items_of(*r)) c.jwt_previous_secrets.push_back(decode_secret(item));
-  }
-  if (c.jwt_secret_source.empty()) c.jwt_secret_source = "missing";
-  if (c.vault_session_key_source.empty()) c.vault_session_key_source = "missing";
-
-  if (const Raw* r = L.get("jwt_issuer")) {
-    std::string t(trim(r->text));
-    bool ok = !r->is_list && !t.empty() && t.size() <= 256 &&
-              std::all_of(t.begin(), t.end(), [](char ch) { return ch > 0x20 && ch < 0x7f; });
-    if (ok)
-      c.jwt_issuer = t;
-    else
-      L.fail("jwt_issuer", *r);
-  }
-
-  constexpr int64_t kTenYears = 315360000;
-  L.integer("access_ttl", c.access_ttl, 1, kTenYears);
-  L.integer("refresh_ttl", c.refresh_ttl, 1, kTenYears);
-  L.integer("vault_ttl", c.vault_ttl, 1, kTenYears);
-  L.integer("vault_max_ttl", c.vault_max_ttl, 1, kTenYears);
-  L.integer("session_max_ttl", c.session_max_ttl, 1, kTenYears);
-  L.boolean("cookie_secure", c.cookie_secure);
-
-  if (const Raw* r = L.get("cookie_samesite")) {
-    std::string t = lower(trim(r->text));
-    if (!r->is_list && t == "strict")
-      c.cookie_samesite = "Strict";
-    else if (!r->is_list && t == "lax")
-      c.cookie_samesite = "Lax";
-    else
-      L.fail("cookie_samesite", *r);
-  }
-
-  if (const Raw* r = L.get("cors_origins")) {
-    std::vector<std::string> out;
-    bool ok = true;
-    for (const auto& o : items_of(*r)) {
-      if (!valid_origin(o)) {
-        L.fail("cors_origins", *r, o);
-        ok = false;
-        break;
-      }
-      out.push_back(o);
-    }
-    if (ok) c.cors_origins = out;
-  }
-  L.ip_list("trusted_proxies", c.trusted_proxies);
-  L.ip_list("metrics_allow", c.metrics_allow);
-
-  if (const Raw* r = L.get("rate_limit_scale")) {
-    std::string t(trim(r->text));
-    double v = 0;
-    auto res = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (r->is_list || t.empty() || res.ec != std::errc() || res.ptr != t.data() + t.size() ||
-        !std::isfinite(v) || v <= 0 || v > 1e9)
-      L.fail("rate_limit_scale", *r);
-    else
-      c.rate_limit_scale = v;
-  }
-  for (const Raw& r : L.rate_layers) {
-    auto rules = r.is_list ? std::nullopt : parse_rates(r.text);
-    if (!rules) {
-      L.fail("rate_limits", r);
+  // Every other key in declaration order (data_dir before the defaults that name it), from the
+  // highest layer that gives it, else from the profile's default.
+  for (const auto& k : keys()) {
+    if (k.name == "profile") continue;
+    if (k.kind == Kind::rates) {
+      for (const Raw& r : L.rate_layers) L.apply(c, k, r);
       continue;
     }
-    for (auto& [name, rule] : *rules) c.rate_limits[name] = rule;
+    const Raw* r = L.get(k.name);
+    if (r && k.empty_is_default && !r->is_list && detail::trim(r->text).empty()) r = nullptr;
+    L.apply(c, k, r ? *r : Loader::default_of(k, c));
   }
-
-  L.integer("hash_workers", c.hash_workers, 0, 256);
-  L.integer("hash_max_queue", c.hash_max_queue, 1, 1000000);
-  L.integer("argon2_memory_kib", c.argon2_memory_kib, 8, 4194304);
-  L.integer("argon2_passes", c.argon2_passes, 1, 64);
-  L.integer("db_pool_size", c.db_pool_size, 1, 1000);
-  L.integer("db_statement_timeout_ms", c.db_statement_timeout_ms, 0, 86400000);
-  L.path("log_file", c.log_file);
-
-  if (const Raw* r = L.get("log_level")) {
-    std::string t = lower(trim(r->text));
-    static const char* levels[] = {"trace",   "debug", "info",     "warn",
-                                   "warning", "error", "critical", "off"};
-    if (!r->is_list && std::find(std::begin(levels), std::end(levels), t) != std::end(levels))
-      c.log_level = t;
-    else
-      L.fail("log_level", *r);
-  }
-
-  L.path("tls_cert", c.tls_cert);
-  L.path("tls_key", c.tls_key);
-  L.boolean("behind_tls_proxy", c.behind_tls_proxy);
-  L.integer("threads", c.threads, 0, 1024);
-  L.integer("max_connections", c.max_connections, 1, 1000000);
-  L.boolean("password_composition_rules", c.password_composition_rules);
-  L.boolean("migrate_on_start", c.migrate_on_start);
-  L.boolean("sqlite_exclusive", c.sqlite_exclusive);
 
   // Rules across keys.
   if (c.tls_cert.empty() != c.tls_key.empty())
     L.problems.push_back(std::string(c.tls_cert.empty() ? "tls_cert" : "tls_key") +
                          ": tls_cert and tls_key must be set together (native TLS needs both)");
+  if (!c.listen_redirect.empty() && c.tls_cert.empty())
+    L.problems.push_back(
+        "listen_redirect: redirects to HTTPS, so it needs native TLS (tls_cert and tls_key)");
+  if (!c.listen_redirect.empty() && c.redirect_port != 0 && c.redirect_port == c.port &&
+      c.redirect_host == c.host)
+    L.problems.push_back("listen_redirect: must differ from listen (" + c.listen + ")");
   if (c.access_ttl > c.refresh_ttl)
     L.problems.push_back("access_ttl: must not exceed refresh_ttl (" +
                          std::to_string(c.access_ttl) + " > " + std::to_string(c.refresh_ttl) +

@@ -1,6 +1,7 @@
 // Secrets of the development profile live in <data_dir>/secrets (directory 0700, file 0600), a
 // `key=value` text file with base64url values, created once with O_CREAT|O_EXCL and published with
-// link() so that two processes starting together end up with the same keys.
+// link() so that two processes starting together end up with the same keys. A key added in a later
+// version (totp_key) is added to an existing file by rename(), keeping the other values.
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "config/keys.hpp"
 #include "util/encoding.hpp"
 #include "util/random.hpp"
 
@@ -188,20 +190,19 @@ SecretBytes decode_stored(const std::string& path, const std::string& key, const
 }  // namespace
 
 void prepare_secrets(Config& c) {
-  const bool need_jwt = c.jwt_secret.empty(), need_vault = c.vault_session_key.empty();
-  if (need_jwt) c.jwt_secret_source = "missing";
-  if (need_vault) c.vault_session_key_source = "missing";
-  if (!need_jwt && !need_vault) return;
+  std::vector<const KeyDecl*> missing;
+  for (const auto& k : keys()) {
+    if (k.kind != Kind::secret || !(c.*k.secret).empty()) continue;
+    c.*k.source = "missing";
+    missing.push_back(&k);
+  }
+  if (missing.empty()) return;
 
   if (c.profile == "production") return;  // start refuses; see production_problems()
   if (c.profile == "test") {
-    if (need_jwt) {
-      c.jwt_secret = SecretBytes::random(32);
-      c.jwt_secret_source = "ephemeral";
-    }
-    if (need_vault) {
-      c.vault_session_key = SecretBytes::random(32);
-      c.vault_session_key_source = "ephemeral";
+    for (const KeyDecl* k : missing) {
+      c.*k->secret = SecretBytes::random(32);
+      c.*k->source = "ephemeral";
     }
     return;
   }
@@ -212,21 +213,18 @@ void prepare_secrets(Config& c) {
     Entries e;
     bool existed = read_secrets(path, e);
     bool changed = false;
-    for (const char* key : {"jwt_secret", "vault_session_key"}) {
-      if (!e.values.count(key)) {
-        e.values[key] = random_token(32);
-        changed = true;
-      }
+    // Every secret key gets an entry, not only the missing ones, so that a key configured today
+    // and dropped tomorrow falls back to a stable stored value. Entries already there are kept.
+    for (const auto& k : keys()) {
+      if (k.kind != Kind::secret || e.values.count(std::string(k.name))) continue;
+      e.values[std::string(k.name)] = generate_secret();
+      changed = true;
     }
     if (changed && !publish(c.data_dir, path, e, existed)) continue;  // lost a race: reread
-    if (need_jwt) {
-      c.jwt_secret = decode_stored(path, "jwt_secret", e.values["jwt_secret"], 0);
-      c.jwt_secret_source = "generated";
-    }
-    if (need_vault) {
-      c.vault_session_key =
-          decode_stored(path, "vault_session_key", e.values["vault_session_key"], 32);
-      c.vault_session_key_source = "generated";
+    for (const KeyDecl* k : missing) {
+      const std::string name(k->name);
+      c.*k->secret = decode_stored(path, name, e.values[name], k->exact_bytes);
+      c.*k->source = "generated";
     }
     return;
   }

@@ -9,27 +9,11 @@
 
 using namespace sr::config;
 using cfgtest::EnvGuard;
+using cfgtest::flags_only;
+using cfgtest::problems_of;
 using cfgtest::TempDir;
 
 namespace {
-
-Sources flags_only(std::map<std::string, std::string> flags) {
-  Sources s;
-  s.use_environment = false;
-  s.flags = std::move(flags);
-  return s;
-}
-
-// The problems of a load that must fail (fails the test if it does not).
-std::vector<std::string> problems_of(const Sources& s) {
-  try {
-    load(s);
-  } catch (const ConfigError& e) {
-    return e.problems();
-  }
-  ADD_FAILURE() << "load() accepted the configuration";
-  return {};
-}
 
 bool starts_with(const std::string& s, const std::string& p) {
   return s.rfind(p, 0) == 0;
@@ -236,10 +220,17 @@ TEST(ConfigLoad, EveryMalformedKeyIsNamedAndAllAreCollected) {
       {"password_composition_rules", "sometimes"},
       {"migrate_on_start", "later"},
       {"sqlite_exclusive", "sometimes"},
+      {"totp_key", "too-short-secret-value"},
+      {"listen_redirect", "nowhere"},
+      {"max_connections_per_ip", "0"},
+      {"vault_max_bytes", "65535"},
+      {"backup_interval", "-1"},
+      {"backup_keep", "0"},
+      {"ui", "perhaps"},
   };
   // Keys whose any text is valid (paths, keys of any form).
   const std::set<std::string> free_text = {"jwt_secret", "jwt_previous_secrets", "log_file",
-                                           "tls_key"};
+                                           "tls_key", "backup_dir"};
   for (const auto& k : known_keys())
     EXPECT_TRUE(bad.count(k) || free_text.count(k)) << "no malformed case for " << k;
 

@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "config/test_helpers.hpp"
+#include "util/encoding.hpp"
 
 using namespace sr::config;
 using cfgtest::EnvGuard;
@@ -160,4 +161,62 @@ TEST(ConfigSecrets, EnvironmentSecretSource) {
   prepare_secrets(c);
   EXPECT_EQ(c.vault_session_key_source, "env");
   EXPECT_EQ(c.jwt_secret_source, "ephemeral");
+}
+
+// SPEC 13: totp_key is kept in the secrets file like the other keys.
+TEST(ConfigSecrets, TotpKeyGeneratedStoredAndReused) {
+  TempDir d;
+  Config a = loaded("development", d.path());
+  prepare_secrets(a);
+  EXPECT_EQ(a.totp_key.size(), 32u);
+  EXPECT_EQ(a.totp_key_source, "generated");
+  EXPECT_NE(slurp(d.path() + "/secrets").find("totp_key="), std::string::npos);
+  EXPECT_FALSE(a.totp_key.equals(a.vault_session_key));
+  Config b = loaded("development", d.path());
+  prepare_secrets(b);
+  EXPECT_TRUE(a.totp_key.equals(b.totp_key));
+  Config t = loaded("test", d.path() + "/t");
+  prepare_secrets(t);
+  EXPECT_EQ(t.totp_key_source, "ephemeral");
+  EXPECT_EQ(t.totp_key.size(), 32u);
+}
+
+// A secrets file written before totp_key existed gets it on the next start; its other lines stay
+// exactly as they were (sessions and vault sessions survive the upgrade).
+TEST(ConfigSecrets, OlderFileGetsTotpKeyAndKeepsTheOthers) {
+  TempDir d;
+  const std::string jwt = generate_secret(), vault = generate_secret();
+  const std::string old_file =
+      "# strongroom development secrets\njwt_secret=" + jwt + "\nvault_session_key=" + vault + "\n";
+  d.file("secrets", old_file, 0600);
+  Config c = loaded("development", d.path());
+  prepare_secrets(c);
+  EXPECT_EQ(c.totp_key.size(), 32u);
+  EXPECT_EQ(c.jwt_secret.view(), *sr::base64url_decode(jwt));
+  EXPECT_EQ(c.vault_session_key.view(), *sr::base64url_decode(vault));
+  const std::string now = slurp(d.path() + "/secrets");
+  EXPECT_NE(now.find("jwt_secret=" + jwt + "\n"), std::string::npos) << now;
+  EXPECT_NE(now.find("vault_session_key=" + vault + "\n"), std::string::npos) << now;
+  EXPECT_NE(now.find("totp_key="), std::string::npos);
+  EXPECT_EQ(mode_of(d.path() + "/secrets"), 0600u);
+  // And the key is stable from then on.
+  Config again = loaded("development", d.path());
+  prepare_secrets(again);
+  EXPECT_TRUE(c.totp_key.equals(again.totp_key));
+  EXPECT_EQ(slurp(d.path() + "/secrets"), now);
+}
+
+TEST(ConfigSecrets, StoredTotpKeyOfTheWrongSizeIsRefused) {
+  TempDir d;
+  d.file("secrets",
+         "jwt_secret=" + generate_secret() + "\nvault_session_key=" + generate_secret() +
+             "\ntotp_key=" + sr::base64url_encode(std::string(40, 'x')) + "\n",
+         0600);
+  Config c = loaded("development", d.path());
+  try {
+    prepare_secrets(c);
+    FAIL() << "accepted a 40-byte totp_key";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("totp_key"), std::string::npos) << e.what();
+  }
 }

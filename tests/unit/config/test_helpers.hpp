@@ -1,4 +1,5 @@
 #pragma once
+#include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include "config/config.hpp"
 
 extern char** environ;
 
@@ -64,6 +67,49 @@ class EnvGuard {
   std::map<std::string, std::string> saved_;
   std::vector<std::string> set_;
 };
+
+inline sr::config::Sources flags_only(std::map<std::string, std::string> flags) {
+  sr::config::Sources s;
+  s.use_environment = false;
+  s.flags = std::move(flags);
+  return s;
+}
+
+// The problems of a load that must fail (fails the test if it does not).
+inline std::vector<std::string> problems_of(const sr::config::Sources& s) {
+  try {
+    sr::config::load(s);
+  } catch (const sr::config::ConfigError& e) {
+    return e.problems();
+  }
+  ADD_FAILURE() << "load() accepted the configuration";
+  return {};
+}
+
+// A production configuration that passes every check; `more` adds or replaces flags.
+inline sr::config::Config good_production(const TempDir& d,
+                                          std::map<std::string, std::string> more = {}) {
+  using sr::config::generate_secret;
+  auto s = flags_only({
+      {"profile", "production"},
+      {"data_dir", d.path()},
+      {"jwt_secret", generate_secret()},
+      {"vault_session_key", generate_secret()},
+      {"totp_key", generate_secret()},
+      {"behind_tls_proxy", "true"},
+      {"trusted_proxies", "10.0.0.5"},
+      {"cors_origins", "https://app.example.com"},
+  });
+  for (auto& [k, v] : more) s.flags[k] = v;
+  ::chmod(d.path().c_str(), 0700);
+  return sr::config::load(s);
+}
+
+inline std::string dump(const std::vector<sr::config::Finding>& f) {
+  std::string out;
+  for (const auto& x : f) out += x.key + ": " + x.message + "\n";
+  return out;
+}
 
 inline mode_t mode_of(const std::string& p) {
   struct stat st {};
