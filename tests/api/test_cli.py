@@ -95,7 +95,7 @@ def test_production_starts_when_configured(make_server):
     d = tempfile.mkdtemp(prefix="sr-prod-ok-")
     os.chmod(d, 0o700)
     env = {"STRONGROOM_JWT_SECRET": secrets.token_urlsafe(32), "STRONGROOM_VAULT_SESSION_KEY": secrets.token_urlsafe(32),
-           "STRONGROOM_BEHIND_TLS_PROXY": "true", "STRONGROOM_CORS_ORIGINS": "https://app.example",
+           "STRONGROOM_TOTP_KEY": secrets.token_urlsafe(32), "STRONGROOM_BEHIND_TLS_PROXY": "true", "STRONGROOM_CORS_ORIGINS": "https://app.example",
            "STRONGROOM_RATE_LIMIT_SCALE": "1"}
     s = make_server(profile="production", env=env, data_dir=d)
     r = requests.get(s.url + "/healthz")

@@ -61,8 +61,7 @@ TEST(Policy, CommonPasswordsRefusedCaseInsensitively) {
 // Every entry of the bundled data file is found (which a binary search over an unsorted array
 // would not do), in any case, and the compiled-in list is exactly that file.
 TEST(Policy, EveryListedPasswordIsFound) {
-  std::string path = __FILE__;
-  path = path.substr(0, path.rfind("tests/unit/auth/")) + "src/auth/data/common-passwords.txt";
+  const std::string path = SR_SOURCE_DIR "/src/auth/data/common-passwords.txt";
   std::ifstream in(path);
   ASSERT_TRUE(in) << path;
   std::size_t n = 0;

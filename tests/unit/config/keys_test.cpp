@@ -31,11 +31,7 @@ std::string slurp(const std::string& p) {
 // docs/configuration.md of this checkout, located from this file's path as the compiler saw it
 // (relative to the build directory, where the test binary lives, or absolute).
 std::string docs_path() {
-  const auto build_dir = std::filesystem::read_symlink("/proc/self/exe").parent_path();
-  return (build_dir / std::filesystem::path(__FILE__).parent_path() /
-          "../../../docs/configuration.md")
-      .lexically_normal()
-      .string();
+  return SR_SOURCE_DIR "/docs/configuration.md";
 }
 
 }  // namespace
