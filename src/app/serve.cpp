@@ -7,7 +7,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -80,6 +82,40 @@ class Purger {
   std::thread thread_;
 };
 
+// Counts the database connections running an operation, for the pool-use gauge of /metrics
+// (SPEC 9). The count is taken inside the work, which runs on a connection of the backend's own:
+// PostgreSQL's pool, SQLite's per-thread readers and its writer.
+class MeteredStorage final : public storage::Storage {
+ public:
+  explicit MeteredStorage(std::unique_ptr<storage::Storage> inner) : inner_(std::move(inner)) {}
+  Task<void> run(storage::Access access, std::function<void(storage::Repository&)> work) override {
+    return inner_->run(access, counted(std::move(work)));
+  }
+  void run_sync(storage::Access access,
+                const std::function<void(storage::Repository&)>& work) override {
+    inner_->run_sync(access, counted(work));
+  }
+  void migrate() override { inner_->migrate(); }
+  int schema_version() override { return inner_->schema_version(); }
+  const char* dialect() const override { return inner_->dialect(); }
+  void close() override { inner_->close(); }
+  int in_use() const { return in_use_.load(std::memory_order_relaxed); }
+
+ private:
+  std::function<void(storage::Repository&)> counted(std::function<void(storage::Repository&)> w) {
+    return [this, w = std::move(w)](storage::Repository& r) {
+      in_use_.fetch_add(1, std::memory_order_relaxed);
+      struct Release {
+        std::atomic<int>& n;
+        ~Release() { n.fetch_sub(1, std::memory_order_relaxed); }
+      } release{in_use_};
+      w(r);
+    };
+  }
+  std::unique_ptr<storage::Storage> inner_;
+  std::atomic<int> in_use_{0};
+};
+
 void harden_process(const config::Config& cfg) {
   if (cfg.profile == "production") {
     // Key material lives in this process's memory: no core dumps, no ptrace by other users.
@@ -120,9 +156,9 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   config::prepare_secrets(cfg);
   harden_process(cfg);
 
-  std::unique_ptr<storage::Storage> db;
+  std::unique_ptr<MeteredStorage> db;
   try {
-    db = storage::open_storage(storage_options(cfg));
+    db = std::make_unique<MeteredStorage>(storage::open_storage(storage_options(cfg)));
     if (opts.migrate && cfg.migrate_on_start) db->migrate();
   } catch (const std::exception& e) {
     std::cerr << "strongroom: storage: " << e.what() << "\n";
@@ -173,6 +209,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   so.port = cfg.port;
   so.threads = cfg.threads;
   so.max_connections = cfg.max_connections;
+  so.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
   so.cors_origins = cfg.cors_origins;
   so.hsts = cfg.cookie_secure;
   so.tls_cert = cfg.tls_cert;
@@ -182,6 +219,8 @@ int serve(config::Config cfg, const ServeOptions& opts) {
                 [&hashes] { return hashes ? static_cast<double>(hashes->queued()) : 0.0; });
   metrics.gauge("strongroom_hash_running", "Password hashes running",
                 [&hashes] { return hashes ? static_cast<double>(hashes->running()) : 0.0; });
+  metrics.gauge("strongroom_db_connections_in_use", "Database connections running an operation",
+                [&db] { return static_cast<double>(db->in_use()); });
   metrics.gauge("strongroom_ratelimit_keys", "Rate-limit keys held in memory",
                 [&memory_limiter] { return static_cast<double>(memory_limiter->size()); });
 

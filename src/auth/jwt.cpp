@@ -324,6 +324,10 @@ Got get_int(const Object& o, std::string_view k, int64_t& out) {
 
 }  // namespace
 
+void hmac_sha256(const SecretBytes& key, std::string_view data, unsigned char out[kMacBytes]) {
+  hmac(key, data, out);
+}
+
 std::string sign(const Claims& c, const JwtKeys& keys) {
   if (keys.current.empty()) throw std::invalid_argument("jwt: empty signing key");
   crypto_init();

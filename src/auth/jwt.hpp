@@ -49,6 +49,9 @@ struct Verified {
 };
 
 std::string sign(const Claims& c, const JwtKeys& keys);
+// HMAC-SHA256 of data under key (any length): what HS256 signs with. Public for its
+// known-answer tests (RFC 4231).
+void hmac_sha256(const SecretBytes& key, std::string_view data, unsigned char out[32]);
 Verified verify(std::string_view token, const JwtKeys& keys, std::string_view expected_type,
                 int64_t now);
 

@@ -65,6 +65,7 @@ struct Config {
   int threads = 0;  // 0 -> number of cores
   int max_connections = 0;
   int max_connections_per_ip = 0;  // SPEC 14; trusted proxies are exempt
+  int idle_timeout = 0;            // seconds a kept-alive connection may wait for its next request
   int64_t vault_max_bytes = 0;     // SPEC 14: a vault's entries, as their JSON renderings
   bool password_composition_rules = false;
   bool migrate_on_start = false;

@@ -280,3 +280,66 @@ def raw_request(port, data, timeout=5, read_all=True):
         return b"".join(chunks)
     finally:
         s.close()
+
+
+def wait_for_event(server, event, request_id, timeout=10):
+    """The `event` line logged for the request with this X-Request-ID, waited for with a deadline
+    (the logger is asynchronous: lines reach the log up to ~100 ms after the answer)."""
+    deadline = time.time() + timeout
+    while True:
+        for e in server.log_events():
+            if e.get("event") == event and e.get("request_id") == request_id:
+                return e
+        assert time.time() < deadline, f"no {event!r} line for request {request_id!r}"
+        time.sleep(0.05)
+
+
+def request_lines(server, request_id, timeout=10):
+    """Every log line of one request, once its access line (its last) has been written."""
+    wait_for_event(server, "access", request_id, timeout)
+    return [e for e in server.log_events() if e.get("request_id") == request_id]
+
+
+def metric(server, name, labels=None):
+    """The value of one /metrics sample (labels: a dict the sample's labels must include), 0 when
+    the series has no sample yet."""
+    text = requests.get(server.url + "/metrics", timeout=10).text
+    total, found = 0.0, False
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        head, _, value = line.rpartition(" ")
+        sample, _, label_text = head.partition("{")
+        if sample != name:
+            continue
+        have = dict(kv.split("=", 1) for kv in label_text.rstrip("}").split(",") if kv) if label_text else {}
+        if all(have.get(k) == f'"{v}"' for k, v in (labels or {}).items()):
+            total += float(value)
+            found = True
+    return total if found else 0.0
+
+
+def wait_until(predicate, what, timeout=15, interval=0.02):
+    """Polls predicate() until it is true; fails naming `what` at the deadline."""
+    deadline = time.time() + timeout
+    while not predicate():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(interval)
+
+
+def sleep_until(t):
+    if t > time.time():
+        time.sleep(t - time.time())
+
+
+def in_server_second(second, fn, attempts_left):
+    """Calls fn() half-way through the given second of the server's clock (the server reads the
+    same system clock, in whole seconds) and returns its result, or None when the call was not
+    over before that second ended (a loaded machine): the caller then starts its scenario again,
+    at most attempts_left more times, instead of judging an answer given in another second."""
+    sleep_until(second + 0.5)
+    r = fn()
+    if int(time.time()) == second:
+        return r
+    assert attempts_left > 0, f"could not place a request within server second {second}"
+    return None

@@ -4,7 +4,7 @@ import concurrent.futures
 import pytest
 import requests
 
-from conftest import Client, assert_error
+from conftest import Client, assert_error, uname
 
 HOSTILE = [
     "Robert'); DROP TABLE users;--", "1 OR 1=1", "\" ; -- /*", "<script>alert(1)</script>",
@@ -16,8 +16,20 @@ def test_me_shape_without_handbook(client):
     r = client.get("/personal/me")
     b = r.json()
     assert set(b) == {"id", "username", "email", "created_at", "handbook"}
-    assert b["handbook"] is None and b["email"] == b["email"].lower()
+    assert b["handbook"] is None and b["email"] == f"{client.username}@example.org".lower()
     assert_error(client.get("/personal/handbook"), 404, "not_found")
+
+
+def test_email_stored_lowercased(server):
+    c = Client(server)
+    local = "Mixed." + uname("CaSe")
+    c.signup(email=f"{local}@Example.ORG")
+    c.signin()
+    want = f"{local.lower()}@example.org"
+    assert c.get("/personal/me").json()["email"] == want
+    # The address as given and as stored name the same account.
+    r = requests.post(server.url + "/auth/signin", json={"username": want, "password": c.password})
+    assert r.status_code == 200 and r.json()["user_id"] == c.user_id, r.text
 
 
 def test_handbook_roundtrip_and_clear(client):

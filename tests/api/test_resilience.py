@@ -11,7 +11,7 @@ import pytest
 import requests
 
 import conftest
-from conftest import ROOT, Client, Server, assert_error
+from conftest import ROOT, Client, Server, assert_error, metric, wait_until
 
 
 def test_acknowledged_writes_survive_kill9(make_server, tmp_path):
@@ -113,21 +113,28 @@ def test_postgres_outage_fast_503_and_recovery(make_server, private_pg):
 
 
 def test_sigterm_finishes_in_flight_then_exits_zero(make_server):
-    s = make_server()
+    # About 0.3 s per hash on 2 workers: four signins are all in the server at once, two hashing
+    # and two queued, when SIGTERM comes (the hash pool's gauges say so).
+    s = make_server(env={"STRONGROOM_ARGON2_MEMORY_KIB": "65536", "STRONGROOM_ARGON2_PASSES": "4"})
     c = Client(s)
     c.signup()
-    results = []
+    results, errors = {}, {}
 
-    def slow_signin():  # Argon2id on the hash pool: a request that takes a while
-        r = requests.post(s.url + "/auth/signin", json={"username": c.username, "password": c.password})
-        results.append(r.status_code)
-    threads = [threading.Thread(target=slow_signin) for _ in range(4)]
+    def slow_signin(i):
+        try:
+            r = requests.post(s.url + "/auth/signin", json={"username": c.username, "password": c.password}, timeout=30)
+            results[i] = r.status_code
+        except Exception as e:  # a dropped connection must fail the test, not vanish with its thread
+            errors[i] = repr(e)
+    threads = [threading.Thread(target=slow_signin, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.05)
+    wait_until(lambda: metric(s, "strongroom_hash_running") + metric(s, "strongroom_hash_queue") == 4,
+               "four signins hashing or queued", timeout=10, interval=0.005)
     assert s.stop() == 0
     for t in threads:
         t.join()
-    assert results and all(code == 200 for code in results), results
+    assert not errors, errors
+    assert results == {0: 200, 1: 200, 2: 200, 3: 200}, results
     with pytest.raises(requests.ConnectionError):
         requests.get(s.url + "/healthz", timeout=2)

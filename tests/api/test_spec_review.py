@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from conftest import STRONG, Client, Server, assert_error, uname, unlocked, VAULT_PW
+from conftest import (STRONG, Client, Server, assert_error, in_server_second, metric, uname, unlocked, VAULT_PW,
+                      wait_for_event, wait_until)
 
 
 
@@ -47,9 +48,13 @@ def rfc3339_to_unix(s):
 
 
 def no_internal_errors(server):
-    time.sleep(0.2)
-    bad = [e for e in server.log_events()
-           if e.get("event") == "internal.error" or (e.get("event") == "access" and e.get("status", 0) >= 500)]
+    """No request so far logged an internal error or an unavailable dependency. Those lines are
+    warn/error level, handed to the logger before their answer is sent; a marker request's access
+    line, queued after them, shows they have all been written."""
+    rid = "marker-" + secrets.token_hex(6)
+    requests.get(server.url + "/healthz", headers={"X-Request-ID": rid})
+    wait_for_event(server, "access", rid)
+    bad = [e for e in server.log_events() if e.get("event") in ("internal.error", "dependency.unavailable")]
     assert not bad, bad[:3]
 
 
@@ -133,8 +138,9 @@ def test_refresh_reuse_clears_cookies_and_carries_ratelimit_headers(server):
 
 # --- a user deleted between authentication and a write ------------------------------------------
 
-# About 1 s per hash: wide windows for the races below.
-SLOW_HASH = {"STRONGROOM_ARGON2_MEMORY_KIB": "65536", "STRONGROOM_ARGON2_PASSES": "16", "STRONGROOM_HASH_WORKERS": "2"}
+# About 0.3 s per hash on ONE worker: the hash pool's queue (FIFO) orders the racing requests, and
+# its gauges (/metrics) tell the test when each request has reached it.
+SLOW_HASH = {"STRONGROOM_ARGON2_MEMORY_KIB": "65536", "STRONGROOM_ARGON2_PASSES": "4", "STRONGROOM_HASH_WORKERS": "1"}
 
 
 def two_sessions(s):
@@ -145,89 +151,134 @@ def two_sessions(s):
     return a, b
 
 
+def in_background(fn):
+    out = {}
+
+    def run():
+        try:
+            out["r"] = fn()
+        except Exception as e:  # surfaces in the test instead of dying with the thread
+            out["error"] = repr(e)
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def hash_pool_is(s, running, queued):
+    wait_until(lambda: metric(s, "strongroom_hash_running") == running and metric(s, "strongroom_hash_queue") == queued,
+               f"hash pool running={running} queued={queued}", timeout=10, interval=0.005)
+
+
 def test_write_after_concurrent_account_deletion_is_401_not_409(make_server):
     # Bug: a write whose user was deleted meanwhile (delete-account on another session) hit the
     # foreign key and answered 409 `conflict`; the session is gone, so it is 401 token_revoked.
-    # Vault setup spends two slow hashes before its insert; delete-account one.
+    # Order forced through the one hash worker: setup authenticates and hashes (is the vault
+    # password the account password?); delete-account authenticates and queues its hash; setup's
+    # second hash (the vault key) queues behind it. So the deletion commits while setup's second
+    # hash runs, after setup was authenticated and before it inserts.
     s = make_server(env=SLOW_HASH)
     a, b = two_sessions(s)
-    out = {}
-    t = threading.Thread(target=lambda: out.setdefault("setup", a.post("/vault/setup", {"vault_password": VAULT_PW})))
-    t.start()
-    time.sleep(0.1)
-    assert b.post("/auth/delete-account", {"password": STRONG}).status_code == 200
-    t.join()
-    r = out["setup"]
-    if r.status_code == 201:
-        pytest.skip("race missed: the setup finished before the deletion")
-    assert_error(r, 401, "token_revoked")
+    setup_t, setup = in_background(lambda: a.post("/vault/setup", {"vault_password": VAULT_PW}))
+    hash_pool_is(s, running=1, queued=0)
+    delete_t, delete = in_background(lambda: b.post("/auth/delete-account", {"password": STRONG}))
+    hash_pool_is(s, running=1, queued=1)
+    delete_t.join()
+    setup_t.join()
+    assert "error" not in delete and "error" not in setup, (delete, setup)
+    assert delete["r"].status_code == 200, delete["r"].text
+    assert_error(setup["r"], 401, "token_revoked")
     no_internal_errors(s)
 
 
 def test_signin_racing_account_deletion_is_invalid_credentials(make_server):
     # Bug: signin of a user deleted while its password was being checked failed creating the
     # session (foreign key) and answered 409 `conflict`.
+    # Order forced through the one hash worker: delete-account's hash runs; the signin finds the
+    # user and queues its hash behind it; the deletion commits while the signin's hash runs.
     s = make_server(env=SLOW_HASH)
     a = Client(s)
     a.signup()
     a.signin()
-    out = {}
-    t = threading.Thread(target=lambda: out.setdefault("del", a.post("/auth/delete-account", {"password": STRONG})))
-    t.start()
-    time.sleep(0.5)  # signin finds the user, then the deletion lands while it hashes
-    r = requests.post(s.url + "/auth/signin", json={"username": a.username, "password": STRONG})
-    t.join()
-    assert out["del"].status_code == 200
-    if r.status_code == 200:
-        pytest.skip("race missed: the signin finished before the deletion")
-    assert_error(r, 401, "invalid_credentials")
+    delete_t, delete = in_background(lambda: a.post("/auth/delete-account", {"password": STRONG}))
+    hash_pool_is(s, running=1, queued=0)
+    signin_t, signin = in_background(
+        lambda: requests.post(s.url + "/auth/signin", json={"username": a.username, "password": STRONG}))
+    hash_pool_is(s, running=1, queued=1)
+    delete_t.join()
+    signin_t.join()
+    assert "error" not in delete and "error" not in signin, (delete, signin)
+    assert delete["r"].status_code == 200, delete["r"].text
+    assert_error(signin["r"], 401, "invalid_credentials")
 
 
 # --- vault sliding sessions (SPEC 7, 12) ---------------------------------------------------------
 
-def sleep_until(t):
-    d = t - time.time()
-    if d > 0:
-        time.sleep(d)
+def vault_unlocked_at(c, ttl):
+    """The server second of the unlock (expires_at is unlock + ttl until a renewal)."""
+    return rfc3339_to_unix(c.get("/vault/status").json()["expires_at"]) - ttl
 
 
 def test_vault_renewal_only_after_half_the_session(make_server):
     # Bug: (expires - issued) / 2 in integer arithmetic renewed a 3 s session after 1 s (a third).
+    # Each request is judged only if it was answered within the server second it was meant for.
     s = make_server(env={"STRONGROOM_VAULT_TTL": "3"})
     c = unlocked(s)
-    issued = rfc3339_to_unix(c.get("/vault/status").json()["expires_at"]) - 3
-    sleep_until(issued + 1.15)  # server clock: issued + 1, a third gone
-    h = {"X-Vault-Token": c.vault_token}
-    r = c.get("/vault/entries", headers=h)
-    assert r.status_code == 200
-    assert "X-Vault-Token" not in r.headers, "renewed with less than half of the session gone"
-    sleep_until(issued + 2.15)  # two thirds gone
-    r = c.get("/vault/entries", headers=h)
-    assert r.status_code == 200 and r.headers.get("X-Vault-Token")
-    assert any(v.startswith("vault_session=") and "Path=/vault" in v and "HttpOnly" in v for v in set_cookies(r))
-    # A renewal on an error answer sends the cookie with the header (it used to send the header only).
-    h = {"X-Vault-Token": r.headers["X-Vault-Token"]}
-    sleep_until(issued + 4.15)  # renewed at issued + 2 for 3 s: two thirds gone again
-    r = c.get("/vault/entries/999999", headers=h)
-    assert_error(r, 404, "not_found")
-    assert r.headers.get("X-Vault-Token")
-    assert any(v.startswith("vault_session=") and "Max-Age=" in v and "Max-Age=0" not in v for v in set_cookies(r))
+    for attempts_left in reversed(range(3)):
+        if attempts_left < 2:  # a fresh vault session for another try
+            r = c.post("/vault/unlock-vault", {"vault_password": VAULT_PW})
+            assert r.status_code == 200, r.text
+            c.vault_token = r.json()["vault_token"]
+        issued = vault_unlocked_at(c, 3)
+        h = {"X-Vault-Token": c.vault_token}
+        r = in_server_second(issued + 1, lambda: c.get("/vault/entries", headers=h), attempts_left)  # a third gone
+        if r is None:
+            continue
+        assert r.status_code == 200
+        assert "X-Vault-Token" not in r.headers, "renewed with less than half of the session gone"
+        r = in_server_second(issued + 2, lambda: c.get("/vault/entries", headers=h), attempts_left)  # two thirds
+        if r is None:
+            continue
+        assert r.status_code == 200 and r.headers.get("X-Vault-Token")
+        assert any(v.startswith("vault_session=") and "Path=/vault" in v and "HttpOnly" in v for v in set_cookies(r))
+        # A renewal on an error answer sends the cookie with the header (it used to send the header only).
+        h = {"X-Vault-Token": r.headers["X-Vault-Token"]}
+        r = in_server_second(issued + 4, lambda: c.get("/vault/entries/999999", headers=h), attempts_left)  # renewed at +2 for 3 s
+        if r is None:
+            continue
+        assert_error(r, 404, "not_found")
+        assert r.headers.get("X-Vault-Token")
+        assert any(v.startswith("vault_session=") and "Max-Age=" in v and "Max-Age=0" not in v for v in set_cookies(r))
+        return
 
 
 def test_vault_renewal_capped_at_max_ttl(make_server):
+    # vault_ttl 2, vault_max_ttl 3: at unlock + 1 the session renews only up to the cap (+3), at +2
+    # it is at the cap and does not renew, at +3 it is over whatever token is shown.
     s = make_server(env={"STRONGROOM_VAULT_TTL": "2", "STRONGROOM_VAULT_MAX_TTL": "3"})
     c = unlocked(s)
-    issued = rfc3339_to_unix(c.get("/vault/status").json()["expires_at"]) - 2
-    token = c.vault_token
-    deadline = issued + 3
-    while time.time() < deadline + 0.3:
-        r = c.get("/vault/entries", headers={"X-Vault-Token": token})
-        if time.time() < deadline - 0.2:
-            assert r.status_code == 200
-        token = r.headers.get("X-Vault-Token", token)
-        time.sleep(0.25)
-    time.sleep(0.5)
-    assert_error(c.get("/vault/entries", headers={"X-Vault-Token": token}), 403, "vault_locked")
+    for attempts_left in reversed(range(3)):
+        if attempts_left < 2:
+            r = c.post("/vault/unlock-vault", {"vault_password": VAULT_PW})
+            assert r.status_code == 200, r.text
+            c.vault_token = r.json()["vault_token"]
+        unlocked_at = vault_unlocked_at(c, 2)
+        token = c.vault_token
+        r = in_server_second(unlocked_at + 1, lambda: c.get("/vault/entries", headers={"X-Vault-Token": token}), attempts_left)
+        if r is None:
+            continue
+        assert r.status_code == 200 and r.headers.get("X-Vault-Token")
+        token = r.headers["X-Vault-Token"]
+        st = c.get("/vault/status", headers={"X-Vault-Token": token}).json()
+        assert rfc3339_to_unix(st["expires_at"]) == unlocked_at + 3  # min(now + 2, cap)
+        r = in_server_second(unlocked_at + 2, lambda: c.get("/vault/entries", headers={"X-Vault-Token": token}), attempts_left)
+        if r is None:
+            continue
+        assert r.status_code == 200 and "X-Vault-Token" not in r.headers  # at the cap: no renewal
+        r = in_server_second(unlocked_at + 3, lambda: c.get("/vault/entries", headers={"X-Vault-Token": token}), attempts_left)
+        if r is None:
+            continue
+        assert_error(r, 403, "vault_locked")
+        return
 
 
 # --- order of checks (SPEC 12) -------------------------------------------------------------------

@@ -15,6 +15,7 @@ import requests
 
 import conftest
 from conftest import assert_error, backends, unlocked, VAULT_PW
+from vault_format import open_chunk, unwrap_data_key
 
 LIST_KEYS = {"id", "domain", "account_name", "url", "notes", "created_at", "updated_at"}
 
@@ -354,16 +355,25 @@ def item_lengths(body):
     return out
 
 
-def chunk_sizes(s, uid):
-    f = "length" if s.backend == "sqlite" else "octet_length"
-    return [int(r[0]) for r in sql(s, f"SELECT {f}(ciphertext) FROM vault_index WHERE user_id = ? ORDER BY chunk", (uid,))]
+def chunk_item_lengths(s, uid):
+    """The user's chunks opened apart from the server (vault_format: docs/crypto.md's layout, the
+    data key unwrapped with VAULT_PW): per chunk, the byte length of each item it holds."""
+    hexed = s.backend == "postgresql"
+    col = (lambda c: f"encode({c}, 'hex')") if hexed else (lambda c: c)
+    raw = (lambda v: bytes.fromhex(v)) if hexed else bytes
+    salt, mem, passes, wrapped = sql(s, f"SELECT {col('kdf_salt')}, kdf_mem_kib, kdf_passes, {col('wrapped_key')} "
+                                        "FROM vault_keys WHERE user_id = ?", (uid,))[0]
+    key = unwrap_data_key(uid, VAULT_PW, raw(salt), int(mem), int(passes), raw(wrapped))
+    rows = sql(s, f"SELECT chunk, {col('ciphertext')} FROM vault_index WHERE user_id = ? ORDER BY chunk", (uid,))
+    return [[len(item) for _, item in open_chunk(key, uid, int(chunk), raw(blob))[1]] for chunk, blob in rows]
 
 
 @pytest.mark.parametrize("backend", backends())
 def test_chunk_layout_follows_the_bounds(make_server, backend):
-    """Each chunk's sealed size is exactly what the format gives for the items it should hold: a
-    new entry joins the last chunk unless it holds 256 items or 32 KiB of them. (List items are
-    at least ~130 bytes, so through the API the byte bound is always reached first.)"""
+    """Opened apart from the server, the chunks hold every listed item once, in order, and each was
+    closed by a bound of docs/crypto.md: a new entry joins the last chunk unless it holds 256 items
+    or 32 KiB of them. (List items are at least ~130 bytes, so through the API the byte bound is
+    always reached first.)"""
     s = editable(make_server, backend)
     c = unlocked(s)
     for i in range(350):
@@ -373,22 +383,19 @@ def test_chunk_layout_follows_the_bounds(make_server, backend):
     assert r.status_code == 200
     lens = item_lengths(r.text)
     assert len(lens) == 350
-    chunks = []
-    for n in lens:
-        last = chunks[-1] if chunks else None
-        if last is not None and not (len(last) >= 256 or sum(last) + len(last) - 1 >= 32768):
-            last.append(n)
-        else:
-            chunks.append([n])
-    want = [1 + 24 + sum(ch) + len(ch) - 1 + 12 * len(ch) + 4 + 16 for ch in chunks]
-    assert len(want) >= 3
-    assert chunk_sizes(s, c.user_id) == want
-    assert chunk_numbers(s, c.user_id) == list(range(1, len(want) + 1))
+    chunks = chunk_item_lengths(s, c.user_id)
+    assert [n for ch in chunks for n in ch] == lens  # every item, byte for byte as listed, once
+    assert len(chunks) >= 3
+    for ch in chunks[:-1]:  # a chunk is closed by one of the documented bounds...
+        assert len(ch) >= 256 or sum(ch) + len(ch) - 1 >= 32768, (len(ch), sum(ch))
+    for ch in chunks:  # ...and was still open when its last item joined it
+        assert len(ch) <= 256 and sum(ch[:-1]) + len(ch) - 2 < 32768, (len(ch), sum(ch))
+    assert chunk_numbers(s, c.user_id) == list(range(1, len(chunks) + 1))
     # A rebuild groups the entries the same way.
     sql(s, "UPDATE vault_keys SET index_version = 0 WHERE user_id = ?", (c.user_id,))
     assert c.get("/vault/entries").text == r.text
     assert index_version(s, c.user_id) == 1
-    assert chunk_sizes(s, c.user_id) == want
+    assert chunk_item_lengths(s, c.user_id) == chunks
 
 
 # --- a missing or damaged index -------------------------------------------------------------------

@@ -36,7 +36,19 @@ TEST(ConfigCheck, GoodProductionHasNoFindings) {
   auto f = check(c, true);
   EXPECT_TRUE(f.empty()) << dump(f);
   EXPECT_TRUE(production_problems(c).empty());
-  for (const auto& x : f) EXPECT_FALSE(x.fix.empty());
+}
+
+TEST(ConfigCheck, EveryFindingSaysHowToFixIt) {
+  TempDir d;
+  Sources s;
+  s.use_environment = false;
+  s.flags = {{"profile", "production"}, {"data_dir", d.path()},        {"cookie_secure", "false"},
+             {"cors_origins", "*"},     {"argon2_memory_kib", "1024"}, {"argon2_passes", "1"}};
+  Config c = load(s);
+  prepare_secrets(c);
+  auto f = check(c, true);
+  ASSERT_GE(f.size(), 5u) << dump(f);
+  for (const auto& x : f) EXPECT_FALSE(x.fix.empty()) << x.key << ": " << x.message;
 }
 
 TEST(ConfigCheck, ProductionListsEveryProblemAtOnce) {

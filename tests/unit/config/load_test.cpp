@@ -223,6 +223,7 @@ TEST(ConfigLoad, EveryMalformedKeyIsNamedAndAllAreCollected) {
       {"totp_key", "too-short-secret-value"},
       {"listen_redirect", "nowhere"},
       {"max_connections_per_ip", "0"},
+      {"idle_timeout", "0"},
       {"vault_max_bytes", "65535"},
       {"backup_interval", "-1"},
       {"backup_keep", "0"},

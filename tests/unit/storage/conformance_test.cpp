@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -221,8 +222,32 @@ struct RawPg {
     PQclear(res);
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
   }
+  // The first column of the first row ("" when there is none or the query failed).
+  std::string scalar(const std::string& sql) {
+    PGresult* res = PQexec(c, sql.c_str());
+    std::string out;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) out = PQgetvalue(res, 0, 0);
+    PQclear(res);
+    return out;
+  }
   PGconn* c;
 };
+
+// Makes a race deterministic: returns once another backend waits for a lock that `holder`'s open
+// transaction holds (PostgreSQL's own pg_blocking_pids says so), or once `done` is set (the
+// racing call did not wait at all: the test's assertions then show what it did). Fails after 10 s.
+void wait_until_blocked_by(const std::string& url, RawPg& holder, const std::atomic<bool>& done) {
+  RawPg watch(url);
+  ASSERT_TRUE(watch.ok());
+  const std::string q = "SELECT count(*) FROM pg_stat_activity WHERE " +
+                        std::to_string(PQbackendPID(holder.c)) + " = ANY(pg_blocking_pids(pid))";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done.load() && watch.scalar(q) == "0") {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "the racing call neither waited nor ended";
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
 
 // PostgreSQL: a signin's create_session that runs while a password change holds the user row
 // waits for it and then sees the new hash (no session). Without the row lock its snapshot would
@@ -239,9 +264,12 @@ TEST_P(StorageTest, CreateSessionRacingAPasswordChangeGetsNoSession) {
   s.id = "racing";
   const std::string old_hash = "hash-u";
   std::optional<bool> created;
-  std::thread signin(
-      [&] { created = w([&](Repository& r) { return r.create_session(s, &old_hash); }); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it start and wait
+  std::atomic<bool> done{false};
+  std::thread signin([&] {
+    created = w([&](Repository& r) { return r.create_session(s, &old_hash); });
+    done = true;
+  });
+  wait_until_blocked_by(url_, c, done);  // the signin waits for the change's row lock
   ASSERT_TRUE(c.exec("COMMIT"));
   signin.join();
   ASSERT_TRUE(created.has_value());
@@ -267,10 +295,12 @@ TEST_P(StorageTest, PasswordChangeRacingASigninRevokesItsSession) {
              "expires_at, user_agent, ip) VALUES ('racing'::bytea, " +
              id + ", 'j'::bytea, 1000, 1000, 100000, 'ua'::bytea, 'ip'::bytea)"));
   std::optional<int64_t> revoked;
+  std::atomic<bool> done{false};
   std::thread change([&] {
     revoked = w([&](Repository& r) { return r.change_password(uid, "new", "keep", 2000); });
+    done = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let it start and wait
+  wait_until_blocked_by(url_, c, done);  // the change waits for the signin's row lock
   ASSERT_TRUE(c.exec("COMMIT"));
   change.join();
   ASSERT_TRUE(revoked.has_value());

@@ -20,7 +20,9 @@ TEST(SecretBytes, TransientHoldsAndMovesItsBytes) {
   EXPECT_EQ(assigned.view(), "hello");
 }
 
-TEST(SecretBytes, ConstantTimeEquality) {
+// What ct_equal answers. That it takes the same time whatever the content is libsodium's
+// sodium_memcmp's property, not measured here (timing is never asserted in tests).
+TEST(SecretBytes, CtEqualAnswersEqualityOfWholeStrings) {
   EXPECT_TRUE(sr::ct_equal("abc", "abc"));
   EXPECT_FALSE(sr::ct_equal("abc", "abd"));
   EXPECT_FALSE(sr::ct_equal("abc", "abcd"));
