@@ -144,6 +144,10 @@ def test_backup_under_load_by_signal_and_cli_then_restore(make_server):
         by_signal = created[0]["path"]
         n_after_signal = w.count()
         wait_for(lambda: w.count() >= n_after_signal + 20, "writes after the first backup")
+        # Names have one-second resolution (a second backup within the same second replaces the
+        # first): let the clock move on so that both files stay to be checked.
+        stamp = os.path.basename(by_signal)[len("strongroom-"):-len(".db")]
+        wait_for(lambda: time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) > stamp, "the next second")
         # `strongroom backup` asks the running server.
         t_cli = time.monotonic()
         r = cli(["backup"], s.data_dir, env={"STRONGROOM_PROFILE": "development"})
