@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -382,3 +383,37 @@ def test_postgresql_explains_and_exits_2(make_server):
         assert not os.path.exists(os.path.join(d, "strongroom.sock"))
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_control_socket_answers_only_its_user_and_one_command(make_server):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to connect as another user")
+    s = make_server()
+    path = os.path.join(s.data_dir, "strongroom.sock")
+
+    def ask(data, user=None):
+        code = ("import socket,sys; c=socket.socket(socket.AF_UNIX); c.settimeout(20); c.connect(sys.argv[1]); "
+                "c.sendall(sys.stdin.buffer.read()); print(c.recv(4096).decode(), end='')")
+        cmd = ["/usr/bin/python3", "-c", code, path]
+        if user:
+            cmd = ["runuser", "-u", user, "--"] + cmd
+        return subprocess.run(cmd, input=data, capture_output=True, timeout=60).stdout.decode()
+
+    # Another user who can reach the socket (the modes opened up for the test) is refused.
+    os.chmod(s.data_dir, 0o755)
+    os.chmod(path, 0o666)
+    assert ask(b"backup\n", user="nobody").startswith("error forbidden")
+    assert ask(b"restore /etc/passwd\n") == "error unknown command\n"
+    assert ask(b"backup" + b"x" * 10000 + b"\n") == ""  # an over-long line: dropped unanswered
+    # A client that connects and says nothing does not hold the socket for ever.
+    idle = socket.socket(socket.AF_UNIX)
+    idle.connect(path)
+    try:
+        assert ask(b"backup\n").startswith("ok ")
+    finally:
+        idle.close()
+    # Only that last request made a backup: the control socket answers one request after the
+    # other, so a backup made for an earlier one would be logged before this one's.
+    created = wait_for(lambda: events(s, "backup.created"), "backup.created")
+    assert [e["trigger"] for e in created] == ["cli"]
+    assert len(os.listdir(os.path.join(s.data_dir, "backups"))) == 1
