@@ -122,6 +122,11 @@ void ControlServer::loop() {
 }
 
 void ControlServer::serve_one(int conn) {
+  // The request is read before the peer is judged, so that a refused client is told why instead
+  // of finding its connection reset under its request.
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClientIoTimeoutMs);
+  if (!read_line(conn, line, deadline)) return;
   ucred peer{};
   socklen_t len = sizeof peer;
   if (::getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 ||
@@ -129,9 +134,6 @@ void ControlServer::serve_one(int conn) {
     write_all(conn, "error forbidden: only the server's user may ask\n");
     return;
   }
-  std::string line;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kClientIoTimeoutMs);
-  if (!read_line(conn, line, deadline)) return;
   std::string answer;
   try {
     answer = handler_(line);
