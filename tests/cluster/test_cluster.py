@@ -43,6 +43,7 @@ def instance_env(port, redis_port, keys):
         "STRONGROOM_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "STRONGROOM_JWT_SECRET": keys["jwt"],
         "STRONGROOM_VAULT_SESSION_KEY": keys["vault"],
+        "STRONGROOM_TOTP_KEY": keys["totp"],
         "STRONGROOM_BEHIND_TLS_PROXY": "true",
         "STRONGROOM_TRUSTED_PROXIES": "127.0.0.1",
         # The production defaults but for the per-IP rows: every request of this test comes from
@@ -146,7 +147,7 @@ http {{
 
 class Cluster:
     def __init__(self):
-        self.keys = {"jwt": secrets.token_urlsafe(32), "vault": secrets.token_urlsafe(32)}
+        self.keys = {k: secrets.token_urlsafe(32) for k in ("jwt", "vault", "totp")}
         self.redis = Redis().start()
         self.ports = [free_port() for _ in range(3)]
         self.dirs = [tempfile.mkdtemp(prefix="sr-cluster-") for _ in self.ports]
