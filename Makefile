@@ -8,10 +8,11 @@ DEB_PACKAGES := build-essential cmake pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libsodium-dev libssl-dev libsqlite3-dev libpq-dev libhiredis-dev libtomlplusplus-dev \
   libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev libgtest-dev libbenchmark-dev \
-  postgresql redis-server python3 python3-pytest python3-requests python3-werkzeug python3-cryptography python3-nacl python3-argon2 python3-bcrypt wrk procps \
-  clang libclang-rt-14-dev
+  postgresql redis-server python3 python3-pytest python3-requests python3-werkzeug python3-cryptography \
+  python3-nacl python3-argon2 python3-bcrypt wrk procps \
+  clang libclang-rt-14-dev nginx-light openssl
 
-.PHONY: all deps build run test unit-test api-test asan-test fuzz fuzz-smoke bench format clean
+.PHONY: all deps build run test unit-test api-test cluster-test asan-test fuzz fuzz-smoke bench format clean
 
 all: build
 
@@ -45,6 +46,10 @@ unit-test: build
 
 api-test: build
 	BUILD=$(BUILD) scripts/run-tests.sh api
+
+# Three instances behind nginx on PostgreSQL and Redis (tests/cluster, docs/operations.md).
+cluster-test: deps build
+	BUILD=$(BUILD) scripts/run-tests.sh cluster
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan-test: deps

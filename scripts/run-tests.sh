@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suites against real services and prints one closing line "N passed, M failed".
-#   scripts/run-tests.sh all|unit|api      (BUILD=build by default)
+#   scripts/run-tests.sh all|unit|api|cluster      (BUILD=build by default)
 # Starts a throwaway PostgreSQL (scripts/pg-test.sh) for the run and always stops it; Redis
 # servers are started by the tests that need them.
 set -uo pipefail
@@ -46,6 +46,12 @@ if [[ $mode == all || $mode == api ]]; then
   (cd "$root" && $PY -m pytest tests/api -q -p no:cacheprovider -o cache_dir="$work/.pytest" \
       --junitxml="$work/api.xml") || status=1
 fi
+if [[ $mode == all || $mode == cluster ]]; then
+  # Several instances behind nginx on the same PostgreSQL (tests/cluster, docs/operations.md).
+  echo "=== cluster (pytest)"
+  (cd "$root" && $PY -m pytest tests/cluster -q -p no:cacheprovider -o cache_dir="$work/.pytest" \
+      --junitxml="$work/cluster.xml") || status=1
+fi
 
 $PY - "$work" <<'PYEOF' || status=1
 import glob, json, sys, xml.etree.ElementTree as ET
@@ -63,14 +69,12 @@ for f in glob.glob(work + "/unit-*.json"):
                 failed += 1
             else:
                 passed += 1
-try:
-    root = ET.parse(work + "/api.xml").getroot()
+for f in sorted(glob.glob(work + "/*.xml")):
+    root = ET.parse(f).getroot()
     for ts in root.iter("testsuite"):
         t = int(ts.get("tests", 0)); fl = int(ts.get("failures", 0)) + int(ts.get("errors", 0))
         sk = int(ts.get("skipped", 0))
         passed += t - fl - sk; failed += fl; skipped += sk
-except FileNotFoundError:
-    pass
 line = f"{passed} passed, {failed} failed"
 if skipped: line += f", {skipped} skipped"
 print(line)

@@ -1,4 +1,5 @@
-// strongroom: serve | migrate | check [--deploy] | config-keys | gen-secret | version
+// strongroom: serve | migrate | check [--deploy] | config-keys | backup | restore FILE | gen-secret
+// | version
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -6,6 +7,7 @@
 #include <map>
 
 #include "app/app.hpp"
+#include "backup/commands.hpp"
 #include "config/config.hpp"
 #include "config/keys.hpp"
 #include "util/random.hpp"
@@ -78,6 +80,28 @@ int main(int argc, char** argv) {
   bool markdown = false;
   config_keys->add_flag("--markdown", markdown,
                         "Print the key table of docs/configuration.md (Markdown)");
+
+  auto* backup = app.add_subcommand(
+      "backup",
+      "Back up the SQLite database: asks the server running on the data directory, or copies it "
+      "directly when none runs; prints the checked backup's path");
+  add_common(backup);
+  add_overrides(backup);
+  int backup_timeout = 3600;
+  backup
+      ->add_option("--timeout", backup_timeout,
+                   "seconds to wait for the running server's backup (default 3600)")
+      ->check(CLI::Range(1, 86400));
+
+  auto* restore = app.add_subcommand(
+      "restore",
+      "Put a backup in place of the SQLite database (no server may run on the data directory); "
+      "the current database is kept as strongroom.db.before-restore-<time>");
+  add_common(restore);
+  add_overrides(restore);
+  std::string restore_file;
+  restore->add_option("FILE", restore_file, "the backup file (strongroom-<time>.db)")->required();
+
   app.add_subcommand("gen-secret", "Print a new random secret (32 bytes, base64url)");
   app.add_subcommand("version", "Print the version");
 
@@ -116,5 +140,7 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand("migrate")) return sr::app::migrate(cfg);
   if (app.got_subcommand("check")) return sr::app::check(cfg, deploy);
+  if (app.got_subcommand("backup")) return sr::backup::backup_command(cfg, backup_timeout);
+  if (app.got_subcommand("restore")) return sr::backup::restore_command(cfg, restore_file);
   return 0;
 }

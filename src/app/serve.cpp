@@ -18,6 +18,7 @@
 #include "api/routes.hpp"
 #include "app/app.hpp"
 #include "auth/hash_pool.hpp"
+#include "backup/in_server.hpp"
 #include "http/server.hpp"
 #include "observability/log.hpp"
 #include "observability/metrics.hpp"
@@ -135,6 +136,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   sigemptyset(&stop_set);
   sigaddset(&stop_set, SIGTERM);
   sigaddset(&stop_set, SIGINT);
+  sigaddset(&stop_set, SIGUSR1);  // not a stop: a backup (SPEC 16)
   pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -224,6 +226,10 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   metrics.gauge("strongroom_ratelimit_keys", "Rate-limit keys held in memory",
                 [&memory_limiter] { return static_cast<double>(memory_limiter->size()); });
 
+  // The pid file, and on SQLite scheduled backups, SIGUSR1 and the control socket.
+  std::optional<backup::InServer> backups;
+  backups.emplace(cfg, db->dialect(), metrics);
+
   uint16_t port = 0;
   try {
     port = server.start();
@@ -247,6 +253,10 @@ int serve(config::Config cfg, const ServeOptions& opts) {
     int sig = 0;
     while (sigwait(&stop_set, &sig) == 0) {
       if (finished.load()) return;
+      if (sig == SIGUSR1) {
+        backups->on_signal();
+        continue;
+      }
       obs::log(obs::Level::info, "shutdown", {{"signal", sig}});
       server.stop();
       return;
@@ -266,6 +276,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   finished = true;
   pthread_kill(signals.native_handle(), SIGTERM);
   signals.join();
+  backups.reset();
   db->close();
   obs::log(obs::Level::info, "stopped");
   obs::shutdown_logging();
