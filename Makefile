@@ -7,9 +7,10 @@ CMAKE_FLAGS ?=
 DEB_PACKAGES := build-essential cmake pkg-config \
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
   libsodium-dev libssl-dev libsqlite3-dev libpq-dev libhiredis-dev libtomlplusplus-dev \
-  libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev libgtest-dev libbenchmark-dev \
+  libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev libgtest-dev libbenchmark-dev libqrencode-dev \
   postgresql redis-server python3 python3-pytest python3-requests python3-werkzeug python3-cryptography \
   python3-nacl python3-argon2 python3-bcrypt wrk procps \
+  python3-pyotp oathtool zbar-tools \
   clang libclang-rt-14-dev nginx-light openssl
 
 .PHONY: all deps build run test unit-test api-test cluster-test asan-test fuzz fuzz-smoke bench format clean

@@ -110,6 +110,41 @@ class VaultIndexer {
   virtual std::optional<std::vector<Built>> build(const std::vector<VaultEntry>& entries) = 0;
 };
 
+// The two-step sign-in of a user (SPEC 13; migration 4). Secrets are sealed by the caller
+// (auth::TotpKeys): the storage never sees a TOTP secret, a code or an mfa_token in clear.
+struct TotpState {
+  std::optional<std::string> secret;   // the sealed secret in use: 2FA is on
+  std::optional<std::string> pending;  // the sealed secret of a setup not yet confirmed
+  int64_t last_step = 0;               // replay guard: the highest TOTP step spent
+  std::optional<int64_t> enabled_at;
+  int64_t recovery_codes_left = 0;  // unused codes of the current set
+};
+
+// A second factor that the caller has checked and wants spent: a TOTP step (its code matched
+// `sealed_secret`, the user's secret as the caller read it) or a recovery code (its keyed hash).
+struct SecondFactor {
+  std::optional<int64_t> totp_step;
+  std::string sealed_secret;  // with totp_step
+  std::string recovery_hash;  // without totp_step
+};
+
+// A pending second step of a signin (the mfa_token). Only the token's keyed hash is stored.
+struct MfaChallenge {
+  std::string token_hash;
+  int64_t user_id = 0;
+  std::string password_binding;  // keyed hash of the password hash it was issued under
+  int64_t created_at = 0, expires_at = 0;
+  int64_t attempts = 0;             // code attempts counted so far
+  std::optional<int64_t> spent_at;  // set by its success
+};
+
+enum class MfaFinish {
+  ok,              // the challenge is spent and the factor consumed, together
+  challenge_gone,  // spent, expired, deleted or not this user's: nothing changed
+  code_rejected,   // the factor was refused (step not after the last, code used or unknown,
+                   // secret changed): nothing changed
+};
+
 // The reads of one request, answered in one unit of work: the pipeline asks for the caller's
 // session together with whatever the route shows, so an authenticated GET is one trip to the
 // database. On PostgreSQL the queries travel together in pipeline mode (one round trip); on
@@ -193,7 +228,8 @@ class Repository {
                            int64_t expires_at) = 0;
   virtual bool is_token_blocked(const std::string& jti) = 0;
 
-  // Deletes sessions and blocklist rows whose expiry is before now; returns rows removed.
+  // Deletes sessions, blocklist rows and mfa challenges whose expiry is before now; returns rows
+  // removed.
   virtual int64_t purge_expired(int64_t now) = 0;
 
   // --- personal handbook
@@ -238,6 +274,47 @@ class Repository {
   // when the user has no vault or build returned nullopt.
   virtual std::optional<std::vector<VaultIndexChunk>> rebuild_vault_index(int64_t user_id,
                                                                           VaultIndexer& index) = 0;
+
+  // --- two-step sign-in (SPEC 13)
+  // nullopt when the user never started a setup (2FA off, nothing pending).
+  virtual std::optional<TotpState> get_totp(int64_t user_id) = 0;
+  // Stores `sealed` as the user's pending secret, replacing a pending one. false (nothing
+  // written) when 2FA is already on. ConflictError when the user does not exist.
+  virtual bool set_totp_pending(int64_t user_id, const std::string& sealed, int64_t now) = 0;
+  // The confirmation, in one transaction: the pending secret -- still `pending`, the one the
+  // caller checked the code against -- becomes the secret in use, with last_step = step; the
+  // recovery codes become `code_hashes` (the old set, if any, is deleted); every session of the
+  // user but keep_sid is revoked. Returns how many sessions it revoked; nullopt (nothing
+  // written) when 2FA is on or `pending` is not the pending secret (a setup replaced it).
+  virtual std::optional<int64_t> enable_totp(int64_t user_id, const std::string& pending,
+                                             int64_t step,
+                                             const std::vector<std::string>& code_hashes,
+                                             const std::string& keep_sid, int64_t now) = 0;
+  // Turns 2FA off: deletes the secret (and a pending one), the recovery codes and the user's
+  // pending mfa challenges, in one transaction. false when 2FA was not on (nothing deleted).
+  virtual bool disable_totp(int64_t user_id) = 0;
+  // Spends a second factor, atomically (of two concurrent calls with one code, one wins): a TOTP
+  // step only when 2FA is on with f.sealed_secret and step > last_step (which becomes step); a
+  // recovery code only when it is an unused code of the user's current set (it becomes used).
+  virtual bool use_second_factor(int64_t user_id, const SecondFactor& f, int64_t now) = 0;
+  // Replaces the user's recovery codes with code_hashes, while 2FA is on (false otherwise).
+  virtual bool replace_recovery_codes(int64_t user_id, const std::vector<std::string>& code_hashes,
+                                      int64_t now) = 0;
+
+  // --- pending second steps (mfa challenges). Expired ones are removed by purge_expired.
+  // ConflictError when the user does not exist or the hash is taken.
+  virtual void create_mfa_challenge(const MfaChallenge& c) = 0;
+  // Counts one code attempt, atomically: only while the challenge is unspent, expires_at > now
+  // and fewer than max_attempts were counted. Returns the challenge with this attempt counted;
+  // nullopt (nothing counted) otherwise. Any number of instances may race: at most
+  // max_attempts calls ever succeed.
+  virtual std::optional<MfaChallenge> claim_mfa_attempt(const std::string& token_hash, int64_t now,
+                                                        int64_t max_attempts) = 0;
+  // A second step's success, in one transaction: spends the challenge (unspent, unexpired, of
+  // user_id) and the factor (as use_second_factor), both or neither. Of concurrent calls on one
+  // challenge at most one returns ok.
+  virtual MfaFinish finish_mfa(const std::string& token_hash, int64_t user_id,
+                               const SecondFactor& f, int64_t now) = 0;
 };
 
 enum class Access { read, write };

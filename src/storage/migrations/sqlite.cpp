@@ -96,9 +96,45 @@ CREATE TABLE vault_index (
 );
 )sql";
 
+// Two-step sign-in (SPEC 13). Version 4 on both dialects (3 is reserved for PostgreSQL's text
+// columns, SPEC 19). user_totp: the sealed TOTP secret in use (2FA is on when it is set), the
+// sealed secret of a setup not yet confirmed, and the replay guard's last spent step.
+// recovery_codes: keyed hashes only; a used code keeps its row (used_at) until the set is replaced.
+// mfa_challenges: a signin's pending second step, by the keyed hash of its mfa_token.
+constexpr const char* kV4 = R"sql(
+CREATE TABLE user_totp (
+  user_id    INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  secret     BLOB,
+  pending    BLOB,
+  last_step  INTEGER NOT NULL DEFAULT 0,
+  enabled_at INTEGER,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE recovery_codes (
+  id         INTEGER PRIMARY KEY,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  code_hash  BLOB    NOT NULL,
+  created_at INTEGER NOT NULL,
+  used_at    INTEGER,
+  UNIQUE (user_id, code_hash)
+);
+CREATE TABLE mfa_challenges (
+  token_hash       BLOB    PRIMARY KEY,
+  user_id          INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  password_binding BLOB    NOT NULL,
+  created_at       INTEGER NOT NULL,
+  expires_at       INTEGER NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  spent_at         INTEGER
+);
+CREATE INDEX mfa_challenges_by_user ON mfa_challenges(user_id);
+CREATE INDEX mfa_challenges_by_expiry ON mfa_challenges(expires_at);
+)sql";
+
 constexpr Migration kAll[] = {
     {1, "initial schema", kV1},
     {2, "vault list index", kV2},
+    {4, "two-step sign-in", kV4},
 };
 
 }  // namespace

@@ -301,8 +301,9 @@ int64_t PgRepository::purge_expired(int64_t now) {
   // One statement, so one atomic snapshot and one round trip.
   auto r = c_.exec(
       "WITH s AS (DELETE FROM sessions WHERE expires_at < $1 RETURNING 1), "
-      "b AS (DELETE FROM token_blocklist WHERE expires_at < $1 RETURNING 1) "
-      "SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM b)",
+      "b AS (DELETE FROM token_blocklist WHERE expires_at < $1 RETURNING 1), "
+      "m AS (DELETE FROM mfa_challenges WHERE expires_at < $1 RETURNING 1) "
+      "SELECT (SELECT count(*) FROM s) + (SELECT count(*) FROM b) + (SELECT count(*) FROM m)",
       Params().i(now));
   return r.i64(0, 0);
 }

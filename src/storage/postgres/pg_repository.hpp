@@ -68,6 +68,21 @@ class PgRepository final : public Repository {
   std::optional<std::vector<VaultIndexChunk>> rebuild_vault_index(int64_t user_id,
                                                                   VaultIndexer& index) override;
 
+  std::optional<TotpState> get_totp(int64_t user_id) override;
+  bool set_totp_pending(int64_t user_id, const std::string& sealed, int64_t now) override;
+  std::optional<int64_t> enable_totp(int64_t user_id, const std::string& pending, int64_t step,
+                                     const std::vector<std::string>& code_hashes,
+                                     const std::string& keep_sid, int64_t now) override;
+  bool disable_totp(int64_t user_id) override;
+  bool use_second_factor(int64_t user_id, const SecondFactor& f, int64_t now) override;
+  bool replace_recovery_codes(int64_t user_id, const std::vector<std::string>& code_hashes,
+                              int64_t now) override;
+  void create_mfa_challenge(const MfaChallenge& c) override;
+  std::optional<MfaChallenge> claim_mfa_attempt(const std::string& token_hash, int64_t now,
+                                                int64_t max_attempts) override;
+  MfaFinish finish_mfa(const std::string& token_hash, int64_t user_id, const SecondFactor& f,
+                       int64_t now) override;
+
  private:
   // The second round trip of an update or delete, inside its transaction: the edited chunk (or
   // its deletion, or dropping the index) and COMMIT. lock is kLockIndex's result, chunk
@@ -75,6 +90,9 @@ class PgRepository final : public Repository {
   void finish_index_edit(
       int64_t user_id, const Result& lock, const VaultIndexer* index, const Result& chunk,
       const std::function<std::optional<std::string>(const VaultIndexChunk&)>& edit);
+  // Inside the caller's transaction: the user's recovery codes become code_hashes.
+  void put_recovery_codes(int64_t user_id, const std::vector<std::string>& code_hashes,
+                          int64_t now);
   Conn& c_;
 };
 

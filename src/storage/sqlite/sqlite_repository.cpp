@@ -209,6 +209,11 @@ int64_t SqliteRepository::purge_expired(int64_t now) {
     q.bind(now).run();
     n += q.changes();
   }
+  {
+    Query q(db_, "DELETE FROM mfa_challenges WHERE expires_at < ?");
+    q.bind(now).run();
+    n += q.changes();
+  }
   tx.commit();
   return n;
 }
