@@ -407,6 +407,14 @@ FieldRule boolean(std::string name, bool required) {
   return r;
 }
 
+FieldRule with_check(FieldRule r, std::function<std::optional<std::string>(std::string_view)> check,
+                     std::string doc, std::string pattern) {
+  r.check = std::move(check);
+  r.doc = std::move(doc);
+  r.pattern = std::move(pattern);
+  return r;
+}
+
 Fields parse_request(std::string_view body, const Schema& schema) {
   Fields fields;
   FieldErrors errors;
