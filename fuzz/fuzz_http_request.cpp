@@ -20,9 +20,9 @@
 #include "api/net.hpp"
 #include "api/validation.hpp"
 #include "fuzz_common.hpp"
+#include "http/dispatch.hpp"
 #include "http/errors.hpp"
 #include "http/framing.hpp"
-#include "http/pipeline.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "json/json.hpp"
@@ -42,7 +42,7 @@ namespace {
 
 using BeastRequest = bhttp::request<bhttp::string_body>;
 
-// As sr::api::Call::body (src/api/pipeline.cpp): 415 unless application/json, then parse.
+// As sr::api::parse_json_body (src/api/gate.cpp): 415 unless application/json, then parse.
 sr::json::Fields body_of(const Request& req, const sr::json::Schema& schema) {
   std::string_view ct = req.header("Content-Type");
   std::string_view media = ct.substr(0, ct.find(';'));

@@ -25,7 +25,7 @@ sr::json::FieldRule with_check(sr::json::FieldRule r,
   return r;
 }
 
-// As in src/api/auth_routes.cpp (signup).
+// As in src/api/routes.cpp (signup).
 const sr::json::Schema& signup_schema() {
   static const sr::json::Schema s{
       with_check(sr::json::str("username", 3, 50, true), sr::api::check_username),
@@ -35,7 +35,7 @@ const sr::json::Schema& signup_schema() {
   return s;
 }
 
-// As in src/api/vault_routes.cpp (entry_schema).
+// As in src/api/routes.cpp (entry_body).
 const sr::json::Schema& entry_schema() {
   static const sr::json::Schema s = [] {
     auto url = sr::json::str("url", 1, 2048, false);
@@ -51,7 +51,7 @@ const sr::json::Schema& entry_schema() {
   return s;
 }
 
-// As in src/api/personal_routes.cpp, plus a boolean (signin's return_tokens).
+// As in src/api/routes.cpp (handbook_body), plus a boolean (signin's return_tokens).
 const sr::json::Schema& personal_schema() {
   static const sr::json::Schema s = [] {
     auto name = sr::json::str("full_name", 0, 100, false);

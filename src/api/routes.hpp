@@ -1,20 +1,21 @@
-// Route registration, one function per resource file.
+// The route table: every route of the API in one place (method, path, gate, summary, parameter,
+// body schema, reads, own rate limits, success status, handler). The router registers it
+// (add_routes), the gate runs it (api/gate.hpp), and the API description is generated from it.
 #pragma once
-#include "api/context.hpp"
+#include <vector>
+
+#include "api/route.hpp"
 #include "http/router.hpp"
+#include "services/passwords.hpp"
 
 namespace sr::api {
-void add_auth_routes(http::Router& r, Context& ctx);
-void add_personal_routes(http::Router& r, Context& ctx);
-void add_social_routes(http::Router& r, Context& ctx);
-void add_vault_routes(http::Router& r, Context& ctx);
-// /healthz, /readyz, /metrics. open_connections reads the server's gauge.
-void add_ops_routes(http::Router& r, Context& ctx);
-inline void add_all_routes(http::Router& r, Context& ctx) {
-  add_auth_routes(r, ctx);
-  add_personal_routes(r, ctx);
-  add_social_routes(r, ctx);
-  add_vault_routes(r, ctx);
-  add_ops_routes(r, ctx);
-}
+
+struct Context;
+
+// The table. The password fields' policy depends on the configuration (composition rules).
+std::vector<Route> route_table(const services::Passwords& passwords);
+
+// Registers every route of ctx.routes; each handler runs the gate of its route, then the route.
+void add_routes(http::Router& router, Context& ctx);
+
 }  // namespace sr::api

@@ -2,16 +2,7 @@
 
 #include <boost/url/parse.hpp>  // parse_uri: RFC 3986 URI (fragment allowed)
 
-#include "util/error.hpp"
-
 namespace sr::api {
-
-std::string lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 std::optional<std::string> check_username(std::string_view v) {
   for (char c : v)
@@ -66,11 +57,6 @@ std::optional<std::string> check_platform(std::string_view v) {
           c == '.' || c == '_' || c == '-'))
       return "may contain only letters, digits, spaces and . _ -";
   return std::nullopt;
-}
-
-void fail_field(std::string field, std::string message) {
-  throw ApiError(ErrorCode::validation_failed, "Validation failed",
-                 {{std::move(field), std::move(message)}});
 }
 
 }  // namespace sr::api

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "json/json.hpp"
+#include "util/utf8.hpp"
 
 namespace sr::api {
 std::optional<std::string> check_username(std::string_view v);
@@ -13,7 +14,5 @@ std::optional<std::string> check_email(std::string_view v);
 std::optional<std::string> check_url(std::string_view v);
 std::optional<std::string> check_phone(std::string_view v);
 std::optional<std::string> check_platform(std::string_view v);
-std::string lower_ascii(std::string_view s);
-// Adds a single field error and throws validation_failed.
-[[noreturn]] void fail_field(std::string field, std::string message);
+using sr::lower_ascii;
 }  // namespace sr::api

@@ -25,7 +25,6 @@
 #include "ratelimit/limiter.hpp"
 #include "storage/repository.hpp"
 #include "util/clock.hpp"
-#include "util/random.hpp"
 
 namespace sr::app {
 namespace {
@@ -183,28 +182,10 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   ratelimit::Limiter& limiter = redis_limiter ? *redis_limiter : *memory_limiter;
   obs::Metrics metrics;
 
-  auth::JwtKeys jwt;
-  jwt.current = cfg.jwt_secret;
-  jwt.previous = cfg.jwt_previous_secrets;
-  jwt.issuer = cfg.jwt_issuer;
-  auth::Argon2Params argon2{static_cast<uint64_t>(cfg.argon2_memory_kib),
-                            static_cast<uint64_t>(cfg.argon2_passes)};
-  api::Context ctx{cfg,
-                   *db,
-                   *hashes,
-                   limiter,
-                   metrics,
-                   std::move(jwt),
-                   cfg.vault_session_key,
-                   argon2,
-                   auth::PolicyOptions{cfg.password_composition_rules},
-                   auth::hash_password(SecretString::random(32), argon2),
-                   api::AddressSet(cfg.trusted_proxies),
-                   api::AddressSet(cfg.metrics_allow),
-                   api::CookieNames::for_secure(cfg.cookie_secure)};
+  api::Context ctx(cfg, *db, *hashes, limiter, metrics);
 
   http::Router router;
-  api::add_all_routes(router, ctx);
+  api::add_routes(router, ctx);
 
   http::ServerOptions so;
   so.host = cfg.host;

@@ -73,7 +73,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 bool hex_matches(unsigned char* key, std::size_t n, std::string_view stored_hex) {
   std::string hex = hex_encode(std::string_view(reinterpret_cast<const char*>(key), n));
   const bool ok = ct_equal(hex, stored_hex);
-  sodium_memzero(hex.data(), hex.size());
+  wipe(hex);
   sodium_memzero(key, n);
   return ok;
 }
@@ -183,7 +183,7 @@ bool verify_bcrypt(const SecretString& pw, std::string_view stored) {
   std::memset(data.get(), 0, sizeof(crypt_data));
   const char* out = crypt_rn(phrase.c_str(), setting.c_str(), data.get(), sizeof(crypt_data));
   const bool ok = out != nullptr && out[0] != '*' && ct_equal(out, stored);
-  sodium_memzero(phrase.data(), phrase.size());
+  wipe(phrase);
   sodium_memzero(data.get(), sizeof(crypt_data));
   return ok;
 }

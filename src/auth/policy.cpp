@@ -1,11 +1,10 @@
 #include "auth/policy.hpp"
 
-#include <sodium.h>
-
 #include <algorithm>
 #include <iterator>
 #include <string>
 
+#include "util/secret.hpp"
 #include "util/utf8.hpp"
 
 namespace sr::auth {
@@ -20,19 +19,11 @@ constexpr std::string_view kCommon[] = {
 constexpr std::size_t kMinLength = 12;
 constexpr std::size_t kMaxLength = 128;
 
-// ASCII case folding only: the list is ASCII, and a folded non-ASCII byte can never match it.
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// Folded copies of a password are wiped once used.
+// Folded copies of a password are wiped once used. ASCII case folding only: the list is ASCII, and
+// a folded non-ASCII byte can never match it.
 struct Folded {
-  explicit Folded(std::string_view s) : text(ascii_lower(s)) {}
-  ~Folded() { sodium_memzero(text.data(), text.size()); }
+  explicit Folded(std::string_view s) : text(lower_ascii(s)) {}
+  ~Folded() { wipe(text); }
   Folded(const Folded&) = delete;
   Folded& operator=(const Folded&) = delete;
   std::string text;
@@ -71,7 +62,7 @@ std::optional<std::string> check_password_policy(std::string_view password,
   if (is_common_password(password)) return "is too common; choose a less guessable password";
   if (!username.empty()) {
     const Folded p(password);
-    const std::string u = ascii_lower(username);
+    const std::string u = lower_ascii(username);
     if (p.text.find(u) != std::string::npos) return "must not contain the username";
   }
   if (opts.composition_rules) {

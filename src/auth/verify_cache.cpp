@@ -8,11 +8,6 @@
 namespace sr::auth {
 namespace {
 
-void wipe(std::string& s) {
-  sodium_memzero(s.data(), s.size());
-  s.clear();
-}
-
 // Equal bytes, in time that depends only on n (public: the lengths were compared already).
 // sodium_memcmp goes byte by byte through volatile pointers; this compares words, which matters
 // for ~400-byte tokens compared on every request.
@@ -29,7 +24,7 @@ bool same_bytes(const char* a, const char* b, std::size_t n) {
   return diff == 0;
 }
 
-void wipe(Claims& c) {
+void wipe_claims(Claims& c) {
   for (std::string* s : {&c.sub, &c.sid, &c.jti, &c.type, &c.csrf, &c.iss, &c.aud}) wipe(*s);
 }
 
@@ -49,7 +44,7 @@ VerifyCache::~VerifyCache() {
   for (std::size_t i = 0; i < kShards; ++i)
     for (auto& s : shards_[i].slots) {
       wipe(s.token);
-      wipe(s.claims);
+      wipe_claims(s.claims);
     }
   sodium_memzero(hash_key_, sizeof hash_key_);
 }
@@ -85,7 +80,7 @@ Verified VerifyCache::verify(std::string_view token, int64_t now) {
     std::lock_guard lock(shard.mu);
     Slot& s = shard.slots[index];
     wipe(s.token);
-    wipe(s.claims);
+    wipe_claims(s.claims);
     s.token.assign(token);
     s.claims = out.claims;
   }

@@ -9,7 +9,7 @@
 //    so verify() would accept it again, except for its time checks: those are re-run on every hit
 //    against the caller's `now`, exactly as verify() runs them;
 //  - it holds no session state: revocation is decided by the session row, read on every request
-//    after this (api/pipeline.cpp), so a cached token of a revoked session still gets its 401;
+//    after this (api/gate.cpp), so a cached token of a revoked session still gets its 401;
 //  - it is bound to one JwtKeys for its whole life (the Context's) and dies with it.
 // Slots are picked by SipHash-2-4 under a random key, so nobody can aim a token at another
 // client's slot; a collision or a miss just verifies. Bounded: `slots` entries, evicted by

@@ -16,8 +16,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "http/dispatch.hpp"
 #include "http/errors.hpp"
-#include "http/pipeline.hpp"
 #include "observability/log.hpp"
 #include "util/clock.hpp"
 

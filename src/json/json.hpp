@@ -41,12 +41,20 @@ struct FieldRule {
   int64_t max_int = std::numeric_limits<int64_t>::max();
   // Extra check on a string value; returns the message for `fields` when the value is bad.
   std::function<std::optional<std::string>(std::string_view)> check;
+  // For the API description only, never used to validate: what the value must be beyond its type
+  // and bounds, in words (checked by `check`, or by the service that takes it), and an ECMA-262
+  // pattern that says the same when there is one.
+  std::string doc;
+  std::string pattern;
 };
 
 // Convenience builders, e.g. str("username", 3, 50, true), integer("age", 13, 120), boolean("x").
 FieldRule str(std::string name, std::size_t min_chars, std::size_t max_chars, bool required);
 FieldRule integer(std::string name, int64_t min, int64_t max, bool required);
 FieldRule boolean(std::string name, bool required);
+// r with a check, described in words (and as a pattern when one says the same) for the docs.
+FieldRule with_check(FieldRule r, std::function<std::optional<std::string>(std::string_view)> check,
+                     std::string doc, std::string pattern = {});
 
 class Schema {
  public:

@@ -4,8 +4,6 @@
 //
 // Boost.JSON 1.81 already rejects invalid UTF-8 (overlongs, UTF-8-encoded surrogates, > U+10FFFF,
 // stray bytes) and lone escaped surrogates ("\ud800"); the unit tests pin that down.
-#include <sodium.h>
-
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/error.hpp>
 #include <charconv>
@@ -24,17 +22,6 @@ constexpr int kMaxDepth = 32;
 // Above this many keys in one object, duplicate detection switches from a linear scan to a hash
 // set, so a 64 KiB body of tiny keys cannot make it quadratic.
 constexpr std::size_t kLinearKeys = 16;
-
-void wipe(std::string& s) noexcept {
-  if (s.capacity()) sodium_memzero(s.data(), s.capacity());
-  s.clear();
-}
-
-// Cheaper per value: bytes past size() were wiped after their own use (the buffer never grows).
-void wipe_used(std::string& s) noexcept {
-  if (!s.empty()) sodium_memzero(s.data(), s.size());
-  s.clear();
-}
 
 const char* type_message(Type t) noexcept {
   switch (t) {
@@ -158,8 +145,8 @@ class Handler {
         seen_(schema.rules().size()),
         present_(schema.rules().size()) {}
   ~Handler() {
-    wipe(value_);
-    wipe(key_);
+    wipe_capacity(value_);
+    wipe_capacity(key_);
   }
   Handler(const Handler&) = delete;
   Handler& operator=(const Handler&) = delete;
@@ -241,7 +228,7 @@ class Handler {
           out_.set_string(rule_->name, std::string(v));
           mark_present();
         }
-        wipe_used(value_);
+        wipe(value_);  // cheaper per value: bytes past size() were wiped after their own use
         value_in_parts_ = false;
       }
     }
@@ -420,6 +407,14 @@ FieldRule boolean(std::string name, bool required) {
   return r;
 }
 
+FieldRule with_check(FieldRule r, std::function<std::optional<std::string>(std::string_view)> check,
+                     std::string doc, std::string pattern) {
+  r.check = std::move(check);
+  r.doc = std::move(doc);
+  r.pattern = std::move(pattern);
+  return r;
+}
+
 Fields parse_request(std::string_view body, const Schema& schema) {
   Fields fields;
   FieldErrors errors;
@@ -464,12 +459,12 @@ Fields parse_request(std::string_view body, const Schema& schema) {
 // ---- Fields ----
 
 Fields::~Fields() {
-  for (auto& it : items_) wipe(it.s);
+  for (auto& it : items_) wipe_capacity(it.s);
 }
 
 Fields& Fields::operator=(Fields&& o) noexcept {
   if (this != &o) {
-    for (auto& it : items_) wipe(it.s);
+    for (auto& it : items_) wipe_capacity(it.s);
     items_ = std::move(o.items_);
     o.items_.clear();
   }
@@ -520,7 +515,7 @@ void grow_wiping(V& items) {
   bigger.reserve(items.empty() ? 8 : items.size() * 2);
   for (auto& it : items) {
     bigger.push_back(std::move(it));
-    wipe(it.s);
+    wipe_capacity(it.s);
   }
   items.swap(bigger);
 }
@@ -529,7 +524,7 @@ void grow_wiping(V& items) {
 void Fields::set_string(std::string name, std::string value) {
   grow_wiping(items_);
   items_.push_back(Item{std::move(name), Type::string, std::move(value)});
-  wipe(value);
+  wipe_capacity(value);
 }
 
 void Fields::set_integer(std::string name, int64_t v) {

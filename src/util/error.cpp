@@ -89,4 +89,9 @@ int code_status(ErrorCode c) noexcept {
   return 500;
 }
 
+void fail_field(std::string field, std::string message) {
+  throw ApiError(ErrorCode::validation_failed, "Validation failed",
+                 {{std::move(field), std::move(message)}});
+}
+
 }  // namespace sr

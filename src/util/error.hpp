@@ -56,6 +56,9 @@ class ApiError : public std::runtime_error {
   FieldErrors fields_;
 };
 
+// A single field error: throws ApiError(validation_failed) naming the field.
+[[noreturn]] void fail_field(std::string field, std::string message);
+
 // Raised by storage when the database cannot be reached or times out: maps to 503 `unavailable`.
 class UnavailableError : public std::runtime_error {
  public:

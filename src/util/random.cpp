@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "util/encoding.hpp"
+#include "util/secret.hpp"
 
 namespace sr {
 
@@ -22,7 +23,7 @@ std::string random_token(std::size_t n_bytes) {
   std::string raw(n_bytes, '\0');
   random_fill(raw.data(), n_bytes);
   std::string out = base64url_encode(raw);
-  sodium_memzero(raw.data(), raw.size());
+  wipe(raw);
   return out;
 }
 

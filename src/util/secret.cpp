@@ -69,6 +69,20 @@ bool SecretBytes::equals(const SecretBytes& o) const noexcept {
   return ct_equal(view(), o.view());
 }
 
+void wipe(std::string& s) noexcept {
+  if (!s.empty()) sodium_memzero(s.data(), s.size());
+  s.clear();
+}
+
+void wipe_capacity(std::string& s) noexcept {
+  if (s.capacity()) sodium_memzero(s.data(), s.capacity());
+  s.clear();
+}
+
+void wipe(std::vector<std::string>& v) noexcept {
+  for (auto& s : v) wipe(s);
+}
+
 bool ct_equal(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
   if (a.empty()) return true;

@@ -52,4 +52,26 @@ using SecretString = SecretBytes;
 // Constant-time comparison of two byte strings (lengths compared first; they are not secret).
 bool ct_equal(std::string_view a, std::string_view b) noexcept;
 
+// For std::string values that hold secret text for a moment (a parsed body's password, an entry's
+// plaintext, a response made of entry fields): zeroed (sodium_memzero) before the memory goes back
+// to the allocator, then emptied. wipe() zeroes the bytes in use; wipe_capacity() the whole
+// buffer, for a buffer reused for several values.
+void wipe(std::string& s) noexcept;
+void wipe_capacity(std::string& s) noexcept;
+void wipe(std::vector<std::string>& v) noexcept;
+
+// Wipes what it refers to at the end of the scope, however the scope is left. A buffer moved out
+// meanwhile (a body handed to the response) leaves nothing behind to wipe.
+template <class T>
+class WipeOnExit {
+ public:
+  explicit WipeOnExit(T& v) noexcept : v_(v) {}
+  ~WipeOnExit() { wipe(v_); }
+  WipeOnExit(const WipeOnExit&) = delete;
+  WipeOnExit& operator=(const WipeOnExit&) = delete;
+
+ private:
+  T& v_;
+};
+
 }  // namespace sr

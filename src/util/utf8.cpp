@@ -37,4 +37,11 @@ bool has_control_chars(std::string_view s) noexcept {
     if (c < 0x20 || c == 0x7F) return true;
   return false;
 }
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 }  // namespace sr

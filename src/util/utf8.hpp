@@ -1,6 +1,7 @@
 #pragma once
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace sr {
@@ -9,4 +10,8 @@ namespace sr {
 std::optional<std::size_t> utf8_length(std::string_view s) noexcept;
 // True when s contains a C0 control character (U+0000..U+001F) or DEL.
 bool has_control_chars(std::string_view s) noexcept;
+
+// A copy with ASCII letters lowercased and every other byte as it is (usernames and emails are
+// compared this way; a non-ASCII byte is never folded into an ASCII one).
+std::string lower_ascii(std::string_view s);
 }  // namespace sr

@@ -3,7 +3,7 @@
 
 #include "api/cookies.hpp"
 #include "api/net.hpp"
-#include "api/pipeline.hpp"
+#include "api/params.hpp"
 #include "api/validation.hpp"
 #include "util/error.hpp"
 

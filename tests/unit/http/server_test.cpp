@@ -20,7 +20,7 @@
 #include <optional>
 #include <thread>
 
-#include "http/pipeline.hpp"
+#include "http/dispatch.hpp"
 #include "observability/log.hpp"
 
 namespace sr::http {

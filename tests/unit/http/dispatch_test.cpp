@@ -1,4 +1,4 @@
-#include "http/pipeline.hpp"
+#include "http/dispatch.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,41 +1,11 @@
-#include "api/tokens.hpp"
+#include "api/auth_cookies.hpp"
 
-#include <algorithm>
-
+#include "api/context.hpp"
 #include "api/cookies.hpp"
-#include "util/random.hpp"
 
 namespace sr::api {
 
-int64_t session_expiry(const Context& ctx, int64_t created_at, int64_t now) {
-  return std::min(now + ctx.cfg.refresh_ttl, created_at + ctx.cfg.session_max_ttl);
-}
-
-TokenPair issue_tokens(const Context& ctx, int64_t user_id, const std::string& sid,
-                       const std::string& refresh_jti, int64_t now, int64_t refresh_expires_at) {
-  TokenPair t;
-  auth::Claims c;
-  c.sub = std::to_string(user_id);
-  c.sid = sid;
-  c.iat = c.nbf = now;
-  c.iss = c.aud = ctx.jwt.issuer;
-
-  c.jti = random_token(16);
-  c.type = "access";
-  c.csrf = t.access_csrf = random_token(16);
-  c.exp = now + ctx.cfg.access_ttl;
-  t.access = auth::sign(c, ctx.jwt);
-
-  c.jti = refresh_jti;
-  c.type = "refresh";
-  c.csrf = t.refresh_csrf = random_token(16);
-  c.exp = refresh_expires_at;
-  t.refresh_max_age = refresh_expires_at - now;
-  t.refresh = auth::sign(c, ctx.jwt);
-  return t;
-}
-
-std::vector<std::string> token_cookies(const Context& ctx, const TokenPair& t) {
+std::vector<std::string> token_cookies(const Context& ctx, const services::TokenPair& t) {
   const bool sec = ctx.cfg.cookie_secure;
   const std::string_view ss = ctx.cfg.cookie_samesite;
   const auto& n = ctx.cookies;

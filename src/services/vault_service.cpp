@@ -1,0 +1,275 @@
+#include "services/vault_service.hpp"
+
+#include <algorithm>
+#include <exception>
+
+#include "observability/log.hpp"
+#include "services/entry_indexer.hpp"
+#include "util/clock.hpp"
+#include "util/error.hpp"
+#include "vault/index.hpp"
+
+namespace sr::services {
+namespace {
+
+using storage::Access;
+using storage::Repository;
+
+vault::Wrapped wrapped_of(const storage::VaultKey& k) {
+  return {k.kdf_salt, k.kdf_mem_kib, k.kdf_passes, k.wrapped_key};
+}
+
+}  // namespace
+
+VaultService::VaultService(storage::Storage& db, Passwords& passwords, obs::Metrics& metrics,
+                           const SecretBytes& session_key, VaultOptions opts)
+    : db_(db), passwords_(passwords), metrics_(metrics), session_key_(session_key), opts_(opts) {}
+
+std::optional<vault::VaultSession> VaultService::session_of(const Caller& who,
+                                                            const storage::VaultKey& key,
+                                                            std::string_view token,
+                                                            int64_t now) const {
+  if (token.empty() || token.size() > 1024) return std::nullopt;
+  auto vs = vault::open_session(token, session_key_);
+  if (!vs) return std::nullopt;
+  const auto& s = who.session();
+  if (vs->user_id != who.user_id || vs->sid != s.id || now >= vs->expires_at ||
+      vs->key_generation != key.generation || vs->epoch != s.vault_epoch)
+    return std::nullopt;
+  return vs;
+}
+
+VaultStatus VaultService::status(const Caller& who, const std::optional<storage::VaultKey>& key,
+                                 std::string_view token) const {
+  VaultStatus st;
+  st.initialized = key.has_value();
+  if (!key) return st;
+  if (auto vs = session_of(who, *key, token, now_unix())) {
+    st.unlocked = true;
+    st.expires_at = vs->expires_at;
+  }
+  return st;
+}
+
+Unlocked VaultService::open(const Caller& who, std::optional<storage::VaultKey> key,
+                            std::string_view token) const {
+  if (!key) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
+  const int64_t now = now_unix();
+  auto vs = session_of(who, *key, token, now);
+  if (!vs) throw ApiError(ErrorCode::vault_locked, "Vault is locked");
+  Unlocked u{std::move(*vs), std::move(*key), std::nullopt};
+  // Sliding session (SPEC 12): renew once at least half of it is gone, never past max_ttl from
+  // unlock. Compared doubled: halving with integer division renewed early on odd lifetimes.
+  auto& s = u.session;
+  const int64_t cap = s.unlocked_at + opts_.max_ttl;
+  if (2 * (now - s.issued_at) >= s.expires_at - s.issued_at && s.expires_at < cap) {
+    s.issued_at = now;
+    s.expires_at = std::min(now + opts_.ttl, cap);
+    u.renewed = Unlocked::Renewal{vault::seal_session(s, session_key_), s.expires_at - now};
+  }
+  return u;
+}
+
+Task<void> VaultService::check_not_account_password(std::string_view field, const SecretString& pw,
+                                                    const storage::User& u) {
+  const auth::VerifyResult same = co_await passwords_.verify(pw, u.password_hash);
+  if (same.ok) fail_field(std::string(field), "must differ from the account password");
+}
+
+Task<void> VaultService::setup(Caller& who, const SecretString& vault_password) {
+  const storage::User user = co_await caller_user(db_, who);
+  passwords_.check_new("vault_password", vault_password.view(), user.username);
+  const int64_t uid = user.id;
+  bool exists = false;
+  co_await db_.run(Access::read, [&](Repository& r) { exists = r.get_vault_key(uid).has_value(); });
+  if (exists) throw ApiError(ErrorCode::conflict, "Vault is already set up");
+  co_await check_not_account_password("vault_password", vault_password, user);
+  vault::Wrapped wrapped;
+  co_await passwords_.pool().run([&] {
+    SecretBytes dk = vault::new_data_key();
+    wrapped = vault::wrap_data_key(dk, vault_password, uid, passwords_.argon2());
+  });
+  storage::VaultKey k;
+  k.user_id = uid;
+  k.kdf_salt = wrapped.salt;
+  k.kdf_mem_kib = wrapped.mem_kib;
+  k.kdf_passes = wrapped.passes;
+  k.wrapped_key = wrapped.blob;
+  k.generation = 1;
+  k.created_at = k.updated_at = now_unix();
+  k.index_version = vault::kIndexVersion;  // no entries: the empty index is complete
+  bool created = false;
+  co_await db_.run(Access::write, [&](Repository& r) { created = r.create_vault_key(k); });
+  if (!created) throw ApiError(ErrorCode::conflict, "Vault is already set up");
+}
+
+Task<VaultUnlock> VaultService::unlock(Caller& who, const SecretString& vault_password) {
+  const int64_t uid = who.user_id;
+  co_await who.limit(LimitKey::user);
+  std::optional<storage::VaultKey> key;
+  co_await db_.run(Access::read, [&](Repository& r) { key = r.get_vault_key(uid); });
+  if (!key) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
+  std::optional<SecretBytes> dk;
+  co_await passwords_.pool().run(
+      [&] { dk = vault::unwrap_data_key(wrapped_of(*key), vault_password, uid); });
+  if (!dk) {
+    metrics_.inc("auth_failures_total", "reason=\"invalid_vault_password\"");
+    obs::security_event("vault.unlock.failure", who.request_id, who.ip, {{"user_id", uid}});
+    throw ApiError(ErrorCode::invalid_vault_password, "Invalid vault password");
+  }
+  const int64_t now = now_unix();
+  vault::VaultSession vs;
+  vs.user_id = uid;
+  vs.sid = who.session().id;
+  vs.data_key = std::move(*dk);
+  vs.unlocked_at = vs.issued_at = now;
+  vs.expires_at = now + opts_.ttl;
+  vs.key_generation = key->generation;
+  vs.epoch = who.session().vault_epoch;
+  VaultUnlock out{vault::seal_session(vs, session_key_), opts_.ttl};
+  obs::security_event("vault.unlock.success", who.request_id, who.ip, {{"user_id", uid}},
+                      obs::Level::info);
+  co_return out;
+}
+
+Task<void> VaultService::lock(Caller& who) {
+  const int64_t uid = who.user_id;
+  bool exists = false;
+  co_await db_.run(Access::read, [&](Repository& r) { exists = r.get_vault_key(uid).has_value(); });
+  if (!exists) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
+  const std::string sid = who.session().id;
+  co_await db_.run(Access::write, [&](Repository& r) { r.bump_vault_epoch(sid); });
+}
+
+Task<void> VaultService::change_password(Caller& who, const Unlocked& u,
+                                         const VaultPasswordChange& in) {
+  const storage::User user = co_await caller_user(db_, who);
+  passwords_.check_new("new_vault_password", in.new_vault_password.view(), user.username);
+  const int64_t uid = user.id;
+  co_await who.limit(LimitKey::user);
+  std::optional<SecretBytes> dk;
+  const auto& k = u.key;
+  co_await passwords_.pool().run(
+      [&] { dk = vault::unwrap_data_key(wrapped_of(k), in.current_vault_password, uid); });
+  if (!dk) {
+    obs::security_event("vault.password_change.failure", who.request_id, who.ip,
+                        {{"user_id", uid}});
+    throw ApiError(ErrorCode::invalid_vault_password, "Current vault password is incorrect");
+  }
+  co_await check_not_account_password("new_vault_password", in.new_vault_password, user);
+  vault::Wrapped w;
+  co_await passwords_.pool().run(
+      [&] { w = vault::wrap_data_key(*dk, in.new_vault_password, uid, passwords_.argon2()); });
+  storage::VaultKey nk = k;
+  nk.kdf_salt = w.salt;
+  nk.kdf_mem_kib = w.mem_kib;
+  nk.kdf_passes = w.passes;
+  nk.wrapped_key = w.blob;
+  nk.updated_at = now_unix();
+  bool ok = false;
+  co_await db_.run(Access::write,
+                   [&](Repository& r) { ok = r.update_vault_key(nk, k.generation); });
+  if (!ok) throw ApiError(ErrorCode::conflict, "The vault password was changed concurrently");
+  obs::security_event("vault.password_change.success", who.request_id, who.ip, {{"user_id", uid}},
+                      obs::Level::info);
+}
+
+void VaultService::index_rejected(const Caller& who, int64_t user_id) const {
+  // A list index that does not open, parse or hold what its rows say: tampering or corruption.
+  // It is rebuilt from the entries (by the list, or after a write dropped it).
+  obs::security_event("vault.index.rejected", who.request_id, who.ip, {{"user_id", user_id}});
+}
+
+Task<void> VaultService::write_indexed(Caller& who, const EntryIndexer& ix, int64_t user_id,
+                                       std::function<void(Repository&)> work) {
+  std::exception_ptr failed;
+  try {
+    co_await db_.run(Access::write, std::move(work));
+  } catch (...) {
+    failed = std::current_exception();  // rethrown below, not inside the handler (g++ 12)
+  }
+  if (ix.rejected()) index_rejected(who, user_id);
+  if (failed) std::rethrow_exception(failed);
+}
+
+Task<int64_t> VaultService::add(Caller& who, const Unlocked& u, const vault::Entry& e) {
+  const SecretBytes pt = vault::encode_entry(e);
+  const int64_t uid = u.session.user_id;
+  const SecretBytes& dk = u.session.data_key;
+  EntryIndexer ix(dk, uid, &e);
+  std::optional<storage::VaultEntry> row;
+  co_await write_indexed(who, ix, uid, [&](Repository& r) {
+    row = r.add_vault_entry(
+        uid, now_unix(), kMaxEntries,
+        [&](int64_t id) { return vault::seal_entry(dk, uid, id, pt.view()); }, &ix);
+  });
+  if (!row) throw ApiError(ErrorCode::conflict, "At most 10000 vault entries per user");
+  co_return row->id;
+}
+
+Task<std::vector<storage::VaultIndexChunk>> VaultService::rebuild_index(const Unlocked& u) {
+  const int64_t uid = u.session.user_id;
+  EntryIndexer ix(u.session.data_key, uid);
+  std::optional<std::vector<storage::VaultIndexChunk>> chunks;
+  co_await db_.run(Access::write, [&](Repository& r) { chunks = r.rebuild_vault_index(uid, ix); });
+  if (!chunks) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
+  obs::log(obs::Level::info, "vault.index.rebuilt", {{"user_id", uid}});
+  co_return std::move(*chunks);
+}
+
+// Reads the list index (a chunk per up to 256 entries) rather than every entry: one AEAD open per
+// chunk instead of one per entry. A vault without a complete index (made before the index
+// existed, or dropped after a chunk failed to open in a write) and an index that does not open
+// (tampered or corrupt: a security event) get it rebuilt here from the entries, which remain the
+// source of truth; an entry that does not open is a 500, as in get().
+Task<std::string> VaultService::list(Caller& who, const Unlocked& u,
+                                     std::vector<storage::VaultIndexChunk> chunks,
+                                     std::string_view head, std::string_view tail) {
+  const int64_t uid = u.session.user_id;
+  const SecretBytes& dk = u.session.data_key;
+  const bool current = u.key.index_version == vault::kIndexVersion;
+  if (!current) chunks = co_await rebuild_index(u);
+  auto body = open_list(dk, uid, chunks, head, tail);
+  if (!body && current) {
+    index_rejected(who, uid);
+    chunks = co_await rebuild_index(u);
+    body = open_list(dk, uid, chunks, head, tail);
+  }
+  if (!body) throw std::runtime_error("vault index out of order after a rebuild");
+  co_return std::move(*body);
+}
+
+OpenEntry VaultService::get(const Unlocked& u,
+                            const std::optional<storage::VaultEntry>& row) const {
+  if (!row) throw ApiError(ErrorCode::not_found, "Entry not found");
+  return OpenEntry{decrypt_entry(u.session.data_key, *row), meta_of(*row)};
+}
+
+Task<vault::EntryMeta> VaultService::update(Caller& who, const Unlocked& u, int64_t id,
+                                            const vault::Entry& e) {
+  const int64_t uid = u.session.user_id;
+  const SecretBytes& dk = u.session.data_key;
+  std::string ct;
+  {
+    const SecretBytes pt = vault::encode_entry(e);
+    ct = vault::seal_entry(dk, uid, id, pt.view());
+  }
+  EntryIndexer ix(dk, uid, &e);
+  std::optional<storage::VaultEntry> row;
+  co_await write_indexed(who, ix, uid, [&](Repository& r) {
+    row = r.update_vault_entry(uid, id, ct, now_unix(), &ix);
+  });
+  if (!row) throw ApiError(ErrorCode::not_found, "Entry not found");
+  co_return meta_of(*row);
+}
+
+Task<void> VaultService::remove(Caller& who, const Unlocked& u, int64_t id) {
+  const int64_t uid = u.session.user_id;
+  EntryIndexer ix(u.session.data_key, uid);
+  bool done = false;
+  co_await write_indexed(who, ix, uid,
+                         [&](Repository& r) { done = r.delete_vault_entry(uid, id, &ix); });
+  if (!done) throw ApiError(ErrorCode::not_found, "Entry not found");
+}
+
+}  // namespace sr::services

@@ -1,0 +1,122 @@
+// The password vault (SPEC 7): setup, unlock, lock, the open vault session and its sliding
+// renewal, entries, the vault password change, and the list index kept with every entry write.
+// Entries are sealed with the user's data key, which exists in clear only inside a vault session
+// token sealed with the server's key, and in memory for the length of one request (Unlocked).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "observability/metrics.hpp"
+#include "services/caller.hpp"
+#include "services/passwords.hpp"
+#include "storage/repository.hpp"
+#include "util/secret.hpp"
+#include "vault/crypto.hpp"
+#include "vault/entry.hpp"
+
+namespace sr::services {
+
+class EntryIndexer;
+
+struct VaultOptions {
+  int64_t ttl = 300;       // a vault session's lifetime, renewed by use (sliding)
+  int64_t max_ttl = 1800;  // never renewed past this from unlock
+};
+
+// An open vault, for the length of one request.
+struct Unlocked {
+  vault::VaultSession session;  // its data key opens the entries
+  storage::VaultKey key;
+  // Set when opening renewed the session (SPEC 12, sliding): its new token and lifetime.
+  struct Renewal {
+    std::string token;
+    int64_t max_age = 0;
+  };
+  std::optional<Renewal> renewed;
+};
+
+struct VaultStatus {
+  bool initialized = false, unlocked = false;
+  std::optional<int64_t> expires_at;
+};
+
+struct VaultUnlock {
+  std::string token;       // the vault session token
+  int64_t expires_in = 0;  // seconds
+};
+
+struct VaultPasswordChange {
+  SecretString current_vault_password, new_vault_password;
+};
+
+struct OpenEntry {
+  vault::Entry fields;
+  vault::EntryMeta meta;
+};
+
+class VaultService {
+ public:
+  static constexpr int64_t kMaxEntries = 10000;  // per user (conflict beyond)
+
+  VaultService(storage::Storage& db, Passwords& passwords, obs::Metrics& metrics,
+               const SecretBytes& session_key, VaultOptions opts);
+
+  // From the caller's vault key (nullopt: no vault) and the vault session token they sent.
+  VaultStatus status(const Caller& who, const std::optional<storage::VaultKey>& key,
+                     std::string_view token) const;
+  // The vault gate: the caller's open vault. vault_not_initialized without a vault; vault_locked
+  // when the token does not open, is another auth session's, has expired, or was ended (lock,
+  // vault password change). Renews it once half of its life is gone, never past max_ttl from
+  // unlock (the new token is in `renewed`).
+  Unlocked open(const Caller& who, std::optional<storage::VaultKey> key,
+                std::string_view token) const;
+
+  // validation_failed on "vault_password" (policy; the account password), conflict when set up.
+  Task<void> setup(Caller& who, const SecretString& vault_password);
+  // The route's limit, then the key (vault_not_initialized), then the password
+  // (invalid_vault_password, counted and logged): a vault session bound to the caller's session.
+  Task<VaultUnlock> unlock(Caller& who, const SecretString& vault_password);
+  // Ends every vault session of the caller's auth session (vault_not_initialized without a vault).
+  Task<void> lock(Caller& who);
+  // Changes only the wrapping of the data key: validation_failed on "new_vault_password", the
+  // route's limit, invalid_vault_password for a wrong current one. Ends every vault session.
+  Task<void> change_password(Caller& who, const Unlocked& u, const VaultPasswordChange& in);
+
+  // The new entry's id; conflict at kMaxEntries.
+  Task<int64_t> add(Caller& who, const Unlocked& u, const vault::Entry& e);
+  // The list from its index chunks (read with the session), the index rebuilt from the entries
+  // when it is missing, of another format, or does not open (a security event): head, the list
+  // items (vault/entry.hpp, joined by ','), tail, in one buffer that the chunks are opened into.
+  Task<std::string> list(Caller& who, const Unlocked& u,
+                         std::vector<storage::VaultIndexChunk> chunks, std::string_view head,
+                         std::string_view tail);
+  // The entry read with the session (nullopt: not the caller's, not_found).
+  OpenEntry get(const Unlocked& u, const std::optional<storage::VaultEntry>& row) const;
+  // not_found unless the entry is the caller's; where and when it is now.
+  Task<vault::EntryMeta> update(Caller& who, const Unlocked& u, int64_t id, const vault::Entry& e);
+  Task<void> remove(Caller& who, const Unlocked& u, int64_t id);
+
+ private:
+  std::optional<vault::VaultSession> session_of(const Caller& who, const storage::VaultKey& key,
+                                                std::string_view token, int64_t now) const;
+  Task<void> check_not_account_password(std::string_view field, const SecretString& pw,
+                                        const storage::User& u);
+  Task<std::vector<storage::VaultIndexChunk>> rebuild_index(const Unlocked& u);
+  // Runs an entry write that keeps the list index through ix, and reports a chunk that ix
+  // rejected whether or not the write went through.
+  Task<void> write_indexed(Caller& who, const EntryIndexer& ix, int64_t user_id,
+                           std::function<void(storage::Repository&)> work);
+  void index_rejected(const Caller& who, int64_t user_id) const;
+
+  storage::Storage& db_;
+  Passwords& passwords_;
+  obs::Metrics& metrics_;
+  const SecretBytes& session_key_;
+  VaultOptions opts_;
+};
+
+}  // namespace sr::services

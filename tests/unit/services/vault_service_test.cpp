@@ -1,0 +1,255 @@
+// services::VaultService against real SQLite and PostgreSQL: setup, unlock and the vault gate
+// (binding to the auth session, sliding renewal, lock), entries with their list index, and the
+// vault password change.
+#include "services/vault_service.hpp"
+
+#include <boost/json.hpp>
+
+#include "service_fixture.hpp"
+#include "vault/index.hpp"
+
+namespace sr::services::test {
+namespace {
+
+constexpr const char* kAccountPw = "account password that is long";
+constexpr const char* kVaultPw = "vault password that is long";
+
+class VaultServiceTest : public ServiceTest {
+ protected:
+  void SetUp() override {
+    ServiceTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    svc_ = std::make_unique<VaultService>(*st_, *passwords_, metrics_, session_key_,
+                                          VaultOptions{300, 1800});
+    uid_ = make_user_with("ada", kAccountPw);
+    who_ = caller_for(uid_, "sid-ada");
+  }
+
+  std::optional<storage::VaultKey> key(int64_t uid) {
+    return r([&](storage::Repository& repo) { return repo.get_vault_key(uid); });
+  }
+  // The caller's session as the gate would read it for the next request.
+  void next_request(TestCaller& who) {
+    const std::string sid = who.auth_session->id;
+    who.auth_session = r([&](storage::Repository& repo) { return repo.find_session(sid); });
+  }
+  std::string set_up_and_unlock() {
+    const SecretString pw = SecretString::from_view(kVaultPw);
+    run(svc_->setup(*who_, pw));
+    return run(svc_->unlock(*who_, pw)).token;
+  }
+  vault::Entry entry(const std::string& tag, bool with_optional = true) {
+    vault::Entry e;
+    e.domain = tag + ".example";
+    e.account_name = "acct-" + tag;
+    e.pin_or_password = "secret-" + tag;
+    if (with_optional) {
+      e.url = "https://" + tag + ".example/login";
+      e.notes = "line one\nline two " + tag;
+    }
+    return e;
+  }
+  boost::json::array list(const Unlocked& u) {
+    auto chunks = r([&](storage::Repository& repo) { return repo.list_vault_index(uid_); });
+    const std::string body = run(svc_->list(*who_, u, std::move(chunks), "[", "]"));
+    return boost::json::parse(body).as_array();
+  }
+
+  SecretBytes session_key_ = SecretBytes::random(32);
+  std::unique_ptr<VaultService> svc_;
+  int64_t uid_ = 0;
+  std::unique_ptr<TestCaller> who_;
+};
+
+TEST_P(VaultServiceTest, SetupRefusesTheAccountPasswordAndASecondSetup) {
+  const SecretString same = SecretString::from_view(kAccountPw);
+  auto f = fields_of([&] { run(svc_->setup(*who_, same)); });
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].first, "vault_password");
+  EXPECT_FALSE(key(uid_));
+  const SecretString weak = SecretString::from_view("ada");
+  EXPECT_EQ(fields_of([&] { run(svc_->setup(*who_, weak)); }).at(0).first, "vault_password");
+
+  const SecretString pw = SecretString::from_view(kVaultPw);
+  run(svc_->setup(*who_, pw));
+  ASSERT_TRUE(key(uid_));
+  EXPECT_EQ(key(uid_)->index_version, vault::kIndexVersion);
+  EXPECT_EQ(code_of([&] { run(svc_->setup(*who_, pw)); }), ErrorCode::conflict);
+}
+
+TEST_P(VaultServiceTest, UnlockGivesASessionThatOpensForThisAuthSessionOnly) {
+  const SecretString pw = SecretString::from_view(kVaultPw);
+  EXPECT_EQ(code_of([&] { run(svc_->unlock(*who_, pw)); }), ErrorCode::vault_not_initialized);
+  run(svc_->setup(*who_, pw));
+  const SecretString wrong = SecretString::from_view("not the vault password");
+  who_->rows = {{LimitKey::user, "vault_unlock", {2, 300}}};
+  EXPECT_EQ(code_of([&] { run(svc_->unlock(*who_, wrong)); }), ErrorCode::invalid_vault_password);
+  EXPECT_NE(metrics_.render().find("auth_failures_total{reason=\"invalid_vault_password\"} 1"),
+            std::string::npos);
+  const VaultUnlock u = run(svc_->unlock(*who_, pw));
+  EXPECT_EQ(u.expires_in, 300);
+  EXPECT_EQ(who_->checked, (std::vector<std::string>{"vault_unlock:user:" + std::to_string(uid_),
+                                                     "vault_unlock:user:" + std::to_string(uid_)}));
+  EXPECT_EQ(code_of([&] { run(svc_->unlock(*who_, pw)); }), ErrorCode::rate_limited);
+
+  const Unlocked open = svc_->open(*who_, key(uid_), u.token);
+  EXPECT_EQ(open.session.user_id, uid_);
+  EXPECT_FALSE(open.renewed);
+  const VaultStatus st = svc_->status(*who_, key(uid_), u.token);
+  EXPECT_TRUE(st.initialized && st.unlocked);
+  EXPECT_EQ(st.expires_at, open.session.expires_at);
+
+  auto other_session = caller_for(uid_, "sid-ada-2");
+  EXPECT_EQ(code_of([&] { svc_->open(*other_session, key(uid_), u.token); }),
+            ErrorCode::vault_locked);
+  EXPECT_FALSE(svc_->status(*other_session, key(uid_), u.token).unlocked);
+  EXPECT_EQ(code_of([&] { svc_->open(*who_, key(uid_), "garbage"); }), ErrorCode::vault_locked);
+  EXPECT_EQ(code_of([&] { svc_->open(*who_, key(uid_), std::string(2000, 'A')); }),
+            ErrorCode::vault_locked);
+  EXPECT_EQ(code_of([&] { svc_->open(*who_, std::nullopt, u.token); }),
+            ErrorCode::vault_not_initialized);
+}
+
+TEST_P(VaultServiceTest, SessionSlidesOnceHalfIsGoneAndNeverPastTheCap) {
+  set_up_and_unlock();
+  const auto k = key(uid_);
+  const int64_t now = now_unix();
+  auto token = [&](int64_t unlocked_at, int64_t issued_at, int64_t expires_at) {
+    vault::VaultSession vs;
+    vs.user_id = uid_;
+    vs.sid = who_->auth_session->id;
+    vs.data_key = SecretBytes::random(32);
+    vs.unlocked_at = unlocked_at;
+    vs.issued_at = issued_at;
+    vs.expires_at = expires_at;
+    vs.key_generation = k->generation;
+    vs.epoch = who_->auth_session->vault_epoch;
+    return vault::seal_session(vs, session_key_);
+  };
+  // Less than half gone: as it is.
+  EXPECT_FALSE(svc_->open(*who_, k, token(now - 100, now - 100, now + 200)).renewed);
+  // Half gone: renewed for a whole lifetime.
+  const Unlocked half = svc_->open(*who_, k, token(now - 150, now - 150, now + 150));
+  ASSERT_TRUE(half.renewed);
+  const Unlocked again = svc_->open(*who_, k, half.renewed->token);
+  EXPECT_GE(again.session.expires_at, now + 300);
+  EXPECT_LE(again.session.expires_at, now_unix() + 300);
+  EXPECT_EQ(again.session.unlocked_at, now - 150);
+  // Near the cap (unlocked_at + 1800): renewed up to the cap only; at the cap, not at all.
+  const Unlocked capped = svc_->open(*who_, k, token(now - 1750, now - 200, now + 40));
+  ASSERT_TRUE(capped.renewed);
+  EXPECT_EQ(capped.session.expires_at, now - 1750 + 1800);
+  EXPECT_FALSE(svc_->open(*who_, k, token(now - 1790, now - 200, now + 10)).renewed);
+  // Expired: locked.
+  EXPECT_EQ(code_of([&] { svc_->open(*who_, k, token(now - 400, now - 400, now - 100)); }),
+            ErrorCode::vault_locked);
+}
+
+TEST_P(VaultServiceTest, LockEndsTheVaultSessionsOfTheAuthSession) {
+  auto other = caller_for(make_user_with("grace", kAccountPw), "sid-grace");
+  EXPECT_EQ(code_of([&] { run(svc_->lock(*other)); }), ErrorCode::vault_not_initialized);
+  const std::string token = set_up_and_unlock();
+  run(svc_->lock(*who_));
+  next_request(*who_);
+  EXPECT_EQ(code_of([&] { svc_->open(*who_, key(uid_), token); }), ErrorCode::vault_locked);
+  run(svc_->lock(*who_));  // idempotent
+}
+
+TEST_P(VaultServiceTest, EntriesAndTheirListIndex) {
+  const Unlocked u = svc_->open(*who_, key(uid_), set_up_and_unlock());
+  std::vector<int64_t> ids;
+  for (const char* tag : {"a", "b", "c"}) {
+    const vault::Entry e = entry(tag, std::string(tag) != "b");
+    ids.push_back(run(svc_->add(*who_, u, e)));
+  }
+  boost::json::array items = list(u);
+  ASSERT_EQ(items.size(), 3u);
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& o = items[i].as_object();
+    EXPECT_EQ(o.at("id").as_int64(), ids[i]);
+    EXPECT_FALSE(o.contains("pin_or_password")) << "no secret in the list";
+  }
+  EXPECT_EQ(items[0].as_object().at("domain").as_string(), "a.example");
+  EXPECT_TRUE(items[1].as_object().at("url").is_null());
+
+  auto row = r([&](storage::Repository& repo) { return repo.get_vault_entry(uid_, ids[0]); });
+  const OpenEntry got = svc_->get(u, row);
+  EXPECT_EQ(got.fields.pin_or_password, "secret-a");
+  EXPECT_EQ(got.fields.notes, "line one\nline two a");
+  EXPECT_EQ(got.meta.id, ids[0]);
+  EXPECT_EQ(code_of([&] { svc_->get(u, std::nullopt); }), ErrorCode::not_found);
+
+  const vault::Entry changed = entry("z");
+  const vault::EntryMeta m = run(svc_->update(*who_, u, ids[1], changed));
+  EXPECT_EQ(m.id, ids[1]);
+  EXPECT_EQ(list(u)[1].as_object().at("domain").as_string(), "z.example");
+  EXPECT_EQ(code_of([&] { run(svc_->update(*who_, u, ids[2] + 100, changed)); }),
+            ErrorCode::not_found);
+
+  run(svc_->remove(*who_, u, ids[0]));
+  EXPECT_EQ(list(u).size(), 2u);
+  EXPECT_EQ(code_of([&] { run(svc_->remove(*who_, u, ids[0])); }), ErrorCode::not_found);
+  EXPECT_EQ(key(uid_)->index_version, vault::kIndexVersion) << "kept by every write";
+
+  // Another user's vault does not reach these entries.
+  const int64_t grace_id = make_user_with("grace", kAccountPw);
+  auto grace = caller_for(grace_id, "sid-grace");
+  const SecretString pw = SecretString::from_view(kVaultPw);
+  run(svc_->setup(*grace, pw));
+  const Unlocked theirs = svc_->open(*grace, key(grace_id), run(svc_->unlock(*grace, pw)).token);
+  EXPECT_EQ(code_of([&] { run(svc_->remove(*grace, theirs, ids[1])); }), ErrorCode::not_found);
+  EXPECT_EQ(code_of([&] { run(svc_->update(*grace, theirs, ids[1], changed)); }),
+            ErrorCode::not_found);
+  EXPECT_EQ(list(u).size(), 2u);
+}
+
+TEST_P(VaultServiceTest, ListRebuildsAnIndexThatAWriteDidNotKeep) {
+  const std::string token = set_up_and_unlock();
+  const Unlocked u = svc_->open(*who_, key(uid_), token);
+  run(svc_->add(*who_, u, entry("a")));
+  // A write that does not keep the index (no indexer) drops it.
+  const vault::Entry e = entry("b");
+  w([&](storage::Repository& repo) {
+    const SecretBytes pt = vault::encode_entry(e);
+    return repo.add_vault_entry(uid_, 5, 100, [&](int64_t id) {
+      return vault::seal_entry(u.session.data_key, uid_, id, pt.view());
+    });
+  });
+  ASSERT_EQ(key(uid_)->index_version, 0);
+  const Unlocked reopened = svc_->open(*who_, key(uid_), token);  // the next request
+  boost::json::array items = list(reopened);
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[1].as_object().at("domain").as_string(), "b.example");
+  EXPECT_EQ(key(uid_)->index_version, vault::kIndexVersion);
+}
+
+TEST_P(VaultServiceTest, ChangePasswordRewrapsTheKeyAndEndsVaultSessions) {
+  const std::string token = set_up_and_unlock();
+  const Unlocked u = svc_->open(*who_, key(uid_), token);
+  const int64_t id = run(svc_->add(*who_, u, entry("a")));
+  VaultPasswordChange wrong{SecretString::from_view("not the vault password"),
+                            SecretString::from_view("a brand new vault password")};
+  EXPECT_EQ(code_of([&] { run(svc_->change_password(*who_, u, wrong)); }),
+            ErrorCode::invalid_vault_password);
+  VaultPasswordChange to_account{SecretString::from_view(kVaultPw),
+                                 SecretString::from_view(kAccountPw)};
+  EXPECT_EQ(fields_of([&] { run(svc_->change_password(*who_, u, to_account)); }).at(0).first,
+            "new_vault_password");
+  VaultPasswordChange ok{SecretString::from_view(kVaultPw),
+                         SecretString::from_view("a brand new vault password")};
+  run(svc_->change_password(*who_, u, ok));
+  EXPECT_EQ(code_of([&] { svc_->open(*who_, key(uid_), token); }), ErrorCode::vault_locked);
+  const SecretString old_pw = SecretString::from_view(kVaultPw);
+  EXPECT_EQ(code_of([&] { run(svc_->unlock(*who_, old_pw)); }), ErrorCode::invalid_vault_password);
+  const SecretString new_pw = SecretString::from_view("a brand new vault password");
+  const Unlocked again = svc_->open(*who_, key(uid_), run(svc_->unlock(*who_, new_pw)).token);
+  auto row = r([&](storage::Repository& repo) { return repo.get_vault_entry(uid_, id); });
+  EXPECT_EQ(svc_->get(again, row).fields.pin_or_password, "secret-a") << "the same data key";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, VaultServiceTest,
+                         ::testing::Values(Backend::sqlite, Backend::postgresql),
+                         storage::test::backend_name);
+
+}  // namespace
+}  // namespace sr::services::test
