@@ -7,7 +7,7 @@ CookieNames CookieNames::for_secure(bool secure) {
     return {"access_token_cookie", "refresh_token_cookie", "csrf_access_token",
             "csrf_refresh_token", "vault_session"};
   return {"__Host-access_token_cookie", "__Secure-refresh_token_cookie", "__Host-csrf_access_token",
-          "__Secure-csrf_refresh_token", "__Secure-vault_session"};
+          "__Host-csrf_refresh_token", "__Secure-vault_session"};
 }
 
 std::string_view find_cookie(std::string_view header, std::string_view name) {

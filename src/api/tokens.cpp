@@ -35,6 +35,10 @@ TokenPair issue_tokens(const Context& ctx, int64_t user_id, const std::string& s
   return t;
 }
 
+// The refresh token's CSRF cookie has Path / (not /auth like the refresh token): the double submit
+// needs the page that calls /auth/refresh to read it, and the web interface's pages live under /ui/
+// (docs/ui.md). It is no credential by itself; with Secure cookies its name is __Host- prefixed, as
+// for every Path / cookie (cookies.cpp).
 std::vector<std::string> token_cookies(const Context& ctx, const TokenPair& t) {
   const bool sec = ctx.cfg.cookie_secure;
   const std::string_view ss = ctx.cfg.cookie_samesite;
@@ -43,7 +47,7 @@ std::vector<std::string> token_cookies(const Context& ctx, const TokenPair& t) {
       set_cookie({n.access, t.access, "/", ctx.cfg.access_ttl, true, sec, ss}),
       set_cookie({n.refresh, t.refresh, "/auth", t.refresh_max_age, true, sec, ss}),
       set_cookie({n.csrf_access, t.access_csrf, "/", ctx.cfg.access_ttl, false, sec, ss}),
-      set_cookie({n.csrf_refresh, t.refresh_csrf, "/auth", t.refresh_max_age, false, sec, ss}),
+      set_cookie({n.csrf_refresh, t.refresh_csrf, "/", t.refresh_max_age, false, sec, ss}),
   };
 }
 
@@ -55,7 +59,7 @@ std::vector<std::string> clearing_cookies(const Context& ctx) {
       set_cookie({n.access, "", "/", 0, true, sec, ss}),
       set_cookie({n.refresh, "", "/auth", 0, true, sec, ss}),
       set_cookie({n.csrf_access, "", "/", 0, false, sec, ss}),
-      set_cookie({n.csrf_refresh, "", "/auth", 0, false, sec, ss}),
+      set_cookie({n.csrf_refresh, "", "/", 0, false, sec, ss}),
       set_cookie({n.vault, "", "/vault", 0, true, sec, "Strict"}),
   };
 }

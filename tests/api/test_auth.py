@@ -96,7 +96,7 @@ def test_signin_sets_cookies(server):
         "access_token_cookie": ("/", True, 900),
         "refresh_token_cookie": ("/auth", True, 604800),
         "csrf_access_token": ("/", False, 900),
-        "csrf_refresh_token": ("/auth", False, 604800),
+        "csrf_refresh_token": ("/", False, 604800),
     }
     assert set(cookies) == set(expect), cookies.keys()
     for name, (path, http_only, max_age) in expect.items():
@@ -233,7 +233,7 @@ def test_tampered_tokens(client):
 
 def test_refresh_by_cookie_rotates(client):
     old_refresh = client.s.cookies.get("refresh_token_cookie", path="/auth")
-    r = client.post("/auth/refresh", csrf=False, headers={"X-CSRF-TOKEN": client.s.cookies.get("csrf_refresh_token", path="/auth")})
+    r = client.post("/auth/refresh", csrf=False, headers={"X-CSRF-TOKEN": client.s.cookies.get("csrf_refresh_token", path="/")})
     assert r.status_code == 200, r.text
     b = r.json()
     assert b["message"] == "Token refreshed" and b["user_id"] == client.user_id and b["csrf_token"]

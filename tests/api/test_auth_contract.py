@@ -29,7 +29,7 @@ def test_delete_account_clears_every_cookie(server):
     assert r.status_code == 200, r.text
     got = set_cookies(r)
     for name, path in [("access_token_cookie", "/"), ("refresh_token_cookie", "/auth"), ("csrf_access_token", "/"),
-                       ("csrf_refresh_token", "/auth"), ("vault_session", "/vault")]:
+                       ("csrf_refresh_token", "/"), ("vault_session", "/vault")]:
         value, attrs = got[name]
         assert value == "" and attrs["max-age"] == "0" and attrs["path"] == path, (name, got[name])
     assert not list(c.s.cookies), [k.name for k in c.s.cookies]  # the browser-like jar is empty now

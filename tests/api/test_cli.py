@@ -106,7 +106,7 @@ def test_production_starts_when_configured(make_server):
     r = requests.post(s.url + "/auth/signin", json={"username": c.username, "password": c.password})
     names = [v.split("=", 1)[0] for k, v in r.raw.headers.items() if k.lower() == "set-cookie"]
     assert sorted(names) == sorted(["__Host-access_token_cookie", "__Secure-refresh_token_cookie",
-                                    "__Host-csrf_access_token", "__Secure-csrf_refresh_token"])
+                                    "__Host-csrf_access_token", "__Host-csrf_refresh_token"])
     assert all("Secure" in v for k, v in r.raw.headers.items() if k.lower() == "set-cookie")
     shutil.rmtree(d, ignore_errors=True)
 

@@ -145,7 +145,7 @@ def drive_session(server, rec, secrets_by_kind):
     add_token("token", c.access)
     add_token("token", c.refresh)
     add_token("token", c.csrf)
-    add_token("token", c.s.cookies.get("csrf_refresh_token", path="/auth"))
+    add_token("token", c.s.cookies.get("csrf_refresh_token", path="/"))
     assert c.get("/personal/me", csrf=False, headers=c.bearer()).status_code == 200
 
     # Vault: setup, a wrong unlock, unlock.
@@ -198,7 +198,7 @@ def drive_session(server, rec, secrets_by_kind):
     # The cookie jar still holds the refresh cookie of the signin, which is now spent: refresh by
     # cookie with it is a reuse, which revokes the session and logs auth.token.reuse.
     r = c.post("/auth/refresh", csrf=False,
-               headers={"X-CSRF-TOKEN": c.s.cookies.get("csrf_refresh_token", path="/auth")})
+               headers={"X-CSRF-TOKEN": c.s.cookies.get("csrf_refresh_token", path="/")})
     assert_error(r, 401, "token_reused")
     r = requests.post(c.url("/auth/refresh"), json={"refresh_token": old_refresh}, timeout=30)
     rec.hook(r)
@@ -212,14 +212,14 @@ def drive_session(server, rec, secrets_by_kind):
     c2.signin(return_tokens=False)
     add_token("token", c2.csrf)
     for name, path in [("access_token_cookie", "/"), ("refresh_token_cookie", "/auth"),
-                       ("csrf_access_token", "/"), ("csrf_refresh_token", "/auth")]:
+                       ("csrf_access_token", "/"), ("csrf_refresh_token", "/")]:
         add_token("token", c2.s.cookies.get(name, path=path))
     r = c2.post("/auth/refresh", csrf=False,
-                headers={"X-CSRF-TOKEN": c2.s.cookies.get("csrf_refresh_token", path="/auth")})
+                headers={"X-CSRF-TOKEN": c2.s.cookies.get("csrf_refresh_token", path="/")})
     assert r.status_code == 200, r.text
     c2.csrf = r.json()["csrf_token"]
     for name, path in [("access_token_cookie", "/"), ("refresh_token_cookie", "/auth"),
-                       ("csrf_access_token", "/"), ("csrf_refresh_token", "/auth")]:
+                       ("csrf_access_token", "/"), ("csrf_refresh_token", "/")]:
         add_token("token", c2.s.cookies.get(name, path=path))
     r = c2.post("/vault/unlock-vault", {"vault_password": vpw})
     assert r.status_code == 200, r.text

@@ -328,7 +328,7 @@ def test_secure_cookie_names_and_attributes(make_server):
     access = r.json()["access_token"]
     got = {v.split("=", 1)[0]: v for v in set_cookies(r)}
     assert set(got) == {"__Host-access_token_cookie", "__Host-csrf_access_token",
-                        "__Secure-refresh_token_cookie", "__Secure-csrf_refresh_token"}
+                        "__Secure-refresh_token_cookie", "__Host-csrf_refresh_token"}
     for name, v in got.items():
         assert "; Secure" in v and "Domain=" not in v, v
         assert ("Path=/;" in v) == name.startswith("__Host-"), v
