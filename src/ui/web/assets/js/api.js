@@ -158,11 +158,13 @@ function refresh(seen) {
       return false;
     }
     if (current !== seen && readCookie(CSRF_ACCESS)) return true;  // another tab refreshed
+    // Bounded, since every tab waits for this one: a hung request must not hold the lock.
     const res = await fetch('/auth/refresh', {
       method: 'POST',
       headers: {Accept: 'application/json', 'X-CSRF-TOKEN': current},
       credentials: 'same-origin',
       cache: 'no-store',
+      signal: AbortSignal.timeout(20000),
     }).catch(() => null);
     if (res && res.ok) return true;
     if (!res || res.status === 429 || res.status >= 500) {
