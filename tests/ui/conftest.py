@@ -34,6 +34,14 @@ CHROMIUM = os.environ.get("SR_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SR_CHROMEDRIVER", "/usr/bin/chromedriver")
 
 
+def session_of(server, username, password=STRONG):
+    """Another session of a user the browser created: a signed-in API client (its own cookies)."""
+    c = Client(server)
+    c.username, c.password = username, password
+    c.signin()
+    return c
+
+
 def start_server(**env):
     settings = {"STRONGROOM_RATE_LIMIT_SCALE": "1000"}
     settings.update({f"STRONGROOM_{k.upper()}": str(v) for k, v in env.items()})

@@ -8,7 +8,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from conftest import STRONG, Client, start_server, uname, wait_until
+from conftest import STRONG, Client, session_of, start_server, uname, wait_until
 
 
 def test_sign_up_sign_in_edit_handbook_reload(ui):
@@ -60,9 +60,7 @@ def test_sign_up_sign_in_edit_handbook_reload(ui):
     ui.fill("Address", "")
     ui.click("Save handbook")
     ui.wait_text("Handbook saved.")
-    c = Client(ui.server)
-    c.username, c.password = name, STRONG
-    c.signin()
+    c = session_of(ui.server, name)
     assert c.get("/personal/handbook").json()["address"] is None
 
     # Nothing of the session was written to web storage.
@@ -118,9 +116,7 @@ def test_links_add_edit_delete(ui):
 
 def test_sessions_revoke_and_being_revoked(ui):
     name = ui.sign_up()
-    other = Client(ui.server)
-    other.username, other.password = name, STRONG
-    other.signin()
+    other = session_of(ui.server, name)
 
     ui.d.find_element(By.LINK_TEXT, "Sessions").click()
     ui.heading("Sessions")
@@ -137,9 +133,7 @@ def test_sessions_revoke_and_being_revoked(ui):
     assert r.status_code == 401 and r.json()["code"] == "token_revoked"
 
     # Another session revokes the browser's: the browser's next step lands on Sign in, with why.
-    third = Client(ui.server)
-    third.username, third.password = name, STRONG
-    third.signin()
+    third = session_of(ui.server, name)
     sessions = third.get("/auth/sessions").json()["sessions"]
     victim = [s for s in sessions if not s["current"]]
     assert len(victim) == 1
@@ -157,9 +151,7 @@ def test_sessions_revoke_and_being_revoked(ui):
 
 def test_sign_out_everywhere(ui):
     name = ui.sign_up()
-    other = Client(ui.server)
-    other.username, other.password = name, STRONG
-    other.signin()
+    other = session_of(ui.server, name)
     ui.d.find_element(By.LINK_TEXT, "Sessions").click()
     ui.heading("Sessions")
     ui.click("Sign out everywhere")

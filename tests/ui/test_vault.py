@@ -4,7 +4,7 @@ import time
 
 from selenium.webdriver.common.by import By
 
-from conftest import STRONG, VAULT_PW, Client, start_server, wait_until
+from conftest import STRONG, VAULT_PW, session_of, start_server, wait_until
 
 SECRET = "hunter2-but-much-longer-7Q!"
 
@@ -211,9 +211,7 @@ def test_vault_pages(ui):
     """SPEC 14: the list comes in pages (limit/after/next_after); "Load more" fetches the next."""
     name = ui.sign_up()
     ui.set_up_vault()
-    api = Client(ui.server)
-    api.username, api.password = name, STRONG
-    api.signin()
+    api = session_of(ui.server, name)
     r = api.post("/vault/unlock-vault", {"vault_password": VAULT_PW})
     assert r.status_code == 200, r.text
     vh = {"X-Vault-Token": r.json()["vault_token"]}
