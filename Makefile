@@ -11,9 +11,10 @@ DEB_PACKAGES := build-essential cmake pkg-config \
   postgresql redis-server python3 python3-pytest python3-requests python3-werkzeug python3-cryptography \
   python3-nacl python3-argon2 python3-bcrypt wrk procps \
   python3-pyotp oathtool zbar-tools \
-  clang libclang-rt-14-dev nginx-light openssl
+  clang libclang-rt-14-dev nginx-light openssl \
+  chromium chromium-driver python3-selenium
 
-.PHONY: all deps build run test unit-test api-test cluster-test asan-test fuzz fuzz-smoke bench format clean
+.PHONY: all deps build run test unit-test api-test cluster-test ui-test asan-test fuzz fuzz-smoke bench format clean
 
 all: build
 
@@ -51,6 +52,10 @@ api-test: build
 # Three instances behind nginx on PostgreSQL and Redis (tests/cluster, docs/operations.md).
 cluster-test: deps build
 	BUILD=$(BUILD) scripts/run-tests.sh cluster
+
+# The web interface in headless Chromium (tests/ui); SR_UI_SCREENSHOTS=1 rewrites docs/ui/*.png.
+ui-test: build
+	BUILD=$(BUILD) scripts/run-tests.sh ui
 
 # The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan-test: deps

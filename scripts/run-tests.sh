@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suites against real services and prints one closing line "N passed, M failed".
-#   scripts/run-tests.sh all|unit|api|cluster      (BUILD=build by default)
+#   scripts/run-tests.sh all|unit|api|cluster|ui   (BUILD=build by default)
 # Starts a throwaway PostgreSQL (scripts/pg-test.sh) for the run and always stops it; Redis
 # servers are started by the tests that need them.
 set -uo pipefail
@@ -51,6 +51,11 @@ if [[ $mode == all || $mode == cluster ]]; then
   echo "=== cluster (pytest)"
   (cd "$root" && $PY -m pytest tests/cluster -q -p no:cacheprovider -o cache_dir="$work/.pytest" \
       --junitxml="$work/cluster.xml") || status=1
+fi
+if [[ $mode == all || $mode == ui ]]; then
+  echo "=== ui (pytest + headless Chromium)"
+  (cd "$root" && $PY -m pytest tests/ui -q -p no:cacheprovider -o cache_dir="$work/.pytest" \
+      --junitxml="$work/ui.xml") || status=1
 fi
 
 $PY - "$work" <<'PYEOF' || status=1

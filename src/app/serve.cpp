@@ -24,6 +24,7 @@
 #include "observability/metrics.hpp"
 #include "ratelimit/limiter.hpp"
 #include "storage/repository.hpp"
+#include "ui/ui.hpp"
 #include "util/clock.hpp"
 
 namespace sr::app {
@@ -186,6 +187,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
 
   http::Router router;
   api::add_routes(router, ctx);
+  if (cfg.ui) ui::add_ui_routes(router);
 
   http::ServerOptions so;
   so.host = cfg.host;

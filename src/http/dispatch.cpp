@@ -78,20 +78,35 @@ constexpr std::pair<std::string_view, std::string_view> kSecurityHeaders[] = {
 };
 constexpr std::size_t kNumSecurity = std::size(kSecurityHeaders);
 
-// Pre-rendered "Name: value\r\n" blocks, with and without HSTS.
-std::string render_security_block(bool hsts) {
-  std::string s;
+// "Name: value\r\n" for every SPEC 3 header; a non-empty csp or cache_control replaces that
+// header's default value (the web interface's documents).
+void append_security_block(std::string& out, bool hsts, std::string_view csp = {},
+                           std::string_view cache_control = {}) {
   for (std::size_t i = 0; i < kNumSecurity - (hsts ? 0 : 1); ++i) {
-    s += kSecurityHeaders[i].first;
-    s += ": ";
-    s += kSecurityHeaders[i].second;
-    s += "\r\n";
+    auto [name, value] = kSecurityHeaders[i];
+    if (name == "Content-Security-Policy" && !csp.empty() && header_value_ok(csp))
+      value = csp;
+    else if (name == "Cache-Control" && !cache_control.empty() && header_value_ok(cache_control))
+      value = cache_control;
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
   }
-  return s;
 }
+
+// Pre-rendered blocks with the defaults, with and without HSTS.
 const std::string& security_block(bool hsts) {
-  static const std::string with = render_security_block(true);
-  static const std::string without = render_security_block(false);
+  static const std::string with = [] {
+    std::string s;
+    append_security_block(s, true);
+    return s;
+  }();
+  static const std::string without = [] {
+    std::string s;
+    append_security_block(s, false);
+    return s;
+  }();
   return hsts ? with : without;
 }
 
@@ -302,7 +317,10 @@ void serialize_response(std::string& out, const Response& r, const SerializeOpti
   out += reason_phrase(status);
   out += "\r\n";
   out += date_header();
-  out += security_block(o.hsts);
+  if (r.csp.empty() && r.cache_control.empty())
+    out += security_block(o.hsts);
+  else
+    append_security_block(out, o.hsts, r.csp, r.cache_control);
   if (!o.request_id.empty()) {
     out += "X-Request-ID: ";
     out += o.request_id;

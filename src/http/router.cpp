@@ -28,17 +28,82 @@ bool is_param(std::string_view seg) {
 constexpr Method kAllowOrder[] = {Method::GET,   Method::HEAD,    Method::POST,   Method::PUT,
                                   Method::PATCH, Method::DELETE_, Method::OPTIONS};
 
-}  // namespace
-
-void Router::add(Method m, std::string pattern, Handler h) {
+void add_handler(std::vector<std::pair<Method, Handler>>& hs, Method m, Handler h,
+                 const std::string& pattern) {
   if (m == Method::OTHER || m == Method::HEAD)
     throw std::invalid_argument("router: HEAD follows GET; OTHER cannot be routed");
   if (!h) throw std::invalid_argument("router: empty handler for " + pattern);
+  for (auto& [hm, _] : hs)
+    if (hm == m) throw std::invalid_argument("router: duplicate route " + pattern);
+  hs.emplace_back(m, std::move(h));
+}
+
+using Allowed = bool[std::size(kAllowOrder)];
+
+void mark_allowed(Allowed& allowed, const std::vector<std::pair<Method, Handler>>& hs) {
+  for (auto& [hm, h] : hs)
+    for (std::size_t k = 0; k < std::size(kAllowOrder); ++k)
+      if (kAllowOrder[k] == hm) allowed[k] = true;
+}
+
+// "GET, HEAD, PUT, OPTIONS": HEAD with GET, OPTIONS always (the server answers it).
+std::string render_allow(Allowed& allowed) {
+  if (allowed[0]) allowed[1] = true;
+  allowed[std::size(kAllowOrder) - 1] = true;
+  std::string out;
+  for (std::size_t k = 0; k < std::size(kAllowOrder); ++k) {
+    if (!allowed[k]) continue;
+    if (!out.empty()) out += ", ";
+    out += method_name(kAllowOrder[k]);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Router::add_prefix(Method m, std::string prefix, Handler h) {
+  if (prefix.size() < 2 || prefix.front() != '/' || prefix.back() != '/')
+    throw std::invalid_argument("router: a prefix starts and ends with '/': " + prefix);
+  std::string pattern = prefix + "*";
+  for (auto& r : prefixes_) {
+    if (r.pattern != pattern) continue;
+    add_handler(r.handlers, m, std::move(h), pattern);
+    return;
+  }
+  Route r;
+  r.pattern = std::move(pattern);
+  add_handler(r.handlers, m, std::move(h), r.pattern);
+  prefixes_.push_back(std::move(r));
+}
+
+std::optional<Router::Match> Router::match(Method m, std::string_view path) const {
+  auto exact = match_exact(m, path);
+  if (exact || prefixes_.empty()) return exact;
+  return match_prefix(m, path);
+}
+
+std::optional<Router::Match> Router::match_prefix(Method m, std::string_view path) const {
+  const Route* best = nullptr;  // the longest prefix
+  for (const auto& r : prefixes_) {
+    std::string_view prefix(r.pattern.data(), r.pattern.size() - 1);
+    if (path.starts_with(prefix) && (!best || r.pattern.size() > best->pattern.size())) best = &r;
+  }
+  if (!best) return std::nullopt;
+  const Method want = m == Method::HEAD ? Method::GET : m;
+  Match out;
+  out.pattern = best->pattern;
+  Allowed allowed = {};
+  mark_allowed(allowed, best->handlers);
+  out.allow = render_allow(allowed);
+  for (auto& [hm, h] : best->handlers)
+    if (hm == want) out.handler = &h;
+  return out;
+}
+
+void Router::add(Method m, std::string pattern, Handler h) {
   for (auto& r : routes_) {
     if (r.pattern != pattern) continue;
-    for (auto& [hm, _] : r.handlers)
-      if (hm == m) throw std::invalid_argument("router: duplicate route " + pattern);
-    r.handlers.emplace_back(m, std::move(h));
+    add_handler(r.handlers, m, std::move(h), pattern);
     return;
   }
   Route r;
@@ -48,12 +113,12 @@ void Router::add(Method m, std::string pattern, Handler h) {
     if (s.empty()) throw std::invalid_argument("router: empty segment in " + pattern);
     r.segments.emplace_back(s);
   }
+  add_handler(r.handlers, m, std::move(h), pattern);
   r.pattern = std::move(pattern);
-  r.handlers.emplace_back(m, std::move(h));
   routes_.push_back(std::move(r));
 }
 
-std::optional<Router::Match> Router::match(Method m, std::string_view path) const {
+std::optional<Router::Match> Router::match_exact(Method m, std::string_view path) const {
   // Split the request path into at most 16 segments without allocating.
   constexpr std::size_t kMaxSegs = 16;
   std::string_view segs[kMaxSegs];
@@ -77,7 +142,7 @@ std::optional<Router::Match> Router::match(Method m, std::string_view path) cons
   const Handler* best_handler = nullptr;
   int best_literals = -1;
   bool any = false;
-  bool allowed[std::size(kAllowOrder)] = {};
+  Allowed allowed = {};
 
   for (const auto& r : routes_) {
     if (r.segments.size() != nseg) continue;
@@ -94,9 +159,8 @@ std::optional<Router::Match> Router::match(Method m, std::string_view path) cons
     }
     if (!ok) continue;
     any = true;
+    mark_allowed(allowed, r.handlers);
     for (auto& [hm, h] : r.handlers) {
-      for (std::size_t k = 0; k < std::size(kAllowOrder); ++k)
-        if (kAllowOrder[k] == hm) allowed[k] = true;
       if (hm == want && literals > best_literals) {
         best = &r;
         best_handler = &h;
@@ -107,13 +171,7 @@ std::optional<Router::Match> Router::match(Method m, std::string_view path) cons
   if (!any) return std::nullopt;
 
   Match out;
-  if (allowed[0]) allowed[1] = true;           // HEAD with GET
-  allowed[std::size(kAllowOrder) - 1] = true;  // OPTIONS is answered by the server
-  for (std::size_t k = 0; k < std::size(kAllowOrder); ++k) {
-    if (!allowed[k]) continue;
-    if (!out.allow.empty()) out.allow += ", ";
-    out.allow += method_name(kAllowOrder[k]);
-  }
+  out.allow = render_allow(allowed);
   if (!best) {
     // Report the pattern of the first matching route so logs and metrics stay bounded.
     for (const auto& r : routes_) {

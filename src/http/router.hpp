@@ -1,5 +1,7 @@
 // Routes: exact segments and {name} parameters, e.g. "/social/links/{id}". A parameter matches one
-// non-empty path segment (no '/'); its value is passed raw (handlers validate it).
+// non-empty path segment (no '/'); its value is passed raw (handlers validate it). A prefix route
+// (add_prefix) takes every path under its prefix that no exact route takes: the web interface's
+// page paths and assets (src/ui).
 #pragma once
 #include <optional>
 #include <string>
@@ -13,6 +15,9 @@ namespace sr::http {
 class Router {
  public:
   void add(Method m, std::string pattern, Handler h);
+  // Every path starting with `prefix` (which ends in '/') that no route of add() matches; its
+  // pattern in logs and metrics is prefix + "*", whatever the path.
+  void add_prefix(Method m, std::string prefix, Handler h);
 
   struct Match {
     const Handler* handler = nullptr;  // null: path known but method not allowed (405)
@@ -30,6 +35,10 @@ class Router {
     std::vector<std::pair<Method, Handler>> handlers;
   };
   std::vector<Route> routes_;
+  std::vector<Route> prefixes_;  // pattern = prefix + "*", no segments
+
+  std::optional<Match> match_exact(Method m, std::string_view path) const;
+  std::optional<Match> match_prefix(Method m, std::string_view path) const;
 };
 
 }  // namespace sr::http

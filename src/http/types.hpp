@@ -44,6 +44,10 @@ struct Response {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   std::vector<std::string> set_cookies;                      // full Set-Cookie values
+  // Replace the SPEC 3 values of Content-Security-Policy and Cache-Control for this response (the
+  // web interface's documents, src/ui); empty keeps them. Views of static strings only.
+  std::string_view csp;
+  std::string_view cache_control;
 
   static Response json(int status, std::string body) {
     Response r;

@@ -256,6 +256,34 @@ TEST(Serialize, HeadAndNoContent) {
   EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
 }
 
+TEST(Serialize, ResponseOwnCspAndCacheControl) {
+  Response r = Response::json(200, "<!doctype html>");
+  r.csp = "default-src 'none'; script-src 'self'";
+  r.cache_control = "no-cache";
+  std::string out;
+  serialize_response(out, r, {.hsts = true});
+  EXPECT_NE(out.find("Content-Security-Policy: default-src 'none'; script-src 'self'\r\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("Cache-Control: no-cache\r\n"), std::string::npos);
+  // Replaced, not added: one of each, and every other SPEC 3 header unchanged.
+  EXPECT_EQ(out.find("Content-Security-Policy:"), out.rfind("Content-Security-Policy:"));
+  EXPECT_EQ(out.find("no-store"), std::string::npos);
+  for (auto& [k, v] : security_headers(true)) {
+    if (k == "Content-Security-Policy" || k == "Cache-Control") continue;
+    EXPECT_NE(out.find(std::string(k) + ": " + std::string(v) + "\r\n"), std::string::npos) << k;
+  }
+
+  // A value that would split the header is ignored: the default stays.
+  r.csp = "x\r\nSet-Cookie: a=b";
+  r.cache_control = {};
+  out.clear();
+  serialize_response(out, r, {});
+  EXPECT_EQ(out.find("Set-Cookie"), std::string::npos);
+  EXPECT_NE(out.find("Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("Cache-Control: no-store\r\n"), std::string::npos);
+}
+
 TEST(Serialize, DropsInjectedAndReservedHeaders) {
   Response r = Response::json(200, "{}");
   r.headers.emplace_back("X-Good", "yes");

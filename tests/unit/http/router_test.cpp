@@ -106,5 +106,52 @@ TEST(Router, RejectsBadRegistrations) {
   EXPECT_THROW(r.add(Method::GET, "/c", Handler{}), std::invalid_argument);
 }
 
+TEST(Router, PrefixTakesWhatNoRouteTakes) {
+  Router r;
+  r.add(Method::GET, "/ui/exact", ok(1));
+  r.add(Method::GET, "/social/links/{id}", ok(2));
+  r.add_prefix(Method::GET, "/ui/", ok(3));
+  r.add_prefix(Method::GET, "/ui/assets/", ok(4));
+
+  auto m = r.match(Method::GET, "/ui/exact");  // an exact route wins
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->pattern, "/ui/exact");
+  for (std::string_view p : {"/ui/", "/ui/vault", "/ui/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r/s",
+                             "/ui/../auth/signin", "/ui//x"}) {
+    m = r.match(Method::GET, p);
+    ASSERT_TRUE(m) << p;
+    ASSERT_NE(m->handler, nullptr) << p;
+    EXPECT_EQ(m->pattern, "/ui/*") << p;  // bounded, whatever the path
+    EXPECT_TRUE(m->params.empty());
+  }
+  m = r.match(Method::GET, "/ui/assets/app.css");  // the longest prefix
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->pattern, "/ui/assets/*");
+  m = r.match(Method::HEAD, "/ui/vault");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->handler, nullptr);
+
+  m = r.match(Method::POST, "/ui/vault");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->handler, nullptr);
+  EXPECT_EQ(m->allow, "GET, HEAD, OPTIONS");
+
+  EXPECT_FALSE(r.match(Method::GET, "/ui"));  // not under the prefix
+  EXPECT_FALSE(r.match(Method::GET, "/uix/a"));
+  EXPECT_FALSE(r.match(Method::GET, "/social/links/1/x"));
+  EXPECT_FALSE(r.match(Method::GET, "/nope"));
+}
+
+TEST(Router, PrefixRejectsBadRegistrations) {
+  Router r;
+  r.add_prefix(Method::GET, "/ui/", ok(1));
+  EXPECT_THROW(r.add_prefix(Method::GET, "/ui/", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add_prefix(Method::GET, "/ui", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add_prefix(Method::GET, "ui/", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add_prefix(Method::GET, "/", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add_prefix(Method::HEAD, "/x/", ok(2)), std::invalid_argument);
+  EXPECT_THROW(r.add_prefix(Method::GET, "/y/", Handler{}), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace sr::http

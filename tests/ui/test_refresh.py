@@ -1,0 +1,88 @@
+"""One refresh for every tab (SPEC 17, docs/ui.md): with a 3-second access token, two tabs that need
+the API at the same moment share one POST /auth/refresh (the Web Lock), so the server never sees the
+same refresh token twice -- which it would punish by ending the session (docs/api.md, strict reuse
+detection)."""
+from selenium.webdriver.common.by import By
+
+from conftest import start_server, wait_until
+
+# Test instrumentation, run in each tab: when "go" arrives on this channel, follow the given link at
+# once. A BroadcastChannel message reaches a background tab without the timer throttling that a
+# setTimeout there would suffer, so both tabs act at the same moment.
+ARM = """
+const ch = new BroadcastChannel('sr-test');
+window.__go = (path) => { window.__target = path; };
+ch.onmessage = () => { document.querySelector(`a[href="${window.__target}"]`).click(); };
+"""
+FIRE = "new BroadcastChannel('sr-test').postMessage('go');"
+
+
+def access_expired(ui):
+    return "csrf_access_token" not in ui.d.execute_script("return document.cookie")
+
+
+def refreshes(server):
+    return [e for e in server.log_events() if e.get("event") == "access" and e.get("route") == "/auth/refresh"]
+
+
+def test_two_tabs_refreshing_at_the_same_moment_stay_signed_in(ui):
+    s = start_server(access_ttl=3)
+    try:
+        ui.use(s)
+        ui.sign_up()
+        a = ui.d.current_window_handle
+        ui.d.execute_script(ARM)
+        ui.d.switch_to.new_window("tab")
+        b = ui.d.current_window_handle
+        ui.open("/ui/profile")
+        ui.heading("Profile")
+        ui.d.execute_script(ARM)
+
+        pages = [("/ui/sessions", "Sessions", "/ui/links", "Links"),
+                 ("/ui/profile", "Profile", "/ui/vault", "Vault")]
+        for rnd, (pa, ha, pb, hb) in enumerate(pages, 1):
+            ui.d.switch_to.window(a)
+            ui.d.execute_script("window.__go(arguments[0])", pa)
+            ui.d.switch_to.window(b)
+            ui.d.execute_script("window.__go(arguments[0])", pb)
+            # Both tabs wait until the access token (and its CSRF cookie) has expired...
+            ui.until(lambda d: access_expired(ui), "the access token to expire", timeout=20)
+            # ...then both need the API at once.
+            ui.d.execute_script(FIRE)
+            ui.heading(hb)
+            ui.d.switch_to.window(a)
+            ui.heading(ha)
+            ui.until(lambda d: d.find_elements(By.CSS_SELECTOR, "main li, main .facts, main .card"), "tab A's data")
+            ui.d.switch_to.window(b)
+            ui.until(lambda d: d.find_elements(By.CSS_SELECTOR, "main li, main .facts, main .card"), "tab B's data")
+            # One refresh for both tabs, every round.
+            wait_until(lambda: len(refreshes(s)) >= rnd, "the refresh of this round")
+            assert len(refreshes(s)) == rnd, refreshes(s)
+
+        events = s.log_events()
+        assert all(e.get("status") == 200 for e in refreshes(s)), refreshes(s)
+        assert not [e for e in events if e.get("event") == "auth.token.reuse"]
+        assert not [e for e in events if e.get("event") == "access" and e.get("status") == 401]
+
+        # A request that meets a 401 the refresh can cure (here: the access cookie went missing
+        # while its CSRF cookie stayed) is refreshed and sent again, once.
+        ui.until(lambda d: access_expired(ui), "the access token to expire", timeout=20)
+        ui.d.find_element(By.LINK_TEXT, "Profile").click()  # refreshes: 3 fresh seconds follow
+        ui.wait_text("Member since")
+        ui.expect_network_error(401, "/auth/sessions")
+        ui.d.execute_cdp_cmd("Network.deleteCookies", {"name": "access_token_cookie", "url": s.url + "/"})
+        assert not access_expired(ui)
+        ui.d.find_element(By.LINK_TEXT, "Sessions").click()
+        ui.heading("Sessions")
+        ui.until(lambda d: d.find_elements(By.CSS_SELECTOR, "main li"), "the sessions")
+        wait_until(lambda: len(refreshes(s)) == len(pages) + 2, "one more refresh")
+
+        def sessions_calls():
+            return [e["status"] for e in s.log_events() if e.get("event") == "access" and e.get("route") == "/auth/sessions"]
+        # The log line of a request follows its answer: wait for the retry's.
+        wait_until(lambda: sessions_calls()[-2:] == [401, 200], "a 401, then the retry's 200")
+        assert len(refreshes(s)) == len(pages) + 2
+        assert "Sign in" not in [h.text for h in ui.d.find_elements(By.TAG_NAME, "h1")]
+    finally:
+        ui.blank()
+        s.cleanup()
