@@ -5,8 +5,10 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -18,6 +20,8 @@
 
 #include "http/dispatch.hpp"
 #include "http/errors.hpp"
+#include "http/redirect.hpp"
+#include "http/tls.hpp"
 #include "observability/log.hpp"
 #include "util/clock.hpp"
 
@@ -25,19 +29,27 @@ namespace sr::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 using BeastRequest = bhttp::request<bhttp::string_body>;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 bool is_disconnect(const beast::error_code& ec) noexcept {
   return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
          ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::operation_aborted || ec == asio::error::broken_pipe ||
          ec == asio::error::bad_descriptor || ec == asio::error::not_connected ||
-         ec == beast::error::timeout;
+         ec == beast::error::timeout || ec == ssl::error::stream_truncated;
+}
+
+// Every deadline of a connection is set on its TCP layer, whatever is stacked on it.
+template <class Stream>
+void expire(Stream& s, std::chrono::steady_clock::duration d) {
+  beast::get_lowest_layer(s).expires_after(d);
 }
 
 std::string peer_ip_of(const tcp::socket& s) {
@@ -69,8 +81,8 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 struct Server::Impl {
   // A live connection, linked into its worker's list (touched only on the worker's thread).
   struct Conn {
-    beast::tcp_stream* stream = nullptr;
-    bool idle = true;  // waiting for the first byte of a request
+    beast::tcp_stream* stream = nullptr;  // its TCP layer, whatever is stacked on it
+    bool idle = true;                     // waiting for the first byte of a request
     Conn* prev = nullptr;
     Conn* next = nullptr;
   };
@@ -78,9 +90,11 @@ struct Server::Impl {
     Conn head;  // sentinel of the connection list; declared before ioc (outlives the frames)
     int conns = 0;
     asio::io_context ioc{1};
-    std::optional<tcp::acceptor> acceptor;
+    std::optional<tcp::acceptor> acceptor;           // the server's own listener
+    std::optional<tcp::acceptor> redirect_acceptor;  // listen_redirect (with TLS only)
     Worker() { head.prev = head.next = &head; }
   };
+  enum class Kind { plain, tls, redirect };
 
   Impl(ServerOptions o, const Router& r, obs::Metrics& m)
       : opts(std::move(o)), router(r), metrics(m), cors(opts.cors_origins) {}
@@ -92,25 +106,54 @@ struct Server::Impl {
   std::shared_ptr<std::atomic<int>> open = std::make_shared<std::atomic<int>>(0);
   std::atomic<bool> stopping{false};
   bool started = false;
-  uint16_t port = 0;
-  std::mutex mu;                                 // start/run/stop bookkeeping
+  uint16_t port = 0, redirect_port = 0;
+  std::mutex mu;  // start/run/stop bookkeeping
+  std::mutex tls_mu;
+  std::shared_ptr<TlsIdentity> tls;              // the pair new handshakes use (tls_mu)
   std::vector<std::unique_ptr<Worker>> workers;  // last: destroyed first
 
   ~Impl() {
     for (auto& w : workers) {
       beast::error_code ec;
       if (w->acceptor) w->acceptor->close(ec);
+      if (w->redirect_acceptor) w->redirect_acceptor->close(ec);
       w->ioc.stop();
     }
     workers.clear();  // io_context destructors destroy pending coroutine frames
   }
 
-  asio::awaitable<void> accept_loop(Worker& w);
-  asio::awaitable<void> session(Worker& w, tcp::socket sock);
+  std::shared_ptr<TlsIdentity> current_tls() {
+    std::lock_guard lock(tls_mu);
+    return tls;
+  }
+  std::shared_ptr<TlsIdentity> load_tls() {
+    auto id = load_tls_identity(opts.tls_cert, opts.tls_key);
+    if (!opts.redirect_host.empty() && id->names.empty())
+      throw TlsError("tls_cert " + opts.tls_cert +
+                     " names no host (no subjectAltName, no CN): listen_redirect has nowhere to "
+                     "send clients");
+    return id;
+  }
+
+  asio::awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor, Kind kind);
+  asio::awaitable<void> session(Worker& w, tcp::socket sock, Kind kind);
+  asio::awaitable<void> tls_session(Conn& conn, tcp::socket sock, const std::string& peer);
+  template <class Stream>
+  asio::awaitable<void> run_connection(Conn& conn, Stream& stream, const std::string& peer,
+                                       Kind kind);
+  // How a connection's loop ended: dropped (error, timeout, reset), after an answer the client
+  // must still be able to read (Connection: close, a refusal), or closed by the client.
+  enum class End { drop, answered, peer_closed };
+  template <class Stream>
+  asio::awaitable<End> serve(Conn& conn, Stream& stream, const std::string& peer, Kind kind);
+  template <class Stream>
+  asio::awaitable<void> reject(Stream& stream, std::string_view peer, Response res, Method method,
+                               std::string_view client_id, int64_t t0);
+  Response redirect_answer(const BeastRequest& msg, Request& req);
   asio::awaitable<void> drain(Worker& w);
-  asio::awaitable<void> reject(beast::tcp_stream& stream, std::string_view peer, Response res,
-                               Method method, std::string_view client_id, int64_t t0);
   static asio::awaitable<void> linger_close(beast::tcp_stream& stream);
+  static asio::awaitable<void> close_gracefully(beast::tcp_stream& stream, End end);
+  static asio::awaitable<void> close_gracefully(TlsStream& stream, End end);
   void record(const Request& req, int status, int64_t t0);
 };
 
@@ -139,12 +182,12 @@ void Server::Impl::record(const Request& req, int status, int64_t t0) {
               {"ip", req.peer_ip}});
 }
 
-asio::awaitable<void> Server::Impl::accept_loop(Worker& w) {
+asio::awaitable<void> Server::Impl::accept_loop(Worker& w, tcp::acceptor& acceptor, Kind kind) {
   for (;;) {
-    auto [ec, sock] = co_await w.acceptor->async_accept(use_tuple);
+    auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
     if (ec) {
       if (stopping.load(std::memory_order_relaxed) || ec == asio::error::operation_aborted ||
-          !w.acceptor->is_open())
+          !acceptor.is_open())
         co_return;
       // Out of descriptors or buffers: back off instead of spinning.
       asio::steady_timer t(w.ioc, std::chrono::milliseconds(50));
@@ -160,7 +203,7 @@ asio::awaitable<void> Server::Impl::accept_loop(Worker& w) {
     }
     beast::error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(w.ioc, session(w, std::move(sock)), asio::detached);
+    asio::co_spawn(w.ioc, session(w, std::move(sock), kind), asio::detached);
   }
 }
 
@@ -182,9 +225,22 @@ asio::awaitable<void> Server::Impl::linger_close(beast::tcp_stream& stream) {
   stream.close();
 }
 
-asio::awaitable<void> Server::Impl::reject(beast::tcp_stream& stream, std::string_view peer,
-                                           Response res, Method method, std::string_view client_id,
-                                           int64_t t0) {
+asio::awaitable<void> Server::Impl::close_gracefully(beast::tcp_stream& stream, End end) {
+  if (end == End::answered) co_await linger_close(stream);
+}
+
+asio::awaitable<void> Server::Impl::close_gracefully(TlsStream& stream, End end) {
+  // Our close_notify (bounded wait for the client's), then, after an answer, the same TCP linger
+  // as plain HTTP. A TLS session is resumable only when it was shut down this way: OpenSSL drops
+  // it from the cache otherwise.
+  expire(stream, std::chrono::seconds(2));
+  co_await stream.async_shutdown(use_tuple);
+  if (end == End::answered) co_await linger_close(beast::get_lowest_layer(stream));
+}
+
+template <class Stream>
+asio::awaitable<void> Server::Impl::reject(Stream& stream, std::string_view peer, Response res,
+                                           Method method, std::string_view client_id, int64_t t0) {
   Request req;
   req.method = method;
   req.peer_ip = std::string(peer);
@@ -196,12 +252,25 @@ asio::awaitable<void> Server::Impl::reject(beast::tcp_stream& stream, std::strin
                       .head = false,
                       .hsts = opts.hsts,
                       .request_id = req.request_id});
-  stream.expires_after(opts.body_timeout);
+  expire(stream, opts.body_timeout);
   co_await asio::async_write(stream, asio::buffer(out), use_tuple);
   record(req, res.status, t0);
 }
 
-asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock) {
+Response Server::Impl::redirect_answer(const BeastRequest& msg, Request& req) {
+  req.route = "redirect";
+  std::shared_ptr<TlsIdentity> id = current_tls();
+  std::string location =
+      id ? https_redirect_location(msg[bhttp::field::host], req.target, id->names, port) : "";
+  if (location.empty()) return error_response(ErrorCode::validation_failed, "malformed request");
+  Response res;
+  res.status = 308;
+  res.content_type.clear();
+  res.headers.emplace_back("Location", std::move(location));
+  return res;
+}
+
+asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock, Kind kind) {
   struct Guard {
     Impl& impl;
     Worker& w;
@@ -222,167 +291,229 @@ asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock) {
   Guard guard{*this, w, conn};
 
   const std::string peer = peer_ip_of(sock);
-  beast::tcp_stream stream(std::move(sock));
-  conn.stream = &stream;
-  beast::flat_buffer buf;
-  std::string out;
-  bool first = true;
-  bool close_gracefully = true;
+  if (kind == Kind::tls) {
+    co_await tls_session(conn, std::move(sock), peer);
+  } else {
+    beast::tcp_stream stream(std::move(sock));
+    co_await run_connection(conn, stream, peer, kind);
+  }
+}
 
-  try {
-    for (;;) {
-      if (stopping.load(std::memory_order_relaxed)) break;
-      // Idle: wait for the first byte of the next request. A fresh connection gets the header
-      // timeout, a kept-alive one the idle timeout; stop() closes connections waiting here.
-      if (buf.size() == 0) {
-        conn.idle = true;
-        stream.expires_after(first ? opts.header_timeout : opts.idle_timeout);
-        auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), use_tuple);
-        conn.idle = false;
-        if (ec || n == 0) {
-          close_gracefully = false;
-          break;
-        }
-        buf.commit(n);
-      }
-      conn.idle = false;
-      first = false;
-
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
-      parser.body_limit(opts.body_limit);
-      const int64_t t0 = mono_ns();
-
-      stream.expires_after(opts.header_timeout);
-      auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, use_tuple);
-      (void)hn;
-      if (hec) {
-        if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow)
-          co_await reject(stream, peer,
-                          error_response(ErrorCode::header_too_large, "request header too large"),
-                          Method::OTHER, {}, t0);
-        else if (hec == bhttp::error::bad_version && other_http_version(buf)) {
-          Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
-          r.status = 505;
-          co_await reject(stream, peer, std::move(r), Method::OTHER, {}, t0);
-        } else if (hec == bhttp::error::body_limit)
-          co_await reject(stream, peer,
-                          error_response(ErrorCode::payload_too_large, "request body too large"),
-                          to_method(parser.get().method()), parser.get()["X-Request-ID"], t0);
-        else if (is_disconnect(hec))
-          close_gracefully = false;
-        else
-          co_await reject(stream, peer,
-                          error_response(ErrorCode::validation_failed, "malformed request"),
-                          Method::OTHER, {}, t0);
-        break;
-      }
-
-      BeastRequest& msg = parser.get();
-      const unsigned version = msg.version();
-      const Method method = to_method(msg.method());
-      if (version != 10 && version != 11) {
-        Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
-        r.status = 505;
-        co_await reject(stream, peer, std::move(r), method, msg["X-Request-ID"], t0);
-        break;
-      }
-      if (!framing_ok(msg, version)) {
-        co_await reject(stream, peer,
-                        error_response(ErrorCode::validation_failed, "malformed request"), method,
-                        msg["X-Request-ID"], t0);
-        break;
-      }
-      if (!parser.is_done()) {
-        if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
-          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          stream.expires_after(opts.body_timeout);
-          auto [cec, cn] = co_await asio::async_write(
-              stream, asio::buffer(kContinue.data(), kContinue.size()), use_tuple);
-          (void)cn;
-          if (cec) {
-            close_gracefully = false;
-            break;
-          }
-        }
-        stream.expires_after(opts.body_timeout);
-        auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, use_tuple);
-        (void)bn;
-        if (bec) {
-          if (bec == bhttp::error::body_limit)
-            co_await reject(stream, peer,
-                            error_response(ErrorCode::payload_too_large, "request body too large"),
-                            method, msg["X-Request-ID"], t0);
-          else if (is_disconnect(bec))
-            close_gracefully = false;
-          else
-            co_await reject(stream, peer,
-                            error_response(ErrorCode::validation_failed, "malformed request"),
-                            method, msg["X-Request-ID"], t0);
-          break;
-        }
-      }
-
-      Request req;
-      req.method = method;
-      req.target = msg.target();
-      req.path = req.target.substr(0, req.target.find('?'));
-      req.body = msg.body();
-      req.peer_ip = peer;
-      req.request_id = request_id_for(msg["X-Request-ID"]);
-      // A repeated field yields its last line: that is the one a proxy in front of us appended
-      // (X-Forwarded-For), never a client-supplied earlier copy.
-      req.header_fn = [&msg](std::string_view name) -> std::string_view {
-        std::string_view last;
-        for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
-        return last;
-      };
-
-      Response res;
-      try {
-        res = co_await dispatch(router, cors, req);
-      } catch (...) {
-        res = error_from_exception(std::current_exception(), req.request_id);
-      }
-
-      const bool keep = msg.keep_alive() && !stopping.load(std::memory_order_relaxed);
-      out.clear();
-      serialize_response(out, res,
-                         {.version = static_cast<int>(version),
-                          .keep_alive = keep,
-                          .head = method == Method::HEAD,
-                          .hsts = opts.hsts,
-                          .request_id = req.request_id});
-      stream.expires_after(opts.body_timeout);
-      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
-      (void)wn;
-      record(req, res.status, t0);
-      if (wec) {
-        close_gracefully = false;
-        break;
-      }
-      if (!keep) break;
-      if (out.capacity() > 256 * 1024) std::string().swap(out);  // do not pin a big buffer
+asio::awaitable<void> Server::Impl::tls_session(Conn& conn, tcp::socket sock,
+                                                const std::string& peer) {
+  // The first bytes decide: a TLS connection opens with a handshake record (0x16); anything else
+  // is most likely plain HTTP sent to the HTTPS port, which gets a readable refusal instead of a
+  // TLS alert it cannot show. The bytes read here are handed to the handshake.
+  beast::flat_buffer first;
+  beast::tcp_stream tcp(std::move(sock));
+  conn.stream = &tcp;
+  tcp.expires_after(opts.header_timeout);
+  auto [ec, n] = co_await tcp.async_read_some(first.prepare(2048), use_tuple);
+  if (ec || n == 0) {
+    conn.stream = nullptr;
+    co_return;
+  }
+  first.commit(n);
+  if (static_cast<const unsigned char*>(first.data().data())[0] != 0x16) {
+    conn.idle = false;
+    co_await reject(tcp, peer,
+                    error_response(ErrorCode::validation_failed,
+                                   "this port speaks HTTPS only: use an https:// URL"),
+                    Method::OTHER, {}, mono_ns());
+    conn.idle = true;
+    try {
+      co_await linger_close(tcp);
+    } catch (...) {
     }
+    conn.stream = nullptr;
+    co_return;
+  }
+  std::shared_ptr<TlsIdentity> id = current_tls();  // held for the connection's life
+  TlsStream stream(std::move(tcp), id->ctx);
+  conn.stream = &beast::get_lowest_layer(stream);
+  // The handshake counts as part of reading the first request's header: same deadline.
+  auto [hec, used] =
+      co_await stream.async_handshake(ssl::stream_base::server, first.data(), use_tuple);
+  (void)used;
+  first = beast::flat_buffer();
+  if (hec) {
+    metrics.inc("http_tls_handshake_failures_total");
+    conn.stream = nullptr;
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream).socket().close(ignored);
+    co_return;
+  }
+  co_await run_connection(conn, stream, peer, Kind::tls);
+}
+
+template <class Stream>
+asio::awaitable<void> Server::Impl::run_connection(Conn& conn, Stream& stream,
+                                                   const std::string& peer, Kind kind) {
+  conn.stream = &beast::get_lowest_layer(stream);
+  End end = End::drop;
+  try {
+    end = co_await serve(conn, stream, peer, kind);
   } catch (const std::exception& e) {
     obs::log(obs::Level::error, "http.connection.error", {{"detail", e.what()}, {"ip", peer}});
-    close_gracefully = false;
   }
   conn.idle = true;  // lingering: stop() may cut it short
-  if (close_gracefully && stream.socket().is_open()) {
+  if (end != End::drop && beast::get_lowest_layer(stream).socket().is_open()) {
     try {
-      co_await linger_close(stream);
+      co_await close_gracefully(stream, end);
     } catch (...) {
     }
   }
   conn.stream = nullptr;
   beast::error_code ec;
-  stream.socket().close(ec);
+  beast::get_lowest_layer(stream).socket().close(ec);
+}
+
+// The connection's loop, the same for plain HTTP, HTTPS and the redirect listener: wait for a
+// request, read its header (limits set first), check framing, read its body, answer, repeat.
+template <class Stream>
+asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& stream,
+                                                       const std::string& peer, Kind kind) {
+  beast::flat_buffer buf;
+  std::string out;
+  bool first = true;
+  for (;;) {
+    if (stopping.load(std::memory_order_relaxed)) co_return End::answered;
+    // Idle: wait for the first byte of the next request. A fresh connection gets the header
+    // timeout, a kept-alive one the idle timeout; stop() closes connections waiting here.
+    if (buf.size() == 0) {
+      conn.idle = true;
+      expire(stream, first ? opts.header_timeout : opts.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), use_tuple);
+      conn.idle = false;
+      if (ec == asio::error::eof) co_return End::peer_closed;
+      if (ec || n == 0) co_return End::drop;
+      buf.commit(n);
+    }
+    conn.idle = false;
+    first = false;
+
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
+    parser.body_limit(opts.body_limit);
+    const int64_t t0 = mono_ns();
+
+    expire(stream, opts.header_timeout);
+    auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, use_tuple);
+    (void)hn;
+    if (hec) {
+      if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow)
+        co_await reject(stream, peer,
+                        error_response(ErrorCode::header_too_large, "request header too large"),
+                        Method::OTHER, {}, t0);
+      else if (hec == bhttp::error::bad_version && other_http_version(buf)) {
+        Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
+        r.status = 505;
+        co_await reject(stream, peer, std::move(r), Method::OTHER, {}, t0);
+      } else if (hec == bhttp::error::body_limit)
+        co_await reject(stream, peer,
+                        error_response(ErrorCode::payload_too_large, "request body too large"),
+                        to_method(parser.get().method()), parser.get()["X-Request-ID"], t0);
+      else if (is_disconnect(hec))
+        co_return End::drop;
+      else
+        co_await reject(stream, peer,
+                        error_response(ErrorCode::validation_failed, "malformed request"),
+                        Method::OTHER, {}, t0);
+      co_return End::answered;
+    }
+
+    BeastRequest& msg = parser.get();
+    const unsigned version = msg.version();
+    const Method method = to_method(msg.method());
+    if (version != 10 && version != 11) {
+      Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
+      r.status = 505;
+      co_await reject(stream, peer, std::move(r), method, msg["X-Request-ID"], t0);
+      co_return End::answered;
+    }
+    if (!framing_ok(msg, version)) {
+      co_await reject(stream, peer,
+                      error_response(ErrorCode::validation_failed, "malformed request"), method,
+                      msg["X-Request-ID"], t0);
+      co_return End::answered;
+    }
+    if (!parser.is_done()) {
+      if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        expire(stream, opts.body_timeout);
+        auto [cec, cn] = co_await asio::async_write(
+            stream, asio::buffer(kContinue.data(), kContinue.size()), use_tuple);
+        (void)cn;
+        if (cec) co_return End::drop;
+      }
+      expire(stream, opts.body_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, use_tuple);
+      (void)bn;
+      if (bec) {
+        if (bec == bhttp::error::body_limit)
+          co_await reject(stream, peer,
+                          error_response(ErrorCode::payload_too_large, "request body too large"),
+                          method, msg["X-Request-ID"], t0);
+        else if (is_disconnect(bec))
+          co_return End::drop;
+        else
+          co_await reject(stream, peer,
+                          error_response(ErrorCode::validation_failed, "malformed request"), method,
+                          msg["X-Request-ID"], t0);
+        co_return End::answered;
+      }
+    }
+
+    Request req;
+    req.method = method;
+    req.target = msg.target();
+    req.path = req.target.substr(0, req.target.find('?'));
+    req.body = msg.body();
+    req.peer_ip = peer;
+    req.request_id = request_id_for(msg["X-Request-ID"]);
+    // A repeated field yields its last line: that is the one a proxy in front of us appended
+    // (X-Forwarded-For), never a client-supplied earlier copy.
+    req.header_fn = [&msg](std::string_view name) -> std::string_view {
+      std::string_view last;
+      for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
+      return last;
+    };
+
+    Response res;
+    if (kind == Kind::redirect) {
+      res = redirect_answer(msg, req);
+    } else {
+      try {
+        res = co_await dispatch(router, cors, req);
+      } catch (...) {
+        res = error_from_exception(std::current_exception(), req.request_id);
+      }
+    }
+
+    // The redirect listener answers once per connection: the client goes to HTTPS anyway.
+    const bool keep =
+        msg.keep_alive() && kind != Kind::redirect && !stopping.load(std::memory_order_relaxed);
+    out.clear();
+    serialize_response(out, res,
+                       {.version = static_cast<int>(version),
+                        .keep_alive = keep,
+                        .head = method == Method::HEAD,
+                        .hsts = opts.hsts,
+                        .request_id = req.request_id});
+    expire(stream, opts.body_timeout);
+    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
+    (void)wn;
+    record(req, res.status, t0);
+    if (wec) co_return End::drop;
+    if (!keep) co_return End::answered;
+    if (out.capacity() > 256 * 1024) std::string().swap(out);  // do not pin a big buffer
+  }
 }
 
 asio::awaitable<void> Server::Impl::drain(Worker& w) {
   beast::error_code ec;
   if (w.acceptor) w.acceptor->close(ec);
+  if (w.redirect_acceptor) w.redirect_acceptor->close(ec);
   const auto deadline = std::chrono::steady_clock::now() + opts.shutdown_grace;
   asio::steady_timer t(w.ioc);
   for (;;) {
@@ -402,16 +533,9 @@ Server::Server(ServerOptions opts, const Router& router, obs::Metrics& metrics)
 
 Server::~Server() = default;
 
-uint16_t Server::start() {
-  std::lock_guard lock(impl_->mu);
-  Impl& I = *impl_;
-  if (I.started) return I.port;
-  if (!I.opts.tls_cert.empty() || !I.opts.tls_key.empty())
-    throw std::runtime_error(
-        "native TLS not supported in this build; terminate TLS at a proxy and set "
-        "behind_tls_proxy");
+namespace {
 
-  std::string host = I.opts.host;
+asio::ip::address resolve_host(std::string host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   beast::error_code ec;
@@ -424,13 +548,17 @@ uint16_t Server::start() {
       throw std::runtime_error("cannot resolve listen host '" + host + "'");
     addr = results.begin()->endpoint().address();
   }
+  return addr;
+}
 
-  const int n = std::max(1, I.opts.threads);
-  uint16_t port = I.opts.port;
-  auto fail = [&](const char* what, const beast::error_code& e) {
-    I.workers.clear();
-    throw std::runtime_error(std::string("cannot listen on ") + host + ":" + std::to_string(port) +
-                             ": " + what + ": " + e.message());
+// One SO_REUSEPORT acceptor per worker on addr:port; port 0: the first gets a port from the
+// kernel and the others bind to it. Returns the bound port.
+template <class Workers, class Member>
+uint16_t listen_all(Workers& workers, Member member, const asio::ip::address& addr, uint16_t port) {
+  beast::error_code ec;
+  auto fail = [&](const char* what) {
+    throw std::runtime_error("cannot listen on " + addr.to_string() + ":" + std::to_string(port) +
+                             ": " + what + ": " + ec.message());
   };
   if (port != 0) {
     // SO_REUSEPORT would let us silently share a port that another process (same user) already
@@ -439,31 +567,66 @@ uint16_t Server::start() {
     tcp::acceptor probe(probe_ioc);
     tcp::endpoint ep(addr, port);
     probe.open(ep.protocol(), ec);
-    if (ec) fail("open", ec);
+    if (ec) fail("open");
     probe.set_option(asio::socket_base::reuse_address(true), ec);
     probe.bind(ep, ec);
-    if (ec) fail("bind", ec);
+    if (ec) fail("bind");
     probe.close(ec);
   }
-  for (int i = 0; i < n; ++i) {
-    auto w = std::make_unique<Impl::Worker>();
+  for (auto& w : workers) {
     tcp::endpoint ep(addr, port);
-    w->acceptor.emplace(w->ioc);
-    auto& a = *w->acceptor;
+    auto& a = ((*w).*member).emplace(w->ioc);
     a.open(ep.protocol(), ec);
-    if (ec) fail("open", ec);
+    if (ec) fail("open");
     a.set_option(asio::socket_base::reuse_address(true), ec);
     a.set_option(reuse_port(true), ec);
-    if (ec) fail("SO_REUSEPORT", ec);
+    if (ec) fail("SO_REUSEPORT");
     a.bind(ep, ec);
-    if (ec) fail("bind", ec);
+    if (ec) fail("bind");
     a.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) fail("listen", ec);
+    if (ec) fail("listen");
     if (port == 0) port = a.local_endpoint().port();
-    I.workers.push_back(std::move(w));
   }
-  I.port = port;
-  for (auto& w : I.workers) asio::co_spawn(w->ioc, I.accept_loop(*w), asio::detached);
+  return port;
+}
+
+void log_identity(std::string_view event, const std::string& file, const TlsIdentity& id) {
+  std::string names;
+  for (const auto& nm : id.names) names += (names.empty() ? "" : ",") + nm;
+  obs::log(obs::Level::info, event,
+           {{"cert", file}, {"names", names}, {"not_after", id.not_after}});
+}
+
+}  // namespace
+
+uint16_t Server::start() {
+  std::lock_guard lock(impl_->mu);
+  Impl& I = *impl_;
+  if (I.started) return I.port;
+  const bool tls = !I.opts.tls_cert.empty() || !I.opts.tls_key.empty();
+  if (!I.opts.redirect_host.empty() && !tls)
+    throw std::runtime_error("listen_redirect needs native TLS (tls_cert and tls_key)");
+  if (tls) I.tls = I.load_tls();  // throws TlsError naming the file and the reason
+
+  const asio::ip::address addr = resolve_host(I.opts.host);
+  const int n = std::max(1, I.opts.threads);
+  for (int i = 0; i < n; ++i) I.workers.push_back(std::make_unique<Impl::Worker>());
+  try {
+    I.port = listen_all(I.workers, &Impl::Worker::acceptor, addr, I.opts.port);
+    if (!I.opts.redirect_host.empty())
+      I.redirect_port = listen_all(I.workers, &Impl::Worker::redirect_acceptor,
+                                   resolve_host(I.opts.redirect_host), I.opts.redirect_port);
+  } catch (...) {
+    I.workers.clear();
+    throw;
+  }
+  const auto kind = tls ? Impl::Kind::tls : Impl::Kind::plain;
+  for (auto& w : I.workers) {
+    asio::co_spawn(w->ioc, I.accept_loop(*w, *w->acceptor, kind), asio::detached);
+    if (w->redirect_acceptor)
+      asio::co_spawn(w->ioc, I.accept_loop(*w, *w->redirect_acceptor, Impl::Kind::redirect),
+                     asio::detached);
+  }
   if (I.stopping.load())  // stop() came first
     for (auto& w : I.workers) asio::co_spawn(w->ioc, I.drain(*w), asio::detached);
 
@@ -474,9 +637,14 @@ uint16_t Server::start() {
   });
   I.started = true;
   obs::log(obs::Level::info, "http.listening",
-           {{"host", addr.to_string()}, {"port", static_cast<int>(port)}, {"threads", n}});
+           {{"host", addr.to_string()},
+            {"port", static_cast<int>(I.port)},
+            {"threads", n},
+            {"tls", tls},
+            {"redirect_port", static_cast<int>(I.redirect_port)}});
+  if (tls) log_identity("tls.loaded", I.opts.tls_cert, *I.tls);
   obs::flush_logs();  // tools wait for this line to learn the port
-  return port;
+  return I.port;
 }
 
 void Server::run() {
@@ -506,6 +674,26 @@ void Server::stop() {
 
 int Server::open_connections() const {
   return impl_->open->load(std::memory_order_relaxed);
+}
+
+uint16_t Server::redirect_port() const {
+  return impl_->redirect_port;
+}
+
+bool Server::reload_tls() {
+  Impl& I = *impl_;
+  if (I.opts.tls_cert.empty()) return false;
+  try {
+    auto id = I.load_tls();
+    log_identity("tls.reloaded", I.opts.tls_cert, *id);
+    std::lock_guard lock(I.tls_mu);
+    I.tls = std::move(id);
+    return true;
+  } catch (const std::exception& e) {
+    obs::log(obs::Level::error, "tls.reload_failed",
+             {{"detail", e.what()}, {"kept", "the certificate and key loaded before"}});
+    return false;
+  }
 }
 
 }  // namespace sr::http

@@ -28,7 +28,11 @@ struct ServerOptions {
   std::chrono::seconds shutdown_grace{10};
   std::vector<std::string> cors_origins;  // exact origins
   bool hsts = false;                      // send Strict-Transport-Security (cookies Secure)
-  std::string tls_cert, tls_key;          // native TLS when both set
+  std::string tls_cert, tls_key;          // native TLS (HTTPS only) when both set
+  // With TLS: a plain-HTTP listener answering every request with 308 to the HTTPS origin
+  // (http/redirect.hpp). Empty host: none. Port 0: the kernel picks (redirect_port()).
+  std::string redirect_host;
+  uint16_t redirect_port = 0;
 };
 
 class Server {
@@ -43,6 +47,12 @@ class Server {
   // run(). Safe from a signal-handling thread.
   void stop();
   int open_connections() const;
+  // The redirect listener's bound port (0 without one), valid after start().
+  uint16_t redirect_port() const;
+  // Re-reads tls_cert and tls_key (SIGHUP): new handshakes use the new pair, live connections keep
+  // theirs. A pair that does not load is refused and logged (tls.reload_failed), and the old one
+  // stays. Returns whether the new pair is in use; false without TLS. Thread-safe.
+  bool reload_tls();
 
  private:
   struct Impl;

@@ -595,20 +595,6 @@ TEST_F(ServerTest, MetricsCountRequests) {
   EXPECT_NE(text.find("http_open_connections 1"), std::string::npos) << text;
 }
 
-TEST_F(ServerTest, NativeTlsRefusedClearly) {
-  ServerOptions o;
-  o.port = 0;
-  o.tls_cert = "/x/cert.pem";
-  o.tls_key = "/x/key.pem";
-  Server s(o, router_, metrics_);
-  try {
-    s.start();
-    FAIL() << "start() accepted TLS options";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("behind_tls_proxy"), std::string::npos);
-  }
-}
-
 TEST_F(ServerTest, PortInUseIsAnError) {
   start();
   ServerOptions o;
