@@ -195,6 +195,9 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   so.port = cfg.port;
   so.threads = cfg.threads;
   so.max_connections = cfg.max_connections;
+  so.max_connections_per_ip = cfg.max_connections_per_ip;
+  so.per_ip_exempt = [&ctx](std::string_view ip) { return ctx.trusted_proxies.contains(ip); };
+  so.fd_headroom = 64 + cfg.db_pool_size + 4 * cfg.threads;
   so.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
   so.cors_origins = cfg.cors_origins;
   so.hsts = cfg.cookie_secure;

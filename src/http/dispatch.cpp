@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "http/errors.hpp"
+#include "http/wipe.hpp"
 #include "util/random.hpp"
 
 namespace sr::http {
@@ -129,7 +130,8 @@ bool bodiless_status(int s) noexcept {
   return (s >= 100 && s < 200) || s == 204 || s == 304;
 }
 
-void append_int(std::string& out, uint64_t v) {
+template <class String>
+void append_int(String& out, uint64_t v) {
   char buf[24];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
   (void)ec;
@@ -308,7 +310,8 @@ std::string_view reason_phrase(int s) noexcept {
   }
 }
 
-void serialize_response(std::string& out, const Response& r, const SerializeOptions& o) {
+template <class String>
+void serialize_response(String& out, const Response& r, const SerializeOptions& o) {
   int status = (r.status >= 100 && r.status <= 999) ? r.status : 500;
   const bool no_body = bodiless_status(status);
   out += o.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -356,5 +359,8 @@ void serialize_response(std::string& out, const Response& r, const SerializeOpti
   out += "\r\n";
   if (!no_body && !o.head) out += r.body;
 }
+
+template void serialize_response(std::string&, const Response&, const SerializeOptions&);
+template void serialize_response(WipingString&, const Response&, const SerializeOptions&);
 
 }  // namespace sr::http

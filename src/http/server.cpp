@@ -18,10 +18,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include "http/conn_limit.hpp"
 #include "http/dispatch.hpp"
 #include "http/errors.hpp"
 #include "http/redirect.hpp"
 #include "http/tls.hpp"
+#include "http/wipe.hpp"
 #include "observability/log.hpp"
 #include "util/clock.hpp"
 
@@ -35,7 +37,12 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-using BeastRequest = bhttp::request<bhttp::string_body>;
+// Every buffer that holds request bytes zeroes itself when given back (http/wipe.hpp).
+using Body = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
+using Fields = bhttp::basic_fields<WipingAllocator<char>>;
+using BeastRequest = bhttp::request<Body, Fields>;
+using RequestParser = bhttp::request_parser<Body, WipingAllocator<char>>;
+using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 bool is_disconnect(const beast::error_code& ec) noexcept {
@@ -52,18 +59,41 @@ void expire(Stream& s, std::chrono::steady_clock::duration d) {
   beast::get_lowest_layer(s).expires_after(d);
 }
 
-std::string peer_ip_of(const tcp::socket& s) {
-  beast::error_code ec;
-  auto ep = s.remote_endpoint(ec);
-  if (ec) return "unknown";
-  auto a = ep.address();
+asio::ip::address unmapped(asio::ip::address a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped())
     a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-  return a.to_string();
+  return a;
+}
+
+PerAddressCount::Key key_of(const asio::ip::address& a) {
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    return PerAddressCount::key_of(b.data(), b.size());
+  }
+  auto b = a.to_v6().to_bytes();
+  return PerAddressCount::key_of(b.data(), b.size());
+}
+
+// Zeroes what the read buffer held (the requests just answered), keeping unread pipelined bytes.
+void wipe_read(ReadBuffer& buf) {
+  if (buf.capacity() == 0) return;
+  WipingString pending(static_cast<const char*>(buf.data().data()), buf.size());
+  buf.clear();
+  auto all = buf.prepare(buf.capacity());  // the whole storage, nothing reallocated
+  sodium_memzero(all.data(), all.size());
+  if (!pending.empty()) {
+    asio::buffer_copy(buf.prepare(pending.size()), asio::buffer(pending.data(), pending.size()));
+    buf.commit(pending.size());
+  }
+}
+
+void wipe(WipingString& s) {
+  sodium_memzero(s.data(), s.size());
+  s.clear();
 }
 
 // "GET / HTTP/2.0\r\n": a well-formed request line of a version we do not speak (505, not 400).
-bool other_http_version(const beast::flat_buffer& buf) noexcept {
+bool other_http_version(const ReadBuffer& buf) noexcept {
   std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
   auto eol = data.find("\r\n");
   if (eol == std::string_view::npos || eol < 10) return false;
@@ -104,6 +134,8 @@ struct Server::Impl {
   obs::Metrics& metrics;
   CorsPolicy cors;
   std::shared_ptr<std::atomic<int>> open = std::make_shared<std::atomic<int>>(0);
+  int max_conns = opts.max_connections;  // lowered by start() to what the file limit holds
+  PerAddressCount per_ip{opts.max_connections_per_ip};
   std::atomic<bool> stopping{false};
   bool started = false;
   uint16_t port = 0, redirect_port = 0;
@@ -136,7 +168,14 @@ struct Server::Impl {
   }
 
   asio::awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor, Kind kind);
-  asio::awaitable<void> session(Worker& w, tcp::socket sock, Kind kind);
+  // A connection's identity for the caps: its address, and whether it counts against it.
+  struct Peer {
+    std::string ip;
+    PerAddressCount::Key key;
+    bool counted = false;
+  };
+  bool admit(tcp::socket& sock, Peer& peer);
+  asio::awaitable<void> session(Worker& w, tcp::socket sock, Kind kind, Peer peer);
   asio::awaitable<void> tls_session(Conn& conn, tcp::socket sock, const std::string& peer);
   template <class Stream>
   asio::awaitable<void> run_connection(Conn& conn, Stream& stream, const std::string& peer,
@@ -194,17 +233,41 @@ asio::awaitable<void> Server::Impl::accept_loop(Worker& w, tcp::acceptor& accept
       co_await t.async_wait(use_tuple);
       continue;
     }
-    if (open->fetch_add(1, std::memory_order_relaxed) >= opts.max_connections) {
-      open->fetch_sub(1, std::memory_order_relaxed);
+    Peer peer;
+    if (!admit(sock, peer)) {
       beast::error_code ignored;
       sock.close(ignored);
-      metrics.inc("http_connections_rejected_total");
       continue;
     }
     beast::error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(w.ioc, session(w, std::move(sock), kind), asio::detached);
+    asio::co_spawn(w.ioc, session(w, std::move(sock), kind, std::move(peer)), asio::detached);
   }
+}
+
+// The global cap, then the per-address cap (an address over it is refused unless exempt: a
+// trusted proxy carries many clients). Counts the connection when admitted.
+bool Server::Impl::admit(tcp::socket& sock, Peer& peer) {
+  beast::error_code ec;
+  const auto ep = sock.remote_endpoint(ec);
+  if (ec) return false;  // already gone
+  const asio::ip::address addr = unmapped(ep.address());
+  peer.ip = addr.to_string();
+  if (open->fetch_add(1, std::memory_order_relaxed) >= max_conns) {
+    open->fetch_sub(1, std::memory_order_relaxed);
+    metrics.inc("http_connections_rejected_total", "reason=\"max_connections\"");
+    return false;
+  }
+  if (opts.max_connections_per_ip > 0) {
+    peer.key = key_of(addr);
+    peer.counted = per_ip.acquire(peer.key);
+    if (!peer.counted && !(opts.per_ip_exempt && opts.per_ip_exempt(peer.ip))) {
+      open->fetch_sub(1, std::memory_order_relaxed);
+      metrics.inc("http_connections_rejected_total", "reason=\"max_connections_per_ip\"");
+      return false;
+    }
+  }
+  return true;
 }
 
 asio::awaitable<void> Server::Impl::linger_close(beast::tcp_stream& stream) {
@@ -270,15 +333,17 @@ Response Server::Impl::redirect_answer(const BeastRequest& msg, Request& req) {
   return res;
 }
 
-asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock, Kind kind) {
+asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock, Kind kind, Peer who) {
   struct Guard {
     Impl& impl;
     Worker& w;
     Conn& c;
+    const Peer& who;
     ~Guard() {
       c.prev->next = c.next;
       c.next->prev = c.prev;
       --w.conns;
+      if (who.counted) impl.per_ip.release(who.key);
       impl.open->fetch_sub(1, std::memory_order_relaxed);
     }
   };
@@ -288,9 +353,9 @@ asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock, Kind ki
   w.head.prev->next = &conn;
   w.head.prev = &conn;
   ++w.conns;
-  Guard guard{*this, w, conn};
+  Guard guard{*this, w, conn, who};
 
-  const std::string peer = peer_ip_of(sock);
+  const std::string& peer = who.ip;
   if (kind == Kind::tls) {
     co_await tls_session(conn, std::move(sock), peer);
   } else {
@@ -304,7 +369,7 @@ asio::awaitable<void> Server::Impl::tls_session(Conn& conn, tcp::socket sock,
   // The first bytes decide: a TLS connection opens with a handshake record (0x16); anything else
   // is most likely plain HTTP sent to the HTTPS port, which gets a readable refusal instead of a
   // TLS alert it cannot show. The bytes read here are handed to the handshake.
-  beast::flat_buffer first;
+  ReadBuffer first;
   beast::tcp_stream tcp(std::move(sock));
   conn.stream = &tcp;
   tcp.expires_after(opts.header_timeout);
@@ -335,7 +400,7 @@ asio::awaitable<void> Server::Impl::tls_session(Conn& conn, tcp::socket sock,
   auto [hec, used] =
       co_await stream.async_handshake(ssl::stream_base::server, first.data(), use_tuple);
   (void)used;
-  first = beast::flat_buffer();
+  first = ReadBuffer();
   if (hec) {
     metrics.inc("http_tls_handshake_failures_total");
     conn.stream = nullptr;
@@ -373,8 +438,8 @@ asio::awaitable<void> Server::Impl::run_connection(Conn& conn, Stream& stream,
 template <class Stream>
 asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& stream,
                                                        const std::string& peer, Kind kind) {
-  beast::flat_buffer buf;
-  std::string out;
+  ReadBuffer buf;
+  WipingString out;
   bool first = true;
   for (;;) {
     if (stopping.load(std::memory_order_relaxed)) co_return End::answered;
@@ -392,7 +457,7 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& strea
     conn.idle = false;
     first = false;
 
-    bhttp::request_parser<bhttp::string_body> parser;
+    RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
     parser.body_limit(opts.body_limit);
     const int64_t t0 = mono_ns();
@@ -468,7 +533,7 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& strea
     req.method = method;
     req.target = msg.target();
     req.path = req.target.substr(0, req.target.find('?'));
-    req.body = msg.body();
+    req.body = std::string_view(msg.body().data(), msg.body().size());
     req.peer_ip = peer;
     req.request_id = request_id_for(msg["X-Request-ID"]);
     // A repeated field yields its last line: that is the one a proxy in front of us appended
@@ -493,7 +558,6 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& strea
     // The redirect listener answers once per connection: the client goes to HTTPS anyway.
     const bool keep =
         msg.keep_alive() && kind != Kind::redirect && !stopping.load(std::memory_order_relaxed);
-    out.clear();
     serialize_response(out, res,
                        {.version = static_cast<int>(version),
                         .keep_alive = keep,
@@ -504,9 +568,13 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& strea
     auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
     (void)wn;
     record(req, res.status, t0);
+    // The request's bytes and the answer's are zeroed now, not whenever memory is reused.
+    wipe(out);
+    sodium_memzero(res.body.data(), res.body.size());
+    wipe_read(buf);
     if (wec) co_return End::drop;
     if (!keep) co_return End::answered;
-    if (out.capacity() > 256 * 1024) std::string().swap(out);  // do not pin a big buffer
+    if (out.capacity() > 256 * 1024) WipingString().swap(out);  // do not pin a big buffer
   }
 }
 
@@ -608,6 +676,23 @@ uint16_t Server::start() {
     throw std::runtime_error("listen_redirect needs native TLS (tls_cert and tls_key)");
   if (tls) I.tls = I.load_tls();  // throws TlsError naming the file and the reason
 
+  const FileLimit files = raise_open_file_limit();
+  I.max_conns = I.opts.max_connections;
+  const uint64_t wanted =
+      static_cast<uint64_t>(I.opts.max_connections) + static_cast<uint64_t>(I.opts.fd_headroom);
+  if (files.soft != 0 && files.soft < wanted) {
+    // Admitting more than the descriptors allow would stall accept() with EMFILE (a new client
+    // waits and gets nothing); refusing beyond what fits keeps everyone else served.
+    I.max_conns = static_cast<int>(std::max<int64_t>(
+        1, static_cast<int64_t>(files.soft) - static_cast<int64_t>(I.opts.fd_headroom)));
+    obs::log(obs::Level::warn, "http.open_file_limit_low",
+             {{"limit", static_cast<int64_t>(files.soft)},
+              {"hard_limit", static_cast<int64_t>(files.hard)},
+              {"max_connections", I.opts.max_connections},
+              {"headroom", I.opts.fd_headroom},
+              {"admitted", I.max_conns},
+              {"fix", "raise the hard limit (LimitNOFILE= in the systemd unit, ulimit -Hn)"}});
+  }
   const asio::ip::address addr = resolve_host(I.opts.host);
   const int n = std::max(1, I.opts.threads);
   for (int i = 0; i < n; ++i) I.workers.push_back(std::make_unique<Impl::Worker>());
@@ -641,7 +726,11 @@ uint16_t Server::start() {
             {"port", static_cast<int>(I.port)},
             {"threads", n},
             {"tls", tls},
-            {"redirect_port", static_cast<int>(I.redirect_port)}});
+            {"redirect_port", static_cast<int>(I.redirect_port)},
+            {"max_connections", I.max_conns},
+            {"max_connections_per_ip", I.opts.max_connections_per_ip},
+            {"open_file_limit", static_cast<int64_t>(files.soft)},
+            {"open_file_limit_before", static_cast<int64_t>(files.before)}});
   if (tls) log_identity("tls.loaded", I.opts.tls_cert, *I.tls);
   obs::flush_logs();  // tools wait for this line to learn the port
   return I.port;
@@ -674,6 +763,10 @@ void Server::stop() {
 
 int Server::open_connections() const {
   return impl_->open->load(std::memory_order_relaxed);
+}
+
+int Server::max_connections() const {
+  return impl_->max_conns;
 }
 
 uint16_t Server::redirect_port() const {
