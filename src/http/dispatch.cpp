@@ -81,7 +81,8 @@ constexpr std::size_t kNumSecurity = std::size(kSecurityHeaders);
 
 // "Name: value\r\n" for every SPEC 3 header; a non-empty csp or cache_control replaces that
 // header's default value (the web interface's documents).
-void append_security_block(std::string& out, bool hsts, std::string_view csp = {},
+template <class String>
+void append_security_block(String& out, bool hsts, std::string_view csp = {},
                            std::string_view cache_control = {}) {
   for (std::size_t i = 0; i < kNumSecurity - (hsts ? 0 : 1); ++i) {
     auto [name, value] = kSecurityHeaders[i];
