@@ -214,32 +214,36 @@ std::span<const std::pair<std::string_view, std::string_view>> security_headers(
 
 Task<Response> dispatch(const Router& router, const CorsPolicy& cors, Request& req) {
   const std::string_view origin = req.header("Origin");
-  Response res;
+  // Each branch builds its Response once (no default one replaced): every Response allocates.
+  auto with_cors = [&](Response r) {
+    if (!origin.empty()) cors.apply(origin, r);
+    return r;
+  };
   auto m = router.match(req.method, req.path);
   if (!m) {
     req.route = {};
-    res = error_response(ErrorCode::not_found, "not found");
-  } else {
-    req.route = m->pattern;
-    if (m->handler) {
-      req.params = std::move(m->params);
-      try {
-        res = co_await (*m->handler)(req);
-      } catch (...) {
-        res = error_from_exception(std::current_exception(), req.request_id);
-      }
-    } else if (req.method == Method::OPTIONS) {
-      if (!origin.empty() && !req.header("Access-Control-Request-Method").empty())
-        co_return cors.preflight(origin, m->allow);
-      res = Response::no_content();
-      res.headers.emplace_back("Allow", std::move(m->allow));
-    } else {
-      res = error_response(ErrorCode::method_not_allowed, "method not allowed");
-      res.headers.emplace_back("Allow", std::move(m->allow));
+    co_return with_cors(error_response(ErrorCode::not_found, "not found"));
+  }
+  req.route = m->pattern;
+  if (m->handler) {
+    req.params = std::move(m->params);
+    try {
+      Response res = co_await (*m->handler)(req);
+      co_return with_cors(std::move(res));
+    } catch (...) {
+      co_return with_cors(error_from_exception(std::current_exception(), req.request_id));
     }
   }
-  if (!origin.empty()) cors.apply(origin, res);
-  co_return res;
+  if (req.method == Method::OPTIONS) {
+    if (!origin.empty() && !req.header("Access-Control-Request-Method").empty())
+      co_return cors.preflight(origin, m->allow);
+    Response res = Response::no_content();
+    res.headers.emplace_back("Allow", std::move(m->allow));
+    co_return with_cors(std::move(res));
+  }
+  Response res = error_response(ErrorCode::method_not_allowed, "method not allowed");
+  res.headers.emplace_back("Allow", std::move(m->allow));
+  co_return with_cors(std::move(res));
 }
 
 std::string_view reason_phrase(int s) noexcept {

@@ -11,6 +11,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <mutex>
@@ -43,20 +44,22 @@ using Fields = bhttp::basic_fields<WipingAllocator<char>>;
 using BeastRequest = bhttp::request<Body, Fields>;
 using RequestParser = bhttp::request_parser<Body, WipingAllocator<char>>;
 using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 
 bool is_disconnect(const beast::error_code& ec) noexcept {
   return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
          ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::operation_aborted || ec == asio::error::broken_pipe ||
          ec == asio::error::bad_descriptor || ec == asio::error::not_connected ||
-         ec == beast::error::timeout || ec == ssl::error::stream_truncated;
+         ec == ssl::error::stream_truncated;
 }
 
-// Every deadline of a connection is set on its TCP layer, whatever is stacked on it.
-template <class Stream>
-void expire(Stream& s, std::chrono::steady_clock::duration d) {
-  beast::get_lowest_layer(s).expires_after(d);
+// CLOCK_MONOTONIC_COARSE: a few ns in the vDSO, precise to a tick (a few ms): enough for
+// timeouts of seconds, which are armed several times per request.
+int64_t coarse_now_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 asio::ip::address unmapped(asio::ip::address a) {
@@ -87,6 +90,21 @@ void wipe_read(ReadBuffer& buf) {
   }
 }
 
+// Parses a request header from what the buffer already holds, without an asynchronous read (a
+// completion posted to the scheduler) when it is all there: the usual case of a request read in
+// one piece. need_more: read on.
+beast::error_code parse_buffered_header(RequestParser& parser, ReadBuffer& buf) {
+  beast::error_code ec;
+  while (!parser.is_header_done()) {
+    if (buf.size() == 0) return bhttp::error::need_more;
+    const std::size_t n = parser.put(buf.data(), ec);
+    buf.consume(n);
+    if (ec) return ec;
+    if (n == 0) return bhttp::error::need_more;
+  }
+  return {};
+}
+
 void wipe(WipingString& s) {
   sodium_memzero(s.data(), s.size());
   s.clear();
@@ -109,10 +127,15 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 }  // namespace
 
 struct Server::Impl {
-  // A live connection, linked into its worker's list (touched only on the worker's thread).
+  struct Worker;
+  // A live connection, linked into its worker's list (touched only on the worker's thread). Its
+  // timeouts are deadlines checked by the worker's sweep (below): setting one is a store, not a
+  // timer operation per read and write.
   struct Conn {
-    beast::tcp_stream* stream = nullptr;  // its TCP layer, whatever is stacked on it
-    bool idle = true;                     // waiting for the first byte of a request
+    Worker* w = nullptr;
+    tcp::socket* sock = nullptr;  // its TCP socket, whatever is stacked on it
+    int64_t deadline = 0;         // coarse monotonic ns; 0: none
+    bool idle = true;             // waiting for a request (stop() may close it)
     Conn* prev = nullptr;
     Conn* next = nullptr;
   };
@@ -122,9 +145,15 @@ struct Server::Impl {
     asio::io_context ioc{1};
     std::optional<tcp::acceptor> acceptor;           // the server's own listener
     std::optional<tcp::acceptor> redirect_acceptor;  // listen_redirect (with TLS only)
+    // Where a connection's first bytes land before it gets a buffer of its own (read_first).
+    std::array<char, 16 * 1024> scratch;
     Worker() { head.prev = head.next = &head; }
   };
   enum class Kind { plain, tls, redirect };
+  // How serving requests stopped: the connection is idle again (keep-alive, nothing unread),
+  // must be dropped (error, timeout, reset), must be closed after an answer the client must
+  // still be able to read (Connection: close, a refusal), or was closed by the client.
+  enum class End { idle, drop, answered, peer_closed };
 
   Impl(ServerOptions o, const Router& r, obs::Metrics& m)
       : opts(std::move(o)), router(r), metrics(m), cors(opts.cors_origins) {}
@@ -167,7 +196,13 @@ struct Server::Impl {
     return id;
   }
 
+  static void arm(Conn& c, std::chrono::steady_clock::duration d) {
+    c.deadline = coarse_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  }
+  static void disarm(Conn& c) { c.deadline = 0; }
+
   asio::awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor, Kind kind);
+  asio::awaitable<void> sweep(Worker& w);
   // A connection's identity for the caps: its address, and whether it counts against it.
   struct Peer {
     std::string ip;
@@ -176,23 +211,24 @@ struct Server::Impl {
   };
   bool admit(tcp::socket& sock, Peer& peer);
   asio::awaitable<void> session(Worker& w, tcp::socket sock, Kind kind, Peer peer);
-  asio::awaitable<void> tls_session(Conn& conn, tcp::socket sock, const std::string& peer);
+  asio::awaitable<void> tls_session(Conn& conn, tcp::socket& sock, const std::string& peer);
   template <class Stream>
   asio::awaitable<void> run_connection(Conn& conn, Stream& stream, const std::string& peer,
                                        Kind kind);
-  // How a connection's loop ended: dropped (error, timeout, reset), after an answer the client
-  // must still be able to read (Connection: close, a refusal), or closed by the client.
-  enum class End { drop, answered, peer_closed };
   template <class Stream>
-  asio::awaitable<End> serve(Conn& conn, Stream& stream, const std::string& peer, Kind kind);
+  asio::awaitable<End> serve_requests(Conn& conn, Stream& stream, const std::string& peer,
+                                      Kind kind, ReadBuffer& buf);
   template <class Stream>
-  asio::awaitable<void> reject(Stream& stream, std::string_view peer, Response res, Method method,
-                               std::string_view client_id, int64_t t0);
+  asio::awaitable<void> reject(Conn& conn, Stream& stream, std::string_view peer, Response res,
+                               Method method, std::string_view client_id, int64_t t0);
   Response redirect_answer(const BeastRequest& msg, Request& req);
   asio::awaitable<void> drain(Worker& w);
-  static asio::awaitable<void> linger_close(beast::tcp_stream& stream);
-  static asio::awaitable<void> close_gracefully(beast::tcp_stream& stream, End end);
-  static asio::awaitable<void> close_gracefully(TlsStream& stream, End end);
+  static asio::awaitable<bool> wait_readable(tcp::socket& sock);
+  static asio::awaitable<End> read_first(Conn& conn, tcp::socket& sock, ReadBuffer& buf);
+  static asio::awaitable<End> read_first(Conn& conn, TlsStream& stream, ReadBuffer& buf);
+  static asio::awaitable<void> linger_close(Conn& conn, tcp::socket& sock);
+  static asio::awaitable<void> close_gracefully(Conn& conn, tcp::socket& sock, End end);
+  static asio::awaitable<void> close_gracefully(Conn& conn, TlsStream& stream, End end);
   void record(const Request& req, int status, int64_t t0);
 };
 
@@ -201,24 +237,13 @@ void Server::Impl::record(const Request& req, int status, int64_t t0) {
   const std::string_view route = req.route.empty() ? std::string_view("unmatched") : req.route;
   const std::string_view method = method_name(req.method);
   metrics.observe_request(route, method, status, dt);
-  const double ms = static_cast<double>(dt) / 1e6;
-  if (req.user_id != 0)
-    obs::log(obs::Level::info, "access",
-             {{"request_id", req.request_id},
-              {"method", method},
-              {"route", route},
-              {"status", status},
-              {"latency_ms", ms},
-              {"user_id", req.user_id},
-              {"ip", req.peer_ip}});
-  else
-    obs::log(obs::Level::info, "access",
-             {{"request_id", req.request_id},
-              {"method", method},
-              {"route", route},
-              {"status", status},
-              {"latency_ms", ms},
-              {"ip", req.peer_ip}});
+  obs::access_log({.request_id = req.request_id,
+                   .method = method,
+                   .route = route,
+                   .status = status,
+                   .latency_ns = dt,
+                   .user_id = req.user_id,
+                   .ip = req.peer_ip});
 }
 
 asio::awaitable<void> Server::Impl::accept_loop(Worker& w, tcp::acceptor& acceptor, Kind kind) {
@@ -242,6 +267,27 @@ asio::awaitable<void> Server::Impl::accept_loop(Worker& w, tcp::acceptor& accept
     beast::error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
     asio::co_spawn(w.ioc, session(w, std::move(sock), kind, std::move(peer)), asio::detached);
+  }
+}
+
+// Closes the connections whose deadline has passed (a pending read or write then completes with
+// an error and the connection ends). Every connection has at most one deadline, armed around
+// each socket operation; the sweep looks four times a second, so a timeout fires within 250 ms
+// of its time.
+asio::awaitable<void> Server::Impl::sweep(Worker& w) {
+  asio::steady_timer t(w.ioc);
+  for (;;) {
+    t.expires_after(std::chrono::milliseconds(250));
+    auto [ec] = co_await t.async_wait(use_tuple);
+    if (ec || stopping.load(std::memory_order_relaxed)) co_return;
+    const int64_t now = coarse_now_ns();
+    for (Conn* c = w.head.next; c != &w.head; c = c->next) {
+      if (c->deadline != 0 && now >= c->deadline && c->sock) {
+        c->deadline = 0;
+        beast::error_code ignored;
+        c->sock->close(ignored);
+      }
+    }
   }
 }
 
@@ -270,40 +316,95 @@ bool Server::Impl::admit(tcp::socket& sock, Peer& peer) {
   return true;
 }
 
-asio::awaitable<void> Server::Impl::linger_close(beast::tcp_stream& stream) {
+// Waits until the socket has bytes to read (or the client closed it), for the TLS sniff. The check
+// before waiting matters: the reactor is edge-triggered and a wait op ignores bytes that arrived
+// while nothing waited.
+asio::awaitable<bool> Server::Impl::wait_readable(tcp::socket& sock) {
+  beast::error_code ec;
+  if (sock.available(ec) > 0) co_return true;
+  if (ec) co_return false;
+  auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
+  co_return !wec;
+}
+
+// The first bytes of a request, into a buffer allocated only once they are there: an idle
+// connection holds no buffer. Plain TCP reads into the worker's scratch space (the socket is
+// non-blocking: no data, no syscall beyond this recv) and waits for readiness only after a read
+// found nothing, so no edge of the edge-triggered reactor can be missed in between. Returns
+// End::idle with bytes in buf, else how the connection ended.
+asio::awaitable<Server::Impl::End> Server::Impl::read_first(Conn& conn, tcp::socket& sock,
+                                                            ReadBuffer& buf) {
+  // Used only between two suspensions: other connections of this thread cannot interleave.
+  auto& scratch = conn.w->scratch;
+  for (;;) {
+    beast::error_code ec;
+    const std::size_t n = sock.read_some(asio::buffer(scratch), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
+      if (wec) co_return End::drop;
+      continue;
+    }
+    if (ec == asio::error::eof) co_return End::peer_closed;
+    if (ec) co_return End::drop;
+    buf.reserve(std::max<std::size_t>(n, 1000));  // glibc's thread cache serves up to 1032 bytes
+    asio::buffer_copy(buf.prepare(n), asio::buffer(scratch.data(), n));
+    buf.commit(n);
+    sodium_memzero(scratch.data(), n);  // request bytes: passwords, tokens
+    co_return End::idle;
+  }
+}
+
+// TLS: decrypted bytes may already wait inside OpenSSL, which the socket cannot tell; read one
+// byte instead (the record it comes from is read and decrypted whole anyway).
+asio::awaitable<Server::Impl::End> Server::Impl::read_first(Conn&, TlsStream& stream,
+                                                            ReadBuffer& buf) {
+  char first = 0;
+  auto [ec, n] = co_await stream.async_read_some(asio::buffer(&first, 1), use_tuple);
+  if (ec == asio::error::eof) co_return End::peer_closed;
+  if (ec || n != 1) co_return End::drop;
+  buf.reserve(1000);
+  *static_cast<char*>(buf.prepare(1).data()) = first;
+  buf.commit(1);
+  co_return End::idle;
+}
+
+asio::awaitable<void> Server::Impl::linger_close(Conn& conn, tcp::socket& sock) {
   // Half-close, then read and discard what the client still sends (bounded) so that closing a
   // socket with unread data does not reset the connection before the client read our answer.
   beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  sock.shutdown(tcp::socket::shutdown_send, ec);
   if (!ec) {
-    stream.expires_after(std::chrono::seconds(2));
+    arm(conn, std::chrono::seconds(2));
     char sink[4096];
     std::size_t total = 0;
     while (total < (1u << 20)) {
-      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+      auto [rec, n] = co_await sock.async_read_some(asio::buffer(sink), use_tuple);
       if (rec) break;
       total += n;
     }
+    disarm(conn);
   }
-  stream.close();
+  sock.close(ec);
 }
 
-asio::awaitable<void> Server::Impl::close_gracefully(beast::tcp_stream& stream, End end) {
-  if (end == End::answered) co_await linger_close(stream);
+asio::awaitable<void> Server::Impl::close_gracefully(Conn& conn, tcp::socket& sock, End end) {
+  if (end == End::answered) co_await linger_close(conn, sock);
 }
 
-asio::awaitable<void> Server::Impl::close_gracefully(TlsStream& stream, End end) {
+asio::awaitable<void> Server::Impl::close_gracefully(Conn& conn, TlsStream& stream, End end) {
   // Our close_notify (bounded wait for the client's), then, after an answer, the same TCP linger
   // as plain HTTP. A TLS session is resumable only when it was shut down this way: OpenSSL drops
   // it from the cache otherwise.
-  expire(stream, std::chrono::seconds(2));
+  arm(conn, std::chrono::seconds(2));
   co_await stream.async_shutdown(use_tuple);
-  if (end == End::answered) co_await linger_close(beast::get_lowest_layer(stream));
+  disarm(conn);
+  if (end == End::answered) co_await linger_close(conn, beast::get_lowest_layer(stream));
 }
 
 template <class Stream>
-asio::awaitable<void> Server::Impl::reject(Stream& stream, std::string_view peer, Response res,
-                                           Method method, std::string_view client_id, int64_t t0) {
+asio::awaitable<void> Server::Impl::reject(Conn& conn, Stream& stream, std::string_view peer,
+                                           Response res, Method method, std::string_view client_id,
+                                           int64_t t0) {
   Request req;
   req.method = method;
   req.peer_ip = std::string(peer);
@@ -315,8 +416,9 @@ asio::awaitable<void> Server::Impl::reject(Stream& stream, std::string_view peer
                       .head = false,
                       .hsts = opts.hsts,
                       .request_id = req.request_id});
-  expire(stream, opts.body_timeout);
+  arm(conn, opts.body_timeout);
   co_await asio::async_write(stream, asio::buffer(out), use_tuple);
+  disarm(conn);
   record(req, res.status, t0);
 }
 
@@ -348,6 +450,8 @@ asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock, Kind ki
     }
   };
   Conn conn;
+  conn.w = &w;
+  conn.sock = &sock;
   conn.prev = w.head.prev;
   conn.next = &w.head;
   w.head.prev->next = &conn;
@@ -355,133 +459,143 @@ asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock, Kind ki
   ++w.conns;
   Guard guard{*this, w, conn, who};
 
-  const std::string& peer = who.ip;
   if (kind == Kind::tls) {
-    co_await tls_session(conn, std::move(sock), peer);
+    co_await tls_session(conn, sock, who.ip);
   } else {
-    beast::tcp_stream stream(std::move(sock));
-    co_await run_connection(conn, stream, peer, kind);
+    beast::error_code ec;
+    sock.non_blocking(true, ec);  // read_first's recv must not block the thread
+    co_await run_connection(conn, sock, who.ip, kind);
   }
+  conn.sock = nullptr;
+  beast::error_code ec;
+  sock.close(ec);
 }
 
-asio::awaitable<void> Server::Impl::tls_session(Conn& conn, tcp::socket sock,
+asio::awaitable<void> Server::Impl::tls_session(Conn& conn, tcp::socket& sock,
                                                 const std::string& peer) {
-  // The first bytes decide: a TLS connection opens with a handshake record (0x16); anything else
+  // The first byte decides: a TLS connection opens with a handshake record (0x16); anything else
   // is most likely plain HTTP sent to the HTTPS port, which gets a readable refusal instead of a
-  // TLS alert it cannot show. The bytes read here are handed to the handshake.
-  ReadBuffer first;
-  beast::tcp_stream tcp(std::move(sock));
-  conn.stream = &tcp;
-  tcp.expires_after(opts.header_timeout);
-  auto [ec, n] = co_await tcp.async_read_some(first.prepare(2048), use_tuple);
-  if (ec || n == 0) {
-    conn.stream = nullptr;
+  // TLS alert it cannot show. The byte is only peeked at: the handshake reads it again.
+  arm(conn, opts.header_timeout);
+  unsigned char first = 0;
+  beast::error_code ec;
+  if (!co_await wait_readable(sock) ||
+      sock.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec) != 1 || ec)
     co_return;
-  }
-  first.commit(n);
-  if (static_cast<const unsigned char*>(first.data().data())[0] != 0x16) {
+  if (first != 0x16) {
     conn.idle = false;
-    co_await reject(tcp, peer,
+    co_await reject(conn, sock, peer,
                     error_response(ErrorCode::validation_failed,
                                    "this port speaks HTTPS only: use an https:// URL"),
                     Method::OTHER, {}, mono_ns());
     conn.idle = true;
     try {
-      co_await linger_close(tcp);
+      co_await linger_close(conn, sock);
     } catch (...) {
     }
-    conn.stream = nullptr;
     co_return;
   }
   std::shared_ptr<TlsIdentity> id = current_tls();  // held for the connection's life
-  TlsStream stream(std::move(tcp), id->ctx);
-  conn.stream = &beast::get_lowest_layer(stream);
+  TlsStream stream(std::move(sock), id->ctx);
+  conn.sock = &beast::get_lowest_layer(stream);
   // The handshake counts as part of reading the first request's header: same deadline.
-  auto [hec, used] =
-      co_await stream.async_handshake(ssl::stream_base::server, first.data(), use_tuple);
-  (void)used;
-  first = ReadBuffer();
+  auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+  disarm(conn);
   if (hec) {
     metrics.inc("http_tls_handshake_failures_total");
-    conn.stream = nullptr;
-    beast::error_code ignored;
-    beast::get_lowest_layer(stream).socket().close(ignored);
-    co_return;
+  } else {
+    co_await run_connection(conn, stream, peer, Kind::tls);
   }
-  co_await run_connection(conn, stream, peer, Kind::tls);
+  // The stream (and its socket) goes with this frame: the sweep must not see it any more.
+  beast::get_lowest_layer(stream).close(ec);
+  conn.sock = &sock;  // the moved-from socket of the session: closing it is harmless
 }
 
+// The connection's life, the same for plain HTTP, HTTPS and the redirect listener: idle (nothing
+// allocated, a deadline armed) until a request begins, then serve_requests until nothing unread
+// is left, and again; then close as the end requires.
 template <class Stream>
 asio::awaitable<void> Server::Impl::run_connection(Conn& conn, Stream& stream,
                                                    const std::string& peer, Kind kind) {
-  conn.stream = &beast::get_lowest_layer(stream);
   End end = End::drop;
+  bool first = true;
   try {
-    end = co_await serve(conn, stream, peer, kind);
+    for (;;) {
+      if (stopping.load(std::memory_order_relaxed)) {
+        end = first ? End::drop : End::answered;
+        break;
+      }
+      // A fresh connection gets the header timeout, a kept-alive one the idle timeout; stop()
+      // closes connections waiting here.
+      conn.idle = true;
+      arm(conn, first ? opts.header_timeout : opts.idle_timeout);
+      ReadBuffer buf;
+      end = co_await read_first(conn, stream, buf);
+      disarm(conn);
+      if (end != End::idle) break;
+      conn.idle = false;
+      first = false;
+      end = co_await serve_requests(conn, stream, peer, kind, buf);
+      if (end != End::idle) break;
+    }
   } catch (const std::exception& e) {
     obs::log(obs::Level::error, "http.connection.error", {{"detail", e.what()}, {"ip", peer}});
+    end = End::drop;
   }
   conn.idle = true;  // lingering: stop() may cut it short
-  if (end != End::drop && beast::get_lowest_layer(stream).socket().is_open()) {
+  disarm(conn);
+  if ((end == End::answered || end == End::peer_closed) &&
+      beast::get_lowest_layer(stream).is_open()) {
     try {
-      co_await close_gracefully(stream, end);
+      co_await close_gracefully(conn, stream, end);
     } catch (...) {
     }
   }
-  conn.stream = nullptr;
-  beast::error_code ec;
-  beast::get_lowest_layer(stream).socket().close(ec);
 }
 
-// The connection's loop, the same for plain HTTP, HTTPS and the redirect listener: wait for a
-// request, read its header (limits set first), check framing, read its body, answer, repeat.
+// Reads and answers requests while bytes are waiting: read the header (limits set on the parser
+// first), check framing, read the body, answer, repeat while pipelined bytes remain. The buffers
+// live only here, so they exist only while a request is being served; the read buffer grows from
+// 1 KiB as a request needs.
 template <class Stream>
-asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& stream,
-                                                       const std::string& peer, Kind kind) {
-  ReadBuffer buf;
+asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stream& stream,
+                                                                const std::string& peer, Kind kind,
+                                                                ReadBuffer& buf) {
   WipingString out;
-  bool first = true;
   for (;;) {
-    if (stopping.load(std::memory_order_relaxed)) co_return End::answered;
-    // Idle: wait for the first byte of the next request. A fresh connection gets the header
-    // timeout, a kept-alive one the idle timeout; stop() closes connections waiting here.
-    if (buf.size() == 0) {
-      conn.idle = true;
-      expire(stream, first ? opts.header_timeout : opts.idle_timeout);
-      auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), use_tuple);
-      conn.idle = false;
-      if (ec == asio::error::eof) co_return End::peer_closed;
-      if (ec || n == 0) co_return End::drop;
-      buf.commit(n);
-    }
-    conn.idle = false;
-    first = false;
-
     RequestParser parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
     parser.body_limit(opts.body_limit);
     const int64_t t0 = mono_ns();
 
-    expire(stream, opts.header_timeout);
-    auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, use_tuple);
-    (void)hn;
+    // A header already in the buffer is parsed here; reading more goes through the async read.
+    beast::error_code hec = parse_buffered_header(parser, buf);
+    if (hec == bhttp::error::need_more) {
+      arm(conn, opts.header_timeout);
+      auto [rec, rn] = co_await bhttp::async_read_header(stream, buf, parser, use_tuple);
+      disarm(conn);
+      (void)rn;
+      hec = rec;
+    }
     if (hec) {
+      if ((hec == bhttp::error::end_of_stream || hec == asio::error::eof) && buf.size() == 0)
+        co_return End::peer_closed;
       if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow)
-        co_await reject(stream, peer,
+        co_await reject(conn, stream, peer,
                         error_response(ErrorCode::header_too_large, "request header too large"),
                         Method::OTHER, {}, t0);
       else if (hec == bhttp::error::bad_version && other_http_version(buf)) {
         Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
         r.status = 505;
-        co_await reject(stream, peer, std::move(r), Method::OTHER, {}, t0);
+        co_await reject(conn, stream, peer, std::move(r), Method::OTHER, {}, t0);
       } else if (hec == bhttp::error::body_limit)
-        co_await reject(stream, peer,
+        co_await reject(conn, stream, peer,
                         error_response(ErrorCode::payload_too_large, "request body too large"),
                         to_method(parser.get().method()), parser.get()["X-Request-ID"], t0);
       else if (is_disconnect(hec))
         co_return End::drop;
       else
-        co_await reject(stream, peer,
+        co_await reject(conn, stream, peer,
                         error_response(ErrorCode::validation_failed, "malformed request"),
                         Method::OTHER, {}, t0);
       co_return End::answered;
@@ -493,11 +607,11 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& strea
     if (version != 10 && version != 11) {
       Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
       r.status = 505;
-      co_await reject(stream, peer, std::move(r), method, msg["X-Request-ID"], t0);
+      co_await reject(conn, stream, peer, std::move(r), method, msg["X-Request-ID"], t0);
       co_return End::answered;
     }
     if (!framing_ok(msg, version)) {
-      co_await reject(stream, peer,
+      co_await reject(conn, stream, peer,
                       error_response(ErrorCode::validation_failed, "malformed request"), method,
                       msg["X-Request-ID"], t0);
       co_return End::answered;
@@ -505,24 +619,26 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& strea
     if (!parser.is_done()) {
       if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        expire(stream, opts.body_timeout);
+        arm(conn, opts.body_timeout);
         auto [cec, cn] = co_await asio::async_write(
             stream, asio::buffer(kContinue.data(), kContinue.size()), use_tuple);
+        disarm(conn);
         (void)cn;
         if (cec) co_return End::drop;
       }
-      expire(stream, opts.body_timeout);
+      arm(conn, opts.body_timeout);
       auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, use_tuple);
+      disarm(conn);
       (void)bn;
       if (bec) {
         if (bec == bhttp::error::body_limit)
-          co_await reject(stream, peer,
+          co_await reject(conn, stream, peer,
                           error_response(ErrorCode::payload_too_large, "request body too large"),
                           method, msg["X-Request-ID"], t0);
         else if (is_disconnect(bec))
           co_return End::drop;
         else
-          co_await reject(stream, peer,
+          co_await reject(conn, stream, peer,
                           error_response(ErrorCode::validation_failed, "malformed request"), method,
                           msg["X-Request-ID"], t0);
         co_return End::answered;
@@ -544,36 +660,46 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve(Conn& conn, Stream& strea
       return last;
     };
 
-    Response res;
-    if (kind == Kind::redirect) {
-      res = redirect_answer(msg, req);
-    } else {
-      try {
-        res = co_await dispatch(router, cors, req);
-      } catch (...) {
-        res = error_from_exception(std::current_exception(), req.request_id);
-      }
-    }
+    // (Not one conditional expression: GCC 12 mishandles a co_await inside one.)
+    std::optional<Response> answer;
+    if (kind == Kind::redirect)
+      answer.emplace(redirect_answer(msg, req));
+    else
+      answer.emplace(co_await dispatch(router, cors, req));
+    Response& res = *answer;
 
     // The redirect listener answers once per connection: the client goes to HTTPS anyway.
     const bool keep =
         msg.keep_alive() && kind != Kind::redirect && !stopping.load(std::memory_order_relaxed);
+    if (out.capacity() < 1000) out.reserve(1000);
     serialize_response(out, res,
                        {.version = static_cast<int>(version),
                         .keep_alive = keep,
                         .head = method == Method::HEAD,
                         .hsts = opts.hsts,
                         .request_id = req.request_id});
-    expire(stream, opts.body_timeout);
-    auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
-    (void)wn;
+    beast::error_code wec;
+    std::size_t sent = 0;
+    if constexpr (std::is_same_v<Stream, tcp::socket>)
+      sent = stream.write_some(asio::buffer(out), wec);  // non-blocking: what fits now
+    if (sent < out.size() &&
+        (!wec || wec == asio::error::would_block || wec == asio::error::try_again)) {
+      arm(conn, opts.body_timeout);
+      auto [aec, an] = co_await asio::async_write(
+          stream, asio::buffer(out.data() + sent, out.size() - sent), use_tuple);
+      disarm(conn);
+      (void)an;
+      wec = aec;
+    }
     record(req, res.status, t0);
-    // The request's bytes and the answer's are zeroed now, not whenever memory is reused.
+    // The request's bytes and the answer's are zeroed now, not whenever memory is reused (the
+    // buffers zero themselves when freed, at the end of this burst).
     wipe(out);
     sodium_memzero(res.body.data(), res.body.size());
-    wipe_read(buf);
     if (wec) co_return End::drop;
     if (!keep) co_return End::answered;
+    if (buf.size() == 0) co_return End::idle;
+    wipe_read(buf);  // pipelined bytes remain: keep them, zero what was read before
     if (out.capacity() > 256 * 1024) WipingString().swap(out);  // do not pin a big buffer
   }
 }
@@ -588,7 +714,7 @@ asio::awaitable<void> Server::Impl::drain(Worker& w) {
     // Connections waiting for a next request are closed; busy ones finish their request and then
     // close, because `stopping` turns keep-alive off.
     for (Conn* c = w.head.next; c != &w.head; c = c->next)
-      if (c->idle && c->stream) c->stream->socket().close(ec);
+      if (c->idle && c->sock) c->sock->close(ec);
     if (w.conns == 0 || std::chrono::steady_clock::now() >= deadline) break;
     t.expires_after(std::chrono::milliseconds(10));
     co_await t.async_wait(use_tuple);
@@ -707,6 +833,7 @@ uint16_t Server::start() {
   }
   const auto kind = tls ? Impl::Kind::tls : Impl::Kind::plain;
   for (auto& w : I.workers) {
+    asio::co_spawn(w->ioc, I.sweep(*w), asio::detached);
     asio::co_spawn(w->ioc, I.accept_loop(*w, *w->acceptor, kind), asio::detached);
     if (w->redirect_acceptor)
       asio::co_spawn(w->ioc, I.accept_loop(*w, *w->redirect_acceptor, Impl::Kind::redirect),
