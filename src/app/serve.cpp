@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "api/context.hpp"
+#include "api/net.hpp"
 #include "api/routes.hpp"
 #include "app/app.hpp"
 #include "auth/hash_pool.hpp"
@@ -197,6 +198,9 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   so.max_connections = cfg.max_connections;
   so.max_connections_per_ip = cfg.max_connections_per_ip;
   so.per_ip_exempt = [&ctx](std::string_view ip) { return ctx.trusted_proxies.contains(ip); };
+  so.client_ip = [&ctx](std::string_view peer, std::string_view xff) {
+    return api::client_ip(peer, xff, ctx.trusted_proxies);
+  };
   so.fd_headroom = 64 + cfg.db_pool_size + 4 * cfg.threads;
   so.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
   so.cors_origins = cfg.cors_origins;

@@ -237,13 +237,19 @@ void Server::Impl::record(const Request& req, int status, int64_t t0) {
   const std::string_view route = req.route.empty() ? std::string_view("unmatched") : req.route;
   const std::string_view method = method_name(req.method);
   metrics.observe_request(route, method, status, dt);
+  // Behind a trusted proxy the client is the one X-Forwarded-For names, not the proxy.
+  std::string forwarded;
+  if (opts.client_ip) {
+    if (const std::string_view xff = req.header("X-Forwarded-For"); !xff.empty())
+      forwarded = opts.client_ip(req.peer_ip, xff);
+  }
   obs::access_log({.request_id = req.request_id,
                    .method = method,
                    .route = route,
                    .status = status,
                    .latency_ns = dt,
                    .user_id = req.user_id,
-                   .ip = req.peer_ip});
+                   .ip = forwarded.empty() ? std::string_view(req.peer_ip) : forwarded});
 }
 
 asio::awaitable<void> Server::Impl::accept_loop(Worker& w, tcp::acceptor& acceptor, Kind kind) {

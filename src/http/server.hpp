@@ -25,6 +25,9 @@ struct ServerOptions {
   // 0: no such cap. Addresses for which per_ip_exempt says true (trusted proxies) are exempt.
   int max_connections_per_ip = 256;
   std::function<bool(std::string_view ip)> per_ip_exempt;
+  // The client's address for the access log when a request carries X-Forwarded-For (the api
+  // layer's rule: believed only from trusted proxies); unset: the socket peer is logged.
+  std::function<std::string(std::string_view peer, std::string_view forwarded_for)> client_ip;
   // Descriptors kept for everything but connections (database, logs, acceptors...): when the
   // open-file limit cannot hold max_connections plus these, fewer connections are admitted.
   int fd_headroom = 128;
