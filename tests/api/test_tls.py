@@ -202,6 +202,19 @@ def test_sighup_reloads_without_dropping_connections(make_server, certs):
     assert s.proc.poll() is None  # SIGHUP never stops the server
 
 
+
+def test_sighup_without_tls_is_logged_and_keeps_serving(make_server):
+    # The systemd units' ExecReload sends SIGHUP whether or not TLS is native.
+    s = make_server()
+    keep = requests.Session()
+    assert keep.get(s.url + "/healthz", timeout=10).status_code == 200
+    s.proc.send_signal(signal.SIGHUP)
+    assert wait_for_event(s, "reload")["signal"] == signal.SIGHUP
+    assert keep.get(s.url + "/healthz", timeout=10).status_code == 200  # the same connection
+    assert requests.get(s.url + "/healthz", timeout=10).status_code == 200
+    assert s.proc.poll() is None
+    assert not [e for e in s.log_events() if e.get("event", "").startswith("tls.")]
+
 def redirect_port(server):
     for e in server.log_events():
         if e.get("event") == "listening":
