@@ -6,7 +6,10 @@ import glob
 import json
 import os
 import re
+import resource
 import secrets
+import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -45,7 +48,8 @@ def wrk(url, threads, conns, script=None, env=None, duration=None):
             lat[p] = v
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     errors = re.search(r"Socket errors: (.*)", text)
-    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
+    total = re.search(r"(\d+) requests in", text)
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "requests": int(total.group(1)) if total else 0,
             "non2xx": int(non2xx.group(1)) if non2xx else 0, "errors": errors.group(1) if errors else ""}
 
 
@@ -80,6 +84,88 @@ class BenchServer(Server):
         if self.port is None:
             raise RuntimeError("strongroom did not report listening")
         return self
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all its threads), from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bare_path(rounds=3):
+    """GET /healthz against the minimal fixed-response epoll server of bench/yardstick, in the same
+    run and wrk shape (-t2 -c256): req/s and the server's CPU per request (utime + stime of the
+    process around each run). Rounds alternate between the two; the medians are reported."""
+    ys_port = free_port()
+    ys = subprocess.Popen([os.path.join(args.build, "epoll_yardstick"), str(ys_port), "2"],
+                          stdout=subprocess.PIPE, text=True)
+    ys.stdout.readline()  # "listening PORT"
+    s = BenchServer(backend="sqlite", env={"STRONGROOM_RATE_LIMIT_SCALE": "1000000"}).start()
+    targets = {"yardstick": (ys.pid, f"http://127.0.0.1:{ys_port}/healthz"),
+               "strongroom": (s.proc.pid, s.url + "/healthz")}
+    runs = {k: [] for k in targets}
+    for name, (_, url) in targets.items():
+        wrk(url, 2, 256, duration="2s")  # warm-up
+    for _ in range(rounds):
+        for name, (pid, url) in targets.items():
+            c0 = cpu_seconds(pid)
+            r = wrk(url, 2, 256)
+            c1 = cpu_seconds(pid)
+            runs[name].append((r["rps"], (c1 - c0) / max(r["requests"], 1) * 1e6))
+    ys.terminate()
+    ys.wait()
+    s.cleanup()
+    return {k: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v), v)
+            for k, v in runs.items()}
+
+
+def idle_connections(n=10000):
+    """RSS with n idle keep-alive connections (each served one GET first, from 127.0.x.y so that
+    no address passes max_connections_per_ip), and how long a new client from another address
+    waits for its answer meanwhile."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n + 1000
+    if hard != resource.RLIM_INFINITY and hard < want:
+        return None
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else max(soft, want), hard))
+    s = BenchServer(backend="sqlite", env={"STRONGROOM_MAX_CONNECTIONS": str(2 * n)}).start()
+    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    def served(c):
+        c.sendall(get)
+        data = b""
+        while b"}" not in data:
+            chunk = c.recv(4096)
+            if not chunk:
+                return False
+            data += chunk
+        return True
+
+    time.sleep(0.5)
+    before = rss_kib(s.proc.pid)
+    conns = []
+    for i in range(n):
+        c = socket.create_connection(("127.0.0.1", s.port), source_address=(f"127.1.{i // 250}.{i % 250 + 1}", 0))
+        conns.append(c)
+        served(c)
+    time.sleep(1)
+    after = rss_kib(s.proc.pid)
+    t0 = time.perf_counter()
+    newcomer = socket.create_connection(("127.0.0.1", s.port), source_address=("127.2.0.1", 0), timeout=10)
+    ok = served(newcomer)
+    wait_ms = (time.perf_counter() - t0) * 1000
+    newcomer.close()
+    for c in conns:
+        c.close()
+    s.cleanup()
+    return {"n": n, "before_kib": before, "after_kib": after, "per_conn": (after - before) * 1024 / n,
+            "newcomer_ok": ok, "newcomer_ms": wait_ms}
 
 
 def micro():
@@ -193,6 +279,32 @@ def main():
     out.append("| backend | RSS idle | RSS after the load above |\n|---|---|---|")
     for b in results:
         out.append(f"| {b} | {results[b]['rss_idle_kib'] / 1024:.1f} MiB | {results[b]['rss_loaded_kib'] / 1024:.1f} MiB |")
+
+    bare = bare_path()
+    ys, sr = bare["yardstick"], bare["strongroom"]
+    out.append("\n## The bare request path: `GET /healthz` against a minimal epoll server\n")
+    out.append("`bench/yardstick/epoll_yardstick.cpp`: two threads, SO_REUSEPORT, edge-triggered epoll, one "
+               "fixed response (the same bytes as strongroom's `/healthz` answer) per request head, no "
+               "parsing, no logging: the ceiling on this machine, not a competitor. Same run, same wrk shape "
+               "(-t2 -c256), rounds alternating; medians of 3. Server CPU per request = utime + stime of the "
+               "process during the run / requests completed.\n")
+    out.append("| server | req/s | server CPU / request | every round (req/s, µs) |\n|---|---|---|---|")
+    for name, (rps, us, v) in bare.items():
+        rounds_txt = "; ".join(f"{a:,.0f}, {b:.2f}" for a, b in v)
+        out.append(f"| {name} | {rps:,.0f} | {us:.2f} µs | {rounds_txt} |")
+    out.append("\n| ratio | value | target |\n|---|---|---|")
+    out.append(f"| strongroom / yardstick, req/s | {sr[0] / ys[0]:.2f}× | ≥ 0.85× |")
+    out.append(f"| strongroom / yardstick, CPU per request | {sr[1] / ys[1]:.2f}× | ≤ 1.5× |")
+    idle = idle_connections()
+    out.append("\n## Idle keep-alive connections\n")
+    if idle:
+        out.append(f"- RSS with {idle['n']:,} idle keep-alive connections (each served one `GET /healthz` first): "
+                   f"{idle['before_kib'] / 1024:.1f} MiB → {idle['after_kib'] / 1024:.1f} MiB, "
+                   f"{idle['per_conn'] / 1024:.2f} KiB per connection (target ≤ 4 KiB)")
+        out.append(f"- meanwhile a new client from another address: "
+                   f"{'answered' if idle['newcomer_ok'] else 'NOT answered'} in {idle['newcomer_ms']:.1f} ms")
+    else:
+        out.append("- skipped: the open-file limit of this shell is below 11,000")
 
     micro_rows = micro()
     t_hash = None

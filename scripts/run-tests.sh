@@ -45,6 +45,14 @@ if [[ $mode == all || $mode == api ]]; then
   echo "=== api (pytest)"
   (cd "$root" && $PY -m pytest tests/api -q -p no:cacheprovider -o cache_dir="$work/.pytest" \
       --junitxml="$work/api.xml") || status=1
+  # Once more over HTTPS (SR_TEST_TLS=1: every server gets a test certificate, docs/http.md):
+  # the files that drive every route through the client (not the CLI, log, rate-limit and
+  # storage-outage suites, which use plain sockets or do not depend on the transport), on SQLite
+  # only (the storage does not change the transport; both backends ran above).
+  echo "=== api over TLS (pytest, SR_TEST_TLS=1)"
+  (cd "$root" && SR_TEST_TLS=1 $PY -m pytest tests/api/test_auth.py tests/api/test_http.py \
+      tests/api/test_personal_social.py tests/api/test_vault.py tests/api/test_read_path.py \
+      -q -p no:cacheprovider -o cache_dir="$work/.pytest" --junitxml="$work/api-tls.xml") || status=1
 fi
 if [[ $mode == all || $mode == cluster ]]; then
   # Several instances behind nginx on the same PostgreSQL (tests/cluster, docs/operations.md).

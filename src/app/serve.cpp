@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "api/context.hpp"
+#include "api/net.hpp"
 #include "api/routes.hpp"
 #include "app/app.hpp"
 #include "auth/hash_pool.hpp"
@@ -137,6 +138,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   sigaddset(&stop_set, SIGTERM);
   sigaddset(&stop_set, SIGINT);
   sigaddset(&stop_set, SIGUSR1);  // not a stop: a backup (SPEC 16)
+  sigaddset(&stop_set, SIGHUP);   // not a stop: re-read the TLS certificate and key
   pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
@@ -194,11 +196,19 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   so.port = cfg.port;
   so.threads = cfg.threads;
   so.max_connections = cfg.max_connections;
+  so.max_connections_per_ip = cfg.max_connections_per_ip;
+  so.per_ip_exempt = [&ctx](std::string_view ip) { return ctx.trusted_proxies.contains(ip); };
+  so.client_ip = [&ctx](std::string_view peer, std::string_view xff) {
+    return api::client_ip(peer, xff, ctx.trusted_proxies);
+  };
+  so.fd_headroom = 64 + cfg.db_pool_size + 4 * cfg.threads;
   so.idle_timeout = std::chrono::seconds(cfg.idle_timeout);
   so.cors_origins = cfg.cors_origins;
   so.hsts = cfg.cookie_secure;
   so.tls_cert = cfg.tls_cert;
   so.tls_key = cfg.tls_key;
+  so.redirect_host = cfg.redirect_host;
+  so.redirect_port = cfg.redirect_port;
   http::Server server(so, router, metrics);
   metrics.gauge("strongroom_hash_queue", "Password hashes waiting for a worker",
                 [&hashes] { return hashes ? static_cast<double>(hashes->queued()) : 0.0; });
@@ -228,6 +238,8 @@ int serve(config::Config cfg, const ServeOptions& opts) {
                    {"profile", cfg.profile},
                    {"database", db->dialect()},
                    {"threads", cfg.threads},
+                   {"tls", !cfg.tls_cert.empty()},
+                   {"redirect_port", static_cast<int64_t>(server.redirect_port())},
                    {"rate_limits", redis_limiter ? "redis" : "memory"}});
   obs::flush_logs();
 
@@ -238,6 +250,11 @@ int serve(config::Config cfg, const ServeOptions& opts) {
       if (finished.load()) return;
       if (sig == SIGUSR1) {
         backups->on_signal();
+        continue;
+      }
+      if (sig == SIGHUP) {
+        obs::log(obs::Level::info, "reload", {{"signal", sig}});
+        server.reload_tls();
         continue;
       }
       obs::log(obs::Level::info, "shutdown", {{"signal", sig}});

@@ -515,6 +515,10 @@ Config load(const Sources& src) {
   if (!c.listen_redirect.empty() && c.redirect_port != 0 && c.redirect_port == c.port &&
       c.redirect_host == c.host)
     L.problems.push_back("listen_redirect: must differ from listen (" + c.listen + ")");
+  // Served over TLS (natively or by a declared proxy), cookies are Secure unless a layer says
+  // otherwise (SPEC 15: "as with behind_tls_proxy").
+  if (!L.get("cookie_secure") && (!c.tls_cert.empty() || c.behind_tls_proxy))
+    c.cookie_secure = true;
   if (c.access_ttl > c.refresh_ttl)
     L.problems.push_back("access_ttl: must not exceed refresh_ttl (" +
                          std::to_string(c.access_ttl) + " > " + std::to_string(c.refresh_ttl) +

@@ -355,6 +355,8 @@ const KeyDecl kKeys[] = {
      .defaults = {"false", "false", "true"},
      .expected = "true or false",
      .help = "Secure cookies with __Host-/__Secure- name prefixes",
+     .doc = "Also `true` by default when TLS is native (`tls_cert`) or declared "
+            "(`behind_tls_proxy`); an explicit value wins. Turns HSTS on.",
      .set_bool = put_bool<&Config::cookie_secure>},
     {.name = "cookie_samesite",
      .kind = Kind::text,

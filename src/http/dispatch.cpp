@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "http/errors.hpp"
+#include "http/wipe.hpp"
 #include "util/random.hpp"
 
 namespace sr::http {
@@ -80,7 +81,8 @@ constexpr std::size_t kNumSecurity = std::size(kSecurityHeaders);
 
 // "Name: value\r\n" for every SPEC 3 header; a non-empty csp or cache_control replaces that
 // header's default value (the web interface's documents).
-void append_security_block(std::string& out, bool hsts, std::string_view csp = {},
+template <class String>
+void append_security_block(String& out, bool hsts, std::string_view csp = {},
                            std::string_view cache_control = {}) {
   for (std::size_t i = 0; i < kNumSecurity - (hsts ? 0 : 1); ++i) {
     auto [name, value] = kSecurityHeaders[i];
@@ -129,7 +131,8 @@ bool bodiless_status(int s) noexcept {
   return (s >= 100 && s < 200) || s == 204 || s == 304;
 }
 
-void append_int(std::string& out, uint64_t v) {
+template <class String>
+void append_int(String& out, uint64_t v) {
   char buf[24];
   auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
   (void)ec;
@@ -211,32 +214,36 @@ std::span<const std::pair<std::string_view, std::string_view>> security_headers(
 
 Task<Response> dispatch(const Router& router, const CorsPolicy& cors, Request& req) {
   const std::string_view origin = req.header("Origin");
-  Response res;
+  // Each branch builds its Response once (no default one replaced): every Response allocates.
+  auto with_cors = [&](Response r) {
+    if (!origin.empty()) cors.apply(origin, r);
+    return r;
+  };
   auto m = router.match(req.method, req.path);
   if (!m) {
     req.route = {};
-    res = error_response(ErrorCode::not_found, "not found");
-  } else {
-    req.route = m->pattern;
-    if (m->handler) {
-      req.params = std::move(m->params);
-      try {
-        res = co_await (*m->handler)(req);
-      } catch (...) {
-        res = error_from_exception(std::current_exception(), req.request_id);
-      }
-    } else if (req.method == Method::OPTIONS) {
-      if (!origin.empty() && !req.header("Access-Control-Request-Method").empty())
-        co_return cors.preflight(origin, m->allow);
-      res = Response::no_content();
-      res.headers.emplace_back("Allow", std::move(m->allow));
-    } else {
-      res = error_response(ErrorCode::method_not_allowed, "method not allowed");
-      res.headers.emplace_back("Allow", std::move(m->allow));
+    co_return with_cors(error_response(ErrorCode::not_found, "not found"));
+  }
+  req.route = m->pattern;
+  if (m->handler) {
+    req.params = std::move(m->params);
+    try {
+      Response res = co_await (*m->handler)(req);
+      co_return with_cors(std::move(res));
+    } catch (...) {
+      co_return with_cors(error_from_exception(std::current_exception(), req.request_id));
     }
   }
-  if (!origin.empty()) cors.apply(origin, res);
-  co_return res;
+  if (req.method == Method::OPTIONS) {
+    if (!origin.empty() && !req.header("Access-Control-Request-Method").empty())
+      co_return cors.preflight(origin, m->allow);
+    Response res = Response::no_content();
+    res.headers.emplace_back("Allow", std::move(m->allow));
+    co_return with_cors(std::move(res));
+  }
+  Response res = error_response(ErrorCode::method_not_allowed, "method not allowed");
+  res.headers.emplace_back("Allow", std::move(m->allow));
+  co_return with_cors(std::move(res));
 }
 
 std::string_view reason_phrase(int s) noexcept {
@@ -308,7 +315,8 @@ std::string_view reason_phrase(int s) noexcept {
   }
 }
 
-void serialize_response(std::string& out, const Response& r, const SerializeOptions& o) {
+template <class String>
+void serialize_response(String& out, const Response& r, const SerializeOptions& o) {
   int status = (r.status >= 100 && r.status <= 999) ? r.status : 500;
   const bool no_body = bodiless_status(status);
   out += o.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -356,5 +364,8 @@ void serialize_response(std::string& out, const Response& r, const SerializeOpti
   out += "\r\n";
   if (!no_body && !o.head) out += r.body;
 }
+
+template void serialize_response(std::string&, const Response&, const SerializeOptions&);
+template void serialize_response(WipingString&, const Response&, const SerializeOptions&);
 
 }  // namespace sr::http

@@ -59,8 +59,9 @@ struct SerializeOptions {
 };
 // Appends the whole HTTP/1.x response to out. Header names or values from the Response that contain
 // CR, LF or NUL are dropped (no header injection). Content-Length is always sent except on
-// 1xx/204/304.
-void serialize_response(std::string& out, const Response& r, const SerializeOptions& o);
+// 1xx/204/304. Instantiated for std::string and WipingString (http/wipe.hpp).
+template <class String>
+void serialize_response(String& out, const Response& r, const SerializeOptions& o);
 
 // Status line reason phrase ("Not Found"); "Unknown" for unknown codes.
 std::string_view reason_phrase(int status) noexcept;

@@ -94,9 +94,9 @@ std::optional<Router::Match> Router::match_prefix(Method m, std::string_view pat
   out.pattern = best->pattern;
   Allowed allowed = {};
   mark_allowed(allowed, best->handlers);
-  out.allow = render_allow(allowed);
   for (auto& [hm, h] : best->handlers)
     if (hm == want) out.handler = &h;
+  if (!out.handler) out.allow = render_allow(allowed);
   return out;
 }
 
@@ -171,8 +171,8 @@ std::optional<Router::Match> Router::match_exact(Method m, std::string_view path
   if (!any) return std::nullopt;
 
   Match out;
-  out.allow = render_allow(allowed);
   if (!best) {
+    out.allow = render_allow(allowed);
     // Report the pattern of the first matching route so logs and metrics stay bounded.
     for (const auto& r : routes_) {
       if (r.segments.size() != nseg) continue;

@@ -23,7 +23,9 @@ class Router {
     const Handler* handler = nullptr;  // null: path known but method not allowed (405)
     std::string_view pattern;          // the route's pattern
     std::vector<std::pair<std::string_view, std::string_view>> params;  // views into the path
-    std::string allow;  // "GET, PUT" (+ OPTIONS) for 405 and preflight
+    // "GET, PUT" (+ OPTIONS), for 405 and preflight: filled only when no handler matched (a
+    // request that has one never sends Allow, so it does not pay for building it).
+    std::string allow;
   };
   // nullopt: no route has this path (404). HEAD matches GET routes.
   std::optional<Match> match(Method m, std::string_view path) const;

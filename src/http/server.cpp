@@ -5,10 +5,13 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <mutex>
@@ -16,8 +19,12 @@
 #include <stdexcept>
 #include <thread>
 
+#include "http/conn_limit.hpp"
 #include "http/dispatch.hpp"
 #include "http/errors.hpp"
+#include "http/redirect.hpp"
+#include "http/tls.hpp"
+#include "http/wipe.hpp"
 #include "observability/log.hpp"
 #include "util/clock.hpp"
 
@@ -25,33 +32,86 @@ namespace sr::http {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-using BeastRequest = bhttp::request<bhttp::string_body>;
+// Every buffer that holds request bytes zeroes itself when given back (http/wipe.hpp).
+using Body = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
+using Fields = bhttp::basic_fields<WipingAllocator<char>>;
+using BeastRequest = bhttp::request<Body, Fields>;
+using RequestParser = bhttp::request_parser<Body, WipingAllocator<char>>;
+using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
+using TlsStream = beast::ssl_stream<tcp::socket>;
 
 bool is_disconnect(const beast::error_code& ec) noexcept {
   return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
          ec == asio::error::eof || ec == asio::error::connection_reset ||
          ec == asio::error::operation_aborted || ec == asio::error::broken_pipe ||
          ec == asio::error::bad_descriptor || ec == asio::error::not_connected ||
-         ec == beast::error::timeout;
+         ec == ssl::error::stream_truncated;
 }
 
-std::string peer_ip_of(const tcp::socket& s) {
-  beast::error_code ec;
-  auto ep = s.remote_endpoint(ec);
-  if (ec) return "unknown";
-  auto a = ep.address();
+// CLOCK_MONOTONIC_COARSE: a few ns in the vDSO, precise to a tick (a few ms): enough for
+// timeouts of seconds, which are armed several times per request.
+int64_t coarse_now_ns() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+asio::ip::address unmapped(asio::ip::address a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped())
     a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
-  return a.to_string();
+  return a;
+}
+
+PerAddressCount::Key key_of(const asio::ip::address& a) {
+  if (a.is_v4()) {
+    auto b = a.to_v4().to_bytes();
+    return PerAddressCount::key_of(b.data(), b.size());
+  }
+  auto b = a.to_v6().to_bytes();
+  return PerAddressCount::key_of(b.data(), b.size());
+}
+
+// Zeroes what the read buffer held (the requests just answered), keeping unread pipelined bytes.
+void wipe_read(ReadBuffer& buf) {
+  if (buf.capacity() == 0) return;
+  WipingString pending(static_cast<const char*>(buf.data().data()), buf.size());
+  buf.clear();
+  auto all = buf.prepare(buf.capacity());  // the whole storage, nothing reallocated
+  sodium_memzero(all.data(), all.size());
+  if (!pending.empty()) {
+    asio::buffer_copy(buf.prepare(pending.size()), asio::buffer(pending.data(), pending.size()));
+    buf.commit(pending.size());
+  }
+}
+
+// Parses a request header from what the buffer already holds, without an asynchronous read (a
+// completion posted to the scheduler) when it is all there: the usual case of a request read in
+// one piece. need_more: read on.
+beast::error_code parse_buffered_header(RequestParser& parser, ReadBuffer& buf) {
+  beast::error_code ec;
+  while (!parser.is_header_done()) {
+    if (buf.size() == 0) return bhttp::error::need_more;
+    const std::size_t n = parser.put(buf.data(), ec);
+    buf.consume(n);
+    if (ec) return ec;
+    if (n == 0) return bhttp::error::need_more;
+  }
+  return {};
+}
+
+void wipe(WipingString& s) {
+  sodium_memzero(s.data(), s.size());
+  s.clear();
 }
 
 // "GET / HTTP/2.0\r\n": a well-formed request line of a version we do not speak (505, not 400).
-bool other_http_version(const beast::flat_buffer& buf) noexcept {
+bool other_http_version(const ReadBuffer& buf) noexcept {
   std::string_view data(static_cast<const char*>(buf.data().data()), buf.size());
   auto eol = data.find("\r\n");
   if (eol == std::string_view::npos || eol < 10) return false;
@@ -67,10 +127,15 @@ using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT
 }  // namespace
 
 struct Server::Impl {
-  // A live connection, linked into its worker's list (touched only on the worker's thread).
+  struct Worker;
+  // A live connection, linked into its worker's list (touched only on the worker's thread). Its
+  // timeouts are deadlines checked by the worker's sweep (below): setting one is a store, not a
+  // timer operation per read and write.
   struct Conn {
-    beast::tcp_stream* stream = nullptr;
-    bool idle = true;  // waiting for the first byte of a request
+    Worker* w = nullptr;
+    tcp::socket* sock = nullptr;  // its TCP socket, whatever is stacked on it
+    int64_t deadline = 0;         // coarse monotonic ns; 0: none
+    bool idle = true;             // waiting for a request (stop() may close it)
     Conn* prev = nullptr;
     Conn* next = nullptr;
   };
@@ -78,9 +143,17 @@ struct Server::Impl {
     Conn head;  // sentinel of the connection list; declared before ioc (outlives the frames)
     int conns = 0;
     asio::io_context ioc{1};
-    std::optional<tcp::acceptor> acceptor;
+    std::optional<tcp::acceptor> acceptor;           // the server's own listener
+    std::optional<tcp::acceptor> redirect_acceptor;  // listen_redirect (with TLS only)
+    // Where a connection's first bytes land before it gets a buffer of its own (read_first).
+    std::array<char, 16 * 1024> scratch;
     Worker() { head.prev = head.next = &head; }
   };
+  enum class Kind { plain, tls, redirect };
+  // How serving requests stopped: the connection is idle again (keep-alive, nothing unread),
+  // must be dropped (error, timeout, reset), must be closed after an answer the client must
+  // still be able to read (Connection: close, a refusal), or was closed by the client.
+  enum class End { idle, drop, answered, peer_closed };
 
   Impl(ServerOptions o, const Router& r, obs::Metrics& m)
       : opts(std::move(o)), router(r), metrics(m), cors(opts.cors_origins) {}
@@ -90,27 +163,72 @@ struct Server::Impl {
   obs::Metrics& metrics;
   CorsPolicy cors;
   std::shared_ptr<std::atomic<int>> open = std::make_shared<std::atomic<int>>(0);
+  int max_conns = opts.max_connections;  // lowered by start() to what the file limit holds
+  PerAddressCount per_ip{opts.max_connections_per_ip};
   std::atomic<bool> stopping{false};
   bool started = false;
-  uint16_t port = 0;
-  std::mutex mu;                                 // start/run/stop bookkeeping
+  uint16_t port = 0, redirect_port = 0;
+  std::mutex mu;  // start/run/stop bookkeeping
+  std::mutex tls_mu;
+  std::shared_ptr<TlsIdentity> tls;              // the pair new handshakes use (tls_mu)
   std::vector<std::unique_ptr<Worker>> workers;  // last: destroyed first
 
   ~Impl() {
     for (auto& w : workers) {
       beast::error_code ec;
       if (w->acceptor) w->acceptor->close(ec);
+      if (w->redirect_acceptor) w->redirect_acceptor->close(ec);
       w->ioc.stop();
     }
     workers.clear();  // io_context destructors destroy pending coroutine frames
   }
 
-  asio::awaitable<void> accept_loop(Worker& w);
-  asio::awaitable<void> session(Worker& w, tcp::socket sock);
-  asio::awaitable<void> drain(Worker& w);
-  asio::awaitable<void> reject(beast::tcp_stream& stream, std::string_view peer, Response res,
+  std::shared_ptr<TlsIdentity> current_tls() {
+    std::lock_guard lock(tls_mu);
+    return tls;
+  }
+  std::shared_ptr<TlsIdentity> load_tls() {
+    auto id = load_tls_identity(opts.tls_cert, opts.tls_key);
+    if (!opts.redirect_host.empty() && id->names.empty())
+      throw TlsError("tls_cert " + opts.tls_cert +
+                     " names no host (no subjectAltName, no CN): listen_redirect has nowhere to "
+                     "send clients");
+    return id;
+  }
+
+  static void arm(Conn& c, std::chrono::steady_clock::duration d) {
+    c.deadline = coarse_now_ns() + std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  }
+  static void disarm(Conn& c) { c.deadline = 0; }
+
+  asio::awaitable<void> accept_loop(Worker& w, tcp::acceptor& acceptor, Kind kind);
+  asio::awaitable<void> sweep(Worker& w);
+  // A connection's identity for the caps: its address, and whether it counts against it.
+  struct Peer {
+    std::string ip;
+    PerAddressCount::Key key;
+    bool counted = false;
+  };
+  bool admit(tcp::socket& sock, Peer& peer);
+  asio::awaitable<void> session(Worker& w, tcp::socket sock, Kind kind, Peer peer);
+  asio::awaitable<void> tls_session(Conn& conn, tcp::socket& sock, const std::string& peer);
+  template <class Stream>
+  asio::awaitable<void> run_connection(Conn& conn, Stream& stream, const std::string& peer,
+                                       Kind kind);
+  template <class Stream>
+  asio::awaitable<End> serve_requests(Conn& conn, Stream& stream, const std::string& peer,
+                                      Kind kind, ReadBuffer& buf);
+  template <class Stream>
+  asio::awaitable<void> reject(Conn& conn, Stream& stream, std::string_view peer, Response res,
                                Method method, std::string_view client_id, int64_t t0);
-  static asio::awaitable<void> linger_close(beast::tcp_stream& stream);
+  Response redirect_answer(const BeastRequest& msg, Request& req);
+  asio::awaitable<void> drain(Worker& w);
+  static asio::awaitable<bool> wait_readable(tcp::socket& sock);
+  static asio::awaitable<End> read_first(Conn& conn, tcp::socket& sock, ReadBuffer& buf);
+  static asio::awaitable<End> read_first(Conn& conn, TlsStream& stream, ReadBuffer& buf);
+  static asio::awaitable<void> linger_close(Conn& conn, tcp::socket& sock);
+  static asio::awaitable<void> close_gracefully(Conn& conn, tcp::socket& sock, End end);
+  static asio::awaitable<void> close_gracefully(Conn& conn, TlsStream& stream, End end);
   void record(const Request& req, int status, int64_t t0);
 };
 
@@ -119,70 +237,178 @@ void Server::Impl::record(const Request& req, int status, int64_t t0) {
   const std::string_view route = req.route.empty() ? std::string_view("unmatched") : req.route;
   const std::string_view method = method_name(req.method);
   metrics.observe_request(route, method, status, dt);
-  const double ms = static_cast<double>(dt) / 1e6;
-  if (req.user_id != 0)
-    obs::log(obs::Level::info, "access",
-             {{"request_id", req.request_id},
-              {"method", method},
-              {"route", route},
-              {"status", status},
-              {"latency_ms", ms},
-              {"user_id", req.user_id},
-              {"ip", req.peer_ip}});
-  else
-    obs::log(obs::Level::info, "access",
-             {{"request_id", req.request_id},
-              {"method", method},
-              {"route", route},
-              {"status", status},
-              {"latency_ms", ms},
-              {"ip", req.peer_ip}});
+  // Behind a trusted proxy the client is the one X-Forwarded-For names, not the proxy.
+  std::string forwarded;
+  if (opts.client_ip) {
+    if (const std::string_view xff = req.header("X-Forwarded-For"); !xff.empty())
+      forwarded = opts.client_ip(req.peer_ip, xff);
+  }
+  obs::access_log({.request_id = req.request_id,
+                   .method = method,
+                   .route = route,
+                   .status = status,
+                   .latency_ns = dt,
+                   .user_id = req.user_id,
+                   .ip = forwarded.empty() ? std::string_view(req.peer_ip) : forwarded});
 }
 
-asio::awaitable<void> Server::Impl::accept_loop(Worker& w) {
+asio::awaitable<void> Server::Impl::accept_loop(Worker& w, tcp::acceptor& acceptor, Kind kind) {
   for (;;) {
-    auto [ec, sock] = co_await w.acceptor->async_accept(use_tuple);
+    auto [ec, sock] = co_await acceptor.async_accept(use_tuple);
     if (ec) {
       if (stopping.load(std::memory_order_relaxed) || ec == asio::error::operation_aborted ||
-          !w.acceptor->is_open())
+          !acceptor.is_open())
         co_return;
       // Out of descriptors or buffers: back off instead of spinning.
       asio::steady_timer t(w.ioc, std::chrono::milliseconds(50));
       co_await t.async_wait(use_tuple);
       continue;
     }
-    if (open->fetch_add(1, std::memory_order_relaxed) >= opts.max_connections) {
-      open->fetch_sub(1, std::memory_order_relaxed);
+    Peer peer;
+    if (!admit(sock, peer)) {
       beast::error_code ignored;
       sock.close(ignored);
-      metrics.inc("http_connections_rejected_total");
       continue;
     }
     beast::error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
-    asio::co_spawn(w.ioc, session(w, std::move(sock)), asio::detached);
+    asio::co_spawn(w.ioc, session(w, std::move(sock), kind, std::move(peer)), asio::detached);
   }
 }
 
-asio::awaitable<void> Server::Impl::linger_close(beast::tcp_stream& stream) {
+// Closes the connections whose deadline has passed (a pending read or write then completes with
+// an error and the connection ends). Every connection has at most one deadline, armed around
+// each socket operation; the sweep looks four times a second, so a timeout fires within 250 ms
+// of its time.
+asio::awaitable<void> Server::Impl::sweep(Worker& w) {
+  asio::steady_timer t(w.ioc);
+  for (;;) {
+    t.expires_after(std::chrono::milliseconds(250));
+    auto [ec] = co_await t.async_wait(use_tuple);
+    if (ec || stopping.load(std::memory_order_relaxed)) co_return;
+    const int64_t now = coarse_now_ns();
+    for (Conn* c = w.head.next; c != &w.head; c = c->next) {
+      if (c->deadline != 0 && now >= c->deadline && c->sock) {
+        c->deadline = 0;
+        beast::error_code ignored;
+        c->sock->close(ignored);
+      }
+    }
+  }
+}
+
+// The global cap, then the per-address cap (an address over it is refused unless exempt: a
+// trusted proxy carries many clients). Counts the connection when admitted.
+bool Server::Impl::admit(tcp::socket& sock, Peer& peer) {
+  beast::error_code ec;
+  const auto ep = sock.remote_endpoint(ec);
+  if (ec) return false;  // already gone
+  const asio::ip::address addr = unmapped(ep.address());
+  peer.ip = addr.to_string();
+  if (open->fetch_add(1, std::memory_order_relaxed) >= max_conns) {
+    open->fetch_sub(1, std::memory_order_relaxed);
+    metrics.inc("http_connections_rejected_total", "reason=\"max_connections\"");
+    return false;
+  }
+  if (opts.max_connections_per_ip > 0) {
+    peer.key = key_of(addr);
+    peer.counted = per_ip.acquire(peer.key);
+    if (!peer.counted && !(opts.per_ip_exempt && opts.per_ip_exempt(peer.ip))) {
+      open->fetch_sub(1, std::memory_order_relaxed);
+      metrics.inc("http_connections_rejected_total", "reason=\"max_connections_per_ip\"");
+      return false;
+    }
+  }
+  return true;
+}
+
+// Waits until the socket has bytes to read (or the client closed it), for the TLS sniff. The check
+// before waiting matters: the reactor is edge-triggered and a wait op ignores bytes that arrived
+// while nothing waited.
+asio::awaitable<bool> Server::Impl::wait_readable(tcp::socket& sock) {
+  beast::error_code ec;
+  if (sock.available(ec) > 0) co_return true;
+  if (ec) co_return false;
+  auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
+  co_return !wec;
+}
+
+// The first bytes of a request, into a buffer allocated only once they are there: an idle
+// connection holds no buffer. Plain TCP reads into the worker's scratch space (the socket is
+// non-blocking: no data, no syscall beyond this recv) and waits for readiness only after a read
+// found nothing, so no edge of the edge-triggered reactor can be missed in between. Returns
+// End::idle with bytes in buf, else how the connection ended.
+asio::awaitable<Server::Impl::End> Server::Impl::read_first(Conn& conn, tcp::socket& sock,
+                                                            ReadBuffer& buf) {
+  // Used only between two suspensions: other connections of this thread cannot interleave.
+  auto& scratch = conn.w->scratch;
+  for (;;) {
+    beast::error_code ec;
+    const std::size_t n = sock.read_some(asio::buffer(scratch), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
+      if (wec) co_return End::drop;
+      continue;
+    }
+    if (ec == asio::error::eof) co_return End::peer_closed;
+    if (ec) co_return End::drop;
+    buf.reserve(std::max<std::size_t>(n, 1000));  // glibc's thread cache serves up to 1032 bytes
+    asio::buffer_copy(buf.prepare(n), asio::buffer(scratch.data(), n));
+    buf.commit(n);
+    sodium_memzero(scratch.data(), n);  // request bytes: passwords, tokens
+    co_return End::idle;
+  }
+}
+
+// TLS: decrypted bytes may already wait inside OpenSSL, which the socket cannot tell; read one
+// byte instead (the record it comes from is read and decrypted whole anyway).
+asio::awaitable<Server::Impl::End> Server::Impl::read_first(Conn&, TlsStream& stream,
+                                                            ReadBuffer& buf) {
+  char first = 0;
+  auto [ec, n] = co_await stream.async_read_some(asio::buffer(&first, 1), use_tuple);
+  if (ec == asio::error::eof) co_return End::peer_closed;
+  if (ec || n != 1) co_return End::drop;
+  buf.reserve(1000);
+  *static_cast<char*>(buf.prepare(1).data()) = first;
+  buf.commit(1);
+  co_return End::idle;
+}
+
+asio::awaitable<void> Server::Impl::linger_close(Conn& conn, tcp::socket& sock) {
   // Half-close, then read and discard what the client still sends (bounded) so that closing a
   // socket with unread data does not reset the connection before the client read our answer.
   beast::error_code ec;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  sock.shutdown(tcp::socket::shutdown_send, ec);
   if (!ec) {
-    stream.expires_after(std::chrono::seconds(2));
+    arm(conn, std::chrono::seconds(2));
     char sink[4096];
     std::size_t total = 0;
     while (total < (1u << 20)) {
-      auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+      auto [rec, n] = co_await sock.async_read_some(asio::buffer(sink), use_tuple);
       if (rec) break;
       total += n;
     }
+    disarm(conn);
   }
-  stream.close();
+  sock.close(ec);
 }
 
-asio::awaitable<void> Server::Impl::reject(beast::tcp_stream& stream, std::string_view peer,
+asio::awaitable<void> Server::Impl::close_gracefully(Conn& conn, tcp::socket& sock, End end) {
+  if (end == End::answered) co_await linger_close(conn, sock);
+}
+
+asio::awaitable<void> Server::Impl::close_gracefully(Conn& conn, TlsStream& stream, End end) {
+  // Our close_notify (bounded wait for the client's), then, after an answer, the same TCP linger
+  // as plain HTTP. A TLS session is resumable only when it was shut down this way: OpenSSL drops
+  // it from the cache otherwise.
+  arm(conn, std::chrono::seconds(2));
+  co_await stream.async_shutdown(use_tuple);
+  disarm(conn);
+  if (end == End::answered) co_await linger_close(conn, beast::get_lowest_layer(stream));
+}
+
+template <class Stream>
+asio::awaitable<void> Server::Impl::reject(Conn& conn, Stream& stream, std::string_view peer,
                                            Response res, Method method, std::string_view client_id,
                                            int64_t t0) {
   Request req;
@@ -196,200 +422,305 @@ asio::awaitable<void> Server::Impl::reject(beast::tcp_stream& stream, std::strin
                       .head = false,
                       .hsts = opts.hsts,
                       .request_id = req.request_id});
-  stream.expires_after(opts.body_timeout);
+  arm(conn, opts.body_timeout);
   co_await asio::async_write(stream, asio::buffer(out), use_tuple);
+  disarm(conn);
   record(req, res.status, t0);
 }
 
-asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock) {
+Response Server::Impl::redirect_answer(const BeastRequest& msg, Request& req) {
+  req.route = "redirect";
+  std::shared_ptr<TlsIdentity> id = current_tls();
+  std::string location =
+      id ? https_redirect_location(msg[bhttp::field::host], req.target, id->names, port) : "";
+  if (location.empty()) return error_response(ErrorCode::validation_failed, "malformed request");
+  Response res;
+  res.status = 308;
+  res.content_type.clear();
+  res.headers.emplace_back("Location", std::move(location));
+  return res;
+}
+
+asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock, Kind kind, Peer who) {
   struct Guard {
     Impl& impl;
     Worker& w;
     Conn& c;
+    const Peer& who;
     ~Guard() {
       c.prev->next = c.next;
       c.next->prev = c.prev;
       --w.conns;
+      if (who.counted) impl.per_ip.release(who.key);
       impl.open->fetch_sub(1, std::memory_order_relaxed);
     }
   };
   Conn conn;
+  conn.w = &w;
+  conn.sock = &sock;
   conn.prev = w.head.prev;
   conn.next = &w.head;
   w.head.prev->next = &conn;
   w.head.prev = &conn;
   ++w.conns;
-  Guard guard{*this, w, conn};
+  Guard guard{*this, w, conn, who};
 
-  const std::string peer = peer_ip_of(sock);
-  beast::tcp_stream stream(std::move(sock));
-  conn.stream = &stream;
-  beast::flat_buffer buf;
-  std::string out;
+  if (kind == Kind::tls) {
+    co_await tls_session(conn, sock, who.ip);
+  } else {
+    beast::error_code ec;
+    sock.non_blocking(true, ec);  // read_first's recv must not block the thread
+    co_await run_connection(conn, sock, who.ip, kind);
+  }
+  conn.sock = nullptr;
+  beast::error_code ec;
+  sock.close(ec);
+}
+
+asio::awaitable<void> Server::Impl::tls_session(Conn& conn, tcp::socket& sock,
+                                                const std::string& peer) {
+  // The first byte decides: a TLS connection opens with a handshake record (0x16); anything else
+  // is most likely plain HTTP sent to the HTTPS port, which gets a readable refusal instead of a
+  // TLS alert it cannot show. The byte is only peeked at: the handshake reads it again.
+  arm(conn, opts.header_timeout);
+  unsigned char first = 0;
+  beast::error_code ec;
+  if (!co_await wait_readable(sock) ||
+      sock.receive(asio::buffer(&first, 1), tcp::socket::message_peek, ec) != 1 || ec)
+    co_return;
+  if (first != 0x16) {
+    conn.idle = false;
+    co_await reject(conn, sock, peer,
+                    error_response(ErrorCode::validation_failed,
+                                   "this port speaks HTTPS only: use an https:// URL"),
+                    Method::OTHER, {}, mono_ns());
+    conn.idle = true;
+    try {
+      co_await linger_close(conn, sock);
+    } catch (...) {
+    }
+    co_return;
+  }
+  std::shared_ptr<TlsIdentity> id = current_tls();  // held for the connection's life
+  TlsStream stream(std::move(sock), id->ctx);
+  conn.sock = &beast::get_lowest_layer(stream);
+  // The handshake counts as part of reading the first request's header: same deadline.
+  auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, use_tuple);
+  disarm(conn);
+  if (hec) {
+    metrics.inc("http_tls_handshake_failures_total");
+  } else {
+    co_await run_connection(conn, stream, peer, Kind::tls);
+  }
+  // The stream (and its socket) goes with this frame: the sweep must not see it any more.
+  beast::get_lowest_layer(stream).close(ec);
+  conn.sock = &sock;  // the moved-from socket of the session: closing it is harmless
+}
+
+// The connection's life, the same for plain HTTP, HTTPS and the redirect listener: idle (nothing
+// allocated, a deadline armed) until a request begins, then serve_requests until nothing unread
+// is left, and again; then close as the end requires.
+template <class Stream>
+asio::awaitable<void> Server::Impl::run_connection(Conn& conn, Stream& stream,
+                                                   const std::string& peer, Kind kind) {
+  End end = End::drop;
   bool first = true;
-  bool close_gracefully = true;
-
   try {
     for (;;) {
-      if (stopping.load(std::memory_order_relaxed)) break;
-      // Idle: wait for the first byte of the next request. A fresh connection gets the header
-      // timeout, a kept-alive one the idle timeout; stop() closes connections waiting here.
-      if (buf.size() == 0) {
-        conn.idle = true;
-        stream.expires_after(first ? opts.header_timeout : opts.idle_timeout);
-        auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), use_tuple);
-        conn.idle = false;
-        if (ec || n == 0) {
-          close_gracefully = false;
-          break;
-        }
-        buf.commit(n);
+      if (stopping.load(std::memory_order_relaxed)) {
+        end = first ? End::drop : End::answered;
+        break;
       }
+      // A fresh connection gets the header timeout, a kept-alive one the idle timeout; stop()
+      // closes connections waiting here.
+      conn.idle = true;
+      arm(conn, first ? opts.header_timeout : opts.idle_timeout);
+      ReadBuffer buf;
+      end = co_await read_first(conn, stream, buf);
+      disarm(conn);
+      if (end != End::idle) break;
       conn.idle = false;
       first = false;
-
-      bhttp::request_parser<bhttp::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
-      parser.body_limit(opts.body_limit);
-      const int64_t t0 = mono_ns();
-
-      stream.expires_after(opts.header_timeout);
-      auto [hec, hn] = co_await bhttp::async_read_header(stream, buf, parser, use_tuple);
-      (void)hn;
-      if (hec) {
-        if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow)
-          co_await reject(stream, peer,
-                          error_response(ErrorCode::header_too_large, "request header too large"),
-                          Method::OTHER, {}, t0);
-        else if (hec == bhttp::error::bad_version && other_http_version(buf)) {
-          Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
-          r.status = 505;
-          co_await reject(stream, peer, std::move(r), Method::OTHER, {}, t0);
-        } else if (hec == bhttp::error::body_limit)
-          co_await reject(stream, peer,
-                          error_response(ErrorCode::payload_too_large, "request body too large"),
-                          to_method(parser.get().method()), parser.get()["X-Request-ID"], t0);
-        else if (is_disconnect(hec))
-          close_gracefully = false;
-        else
-          co_await reject(stream, peer,
-                          error_response(ErrorCode::validation_failed, "malformed request"),
-                          Method::OTHER, {}, t0);
-        break;
-      }
-
-      BeastRequest& msg = parser.get();
-      const unsigned version = msg.version();
-      const Method method = to_method(msg.method());
-      if (version != 10 && version != 11) {
-        Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
-        r.status = 505;
-        co_await reject(stream, peer, std::move(r), method, msg["X-Request-ID"], t0);
-        break;
-      }
-      if (!framing_ok(msg, version)) {
-        co_await reject(stream, peer,
-                        error_response(ErrorCode::validation_failed, "malformed request"), method,
-                        msg["X-Request-ID"], t0);
-        break;
-      }
-      if (!parser.is_done()) {
-        if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
-          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-          stream.expires_after(opts.body_timeout);
-          auto [cec, cn] = co_await asio::async_write(
-              stream, asio::buffer(kContinue.data(), kContinue.size()), use_tuple);
-          (void)cn;
-          if (cec) {
-            close_gracefully = false;
-            break;
-          }
-        }
-        stream.expires_after(opts.body_timeout);
-        auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, use_tuple);
-        (void)bn;
-        if (bec) {
-          if (bec == bhttp::error::body_limit)
-            co_await reject(stream, peer,
-                            error_response(ErrorCode::payload_too_large, "request body too large"),
-                            method, msg["X-Request-ID"], t0);
-          else if (is_disconnect(bec))
-            close_gracefully = false;
-          else
-            co_await reject(stream, peer,
-                            error_response(ErrorCode::validation_failed, "malformed request"),
-                            method, msg["X-Request-ID"], t0);
-          break;
-        }
-      }
-
-      Request req;
-      req.method = method;
-      req.target = msg.target();
-      req.path = req.target.substr(0, req.target.find('?'));
-      req.body = msg.body();
-      req.peer_ip = peer;
-      req.request_id = request_id_for(msg["X-Request-ID"]);
-      // A repeated field yields its last line: that is the one a proxy in front of us appended
-      // (X-Forwarded-For), never a client-supplied earlier copy.
-      req.header_fn = [&msg](std::string_view name) -> std::string_view {
-        std::string_view last;
-        for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
-        return last;
-      };
-
-      Response res;
-      try {
-        res = co_await dispatch(router, cors, req);
-      } catch (...) {
-        res = error_from_exception(std::current_exception(), req.request_id);
-      }
-
-      const bool keep = msg.keep_alive() && !stopping.load(std::memory_order_relaxed);
-      out.clear();
-      serialize_response(out, res,
-                         {.version = static_cast<int>(version),
-                          .keep_alive = keep,
-                          .head = method == Method::HEAD,
-                          .hsts = opts.hsts,
-                          .request_id = req.request_id});
-      stream.expires_after(opts.body_timeout);
-      auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(out), use_tuple);
-      (void)wn;
-      record(req, res.status, t0);
-      if (wec) {
-        close_gracefully = false;
-        break;
-      }
-      if (!keep) break;
-      if (out.capacity() > 256 * 1024) std::string().swap(out);  // do not pin a big buffer
+      end = co_await serve_requests(conn, stream, peer, kind, buf);
+      if (end != End::idle) break;
     }
   } catch (const std::exception& e) {
     obs::log(obs::Level::error, "http.connection.error", {{"detail", e.what()}, {"ip", peer}});
-    close_gracefully = false;
+    end = End::drop;
   }
   conn.idle = true;  // lingering: stop() may cut it short
-  if (close_gracefully && stream.socket().is_open()) {
+  disarm(conn);
+  if ((end == End::answered || end == End::peer_closed) &&
+      beast::get_lowest_layer(stream).is_open()) {
     try {
-      co_await linger_close(stream);
+      co_await close_gracefully(conn, stream, end);
     } catch (...) {
     }
   }
-  conn.stream = nullptr;
-  beast::error_code ec;
-  stream.socket().close(ec);
+}
+
+// Reads and answers requests while bytes are waiting: read the header (limits set on the parser
+// first), check framing, read the body, answer, repeat while pipelined bytes remain. The buffers
+// live only here, so they exist only while a request is being served; the read buffer grows from
+// 1 KiB as a request needs.
+template <class Stream>
+asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stream& stream,
+                                                                const std::string& peer, Kind kind,
+                                                                ReadBuffer& buf) {
+  WipingString out;
+  for (;;) {
+    RequestParser parser;
+    parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
+    parser.body_limit(opts.body_limit);
+    const int64_t t0 = mono_ns();
+
+    // A header already in the buffer is parsed here; reading more goes through the async read.
+    beast::error_code hec = parse_buffered_header(parser, buf);
+    if (hec == bhttp::error::need_more) {
+      arm(conn, opts.header_timeout);
+      auto [rec, rn] = co_await bhttp::async_read_header(stream, buf, parser, use_tuple);
+      disarm(conn);
+      (void)rn;
+      hec = rec;
+    }
+    if (hec) {
+      if ((hec == bhttp::error::end_of_stream || hec == asio::error::eof) && buf.size() == 0)
+        co_return End::peer_closed;
+      if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow)
+        co_await reject(conn, stream, peer,
+                        error_response(ErrorCode::header_too_large, "request header too large"),
+                        Method::OTHER, {}, t0);
+      else if (hec == bhttp::error::bad_version && other_http_version(buf)) {
+        Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
+        r.status = 505;
+        co_await reject(conn, stream, peer, std::move(r), Method::OTHER, {}, t0);
+      } else if (hec == bhttp::error::body_limit)
+        co_await reject(conn, stream, peer,
+                        error_response(ErrorCode::payload_too_large, "request body too large"),
+                        to_method(parser.get().method()), parser.get()["X-Request-ID"], t0);
+      else if (is_disconnect(hec))
+        co_return End::drop;
+      else
+        co_await reject(conn, stream, peer,
+                        error_response(ErrorCode::validation_failed, "malformed request"),
+                        Method::OTHER, {}, t0);
+      co_return End::answered;
+    }
+
+    BeastRequest& msg = parser.get();
+    const unsigned version = msg.version();
+    const Method method = to_method(msg.method());
+    if (version != 10 && version != 11) {
+      Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
+      r.status = 505;
+      co_await reject(conn, stream, peer, std::move(r), method, msg["X-Request-ID"], t0);
+      co_return End::answered;
+    }
+    if (!framing_ok(msg, version)) {
+      co_await reject(conn, stream, peer,
+                      error_response(ErrorCode::validation_failed, "malformed request"), method,
+                      msg["X-Request-ID"], t0);
+      co_return End::answered;
+    }
+    if (!parser.is_done()) {
+      if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        arm(conn, opts.body_timeout);
+        auto [cec, cn] = co_await asio::async_write(
+            stream, asio::buffer(kContinue.data(), kContinue.size()), use_tuple);
+        disarm(conn);
+        (void)cn;
+        if (cec) co_return End::drop;
+      }
+      arm(conn, opts.body_timeout);
+      auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, use_tuple);
+      disarm(conn);
+      (void)bn;
+      if (bec) {
+        if (bec == bhttp::error::body_limit)
+          co_await reject(conn, stream, peer,
+                          error_response(ErrorCode::payload_too_large, "request body too large"),
+                          method, msg["X-Request-ID"], t0);
+        else if (is_disconnect(bec))
+          co_return End::drop;
+        else
+          co_await reject(conn, stream, peer,
+                          error_response(ErrorCode::validation_failed, "malformed request"), method,
+                          msg["X-Request-ID"], t0);
+        co_return End::answered;
+      }
+    }
+
+    Request req;
+    req.method = method;
+    req.target = msg.target();
+    req.path = req.target.substr(0, req.target.find('?'));
+    req.body = std::string_view(msg.body().data(), msg.body().size());
+    req.peer_ip = peer;
+    req.request_id = request_id_for(msg["X-Request-ID"]);
+    // A repeated field yields its last line: that is the one a proxy in front of us appended
+    // (X-Forwarded-For), never a client-supplied earlier copy.
+    req.header_fn = [&msg](std::string_view name) -> std::string_view {
+      std::string_view last;
+      for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
+      return last;
+    };
+
+    // (Not one conditional expression: GCC 12 mishandles a co_await inside one.)
+    std::optional<Response> answer;
+    if (kind == Kind::redirect)
+      answer.emplace(redirect_answer(msg, req));
+    else
+      answer.emplace(co_await dispatch(router, cors, req));
+    Response& res = *answer;
+
+    // The redirect listener answers once per connection: the client goes to HTTPS anyway.
+    const bool keep =
+        msg.keep_alive() && kind != Kind::redirect && !stopping.load(std::memory_order_relaxed);
+    if (out.capacity() < 1000) out.reserve(1000);
+    serialize_response(out, res,
+                       {.version = static_cast<int>(version),
+                        .keep_alive = keep,
+                        .head = method == Method::HEAD,
+                        .hsts = opts.hsts,
+                        .request_id = req.request_id});
+    beast::error_code wec;
+    std::size_t sent = 0;
+    if constexpr (std::is_same_v<Stream, tcp::socket>)
+      sent = stream.write_some(asio::buffer(out), wec);  // non-blocking: what fits now
+    if (sent < out.size() &&
+        (!wec || wec == asio::error::would_block || wec == asio::error::try_again)) {
+      arm(conn, opts.body_timeout);
+      auto [aec, an] = co_await asio::async_write(
+          stream, asio::buffer(out.data() + sent, out.size() - sent), use_tuple);
+      disarm(conn);
+      (void)an;
+      wec = aec;
+    }
+    record(req, res.status, t0);
+    // The request's bytes and the answer's are zeroed now, not whenever memory is reused (the
+    // buffers zero themselves when freed, at the end of this burst).
+    wipe(out);
+    sodium_memzero(res.body.data(), res.body.size());
+    if (wec) co_return End::drop;
+    if (!keep) co_return End::answered;
+    if (buf.size() == 0) co_return End::idle;
+    wipe_read(buf);  // pipelined bytes remain: keep them, zero what was read before
+    if (out.capacity() > 256 * 1024) WipingString().swap(out);  // do not pin a big buffer
+  }
 }
 
 asio::awaitable<void> Server::Impl::drain(Worker& w) {
   beast::error_code ec;
   if (w.acceptor) w.acceptor->close(ec);
+  if (w.redirect_acceptor) w.redirect_acceptor->close(ec);
   const auto deadline = std::chrono::steady_clock::now() + opts.shutdown_grace;
   asio::steady_timer t(w.ioc);
   for (;;) {
     // Connections waiting for a next request are closed; busy ones finish their request and then
     // close, because `stopping` turns keep-alive off.
     for (Conn* c = w.head.next; c != &w.head; c = c->next)
-      if (c->idle && c->stream) c->stream->socket().close(ec);
+      if (c->idle && c->sock) c->sock->close(ec);
     if (w.conns == 0 || std::chrono::steady_clock::now() >= deadline) break;
     t.expires_after(std::chrono::milliseconds(10));
     co_await t.async_wait(use_tuple);
@@ -402,16 +733,9 @@ Server::Server(ServerOptions opts, const Router& router, obs::Metrics& metrics)
 
 Server::~Server() = default;
 
-uint16_t Server::start() {
-  std::lock_guard lock(impl_->mu);
-  Impl& I = *impl_;
-  if (I.started) return I.port;
-  if (!I.opts.tls_cert.empty() || !I.opts.tls_key.empty())
-    throw std::runtime_error(
-        "native TLS not supported in this build; terminate TLS at a proxy and set "
-        "behind_tls_proxy");
+namespace {
 
-  std::string host = I.opts.host;
+asio::ip::address resolve_host(std::string host) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     host = host.substr(1, host.size() - 2);
   beast::error_code ec;
@@ -424,13 +748,17 @@ uint16_t Server::start() {
       throw std::runtime_error("cannot resolve listen host '" + host + "'");
     addr = results.begin()->endpoint().address();
   }
+  return addr;
+}
 
-  const int n = std::max(1, I.opts.threads);
-  uint16_t port = I.opts.port;
-  auto fail = [&](const char* what, const beast::error_code& e) {
-    I.workers.clear();
-    throw std::runtime_error(std::string("cannot listen on ") + host + ":" + std::to_string(port) +
-                             ": " + what + ": " + e.message());
+// One SO_REUSEPORT acceptor per worker on addr:port; port 0: the first gets a port from the
+// kernel and the others bind to it. Returns the bound port.
+template <class Workers, class Member>
+uint16_t listen_all(Workers& workers, Member member, const asio::ip::address& addr, uint16_t port) {
+  beast::error_code ec;
+  auto fail = [&](const char* what) {
+    throw std::runtime_error("cannot listen on " + addr.to_string() + ":" + std::to_string(port) +
+                             ": " + what + ": " + ec.message());
   };
   if (port != 0) {
     // SO_REUSEPORT would let us silently share a port that another process (same user) already
@@ -439,31 +767,84 @@ uint16_t Server::start() {
     tcp::acceptor probe(probe_ioc);
     tcp::endpoint ep(addr, port);
     probe.open(ep.protocol(), ec);
-    if (ec) fail("open", ec);
+    if (ec) fail("open");
     probe.set_option(asio::socket_base::reuse_address(true), ec);
     probe.bind(ep, ec);
-    if (ec) fail("bind", ec);
+    if (ec) fail("bind");
     probe.close(ec);
   }
-  for (int i = 0; i < n; ++i) {
-    auto w = std::make_unique<Impl::Worker>();
+  for (auto& w : workers) {
     tcp::endpoint ep(addr, port);
-    w->acceptor.emplace(w->ioc);
-    auto& a = *w->acceptor;
+    auto& a = ((*w).*member).emplace(w->ioc);
     a.open(ep.protocol(), ec);
-    if (ec) fail("open", ec);
+    if (ec) fail("open");
     a.set_option(asio::socket_base::reuse_address(true), ec);
     a.set_option(reuse_port(true), ec);
-    if (ec) fail("SO_REUSEPORT", ec);
+    if (ec) fail("SO_REUSEPORT");
     a.bind(ep, ec);
-    if (ec) fail("bind", ec);
+    if (ec) fail("bind");
     a.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) fail("listen", ec);
+    if (ec) fail("listen");
     if (port == 0) port = a.local_endpoint().port();
-    I.workers.push_back(std::move(w));
   }
-  I.port = port;
-  for (auto& w : I.workers) asio::co_spawn(w->ioc, I.accept_loop(*w), asio::detached);
+  return port;
+}
+
+void log_identity(std::string_view event, const std::string& file, const TlsIdentity& id) {
+  std::string names;
+  for (const auto& nm : id.names) names += (names.empty() ? "" : ",") + nm;
+  obs::log(obs::Level::info, event,
+           {{"cert", file}, {"names", names}, {"not_after", id.not_after}});
+}
+
+}  // namespace
+
+uint16_t Server::start() {
+  std::lock_guard lock(impl_->mu);
+  Impl& I = *impl_;
+  if (I.started) return I.port;
+  const bool tls = !I.opts.tls_cert.empty() || !I.opts.tls_key.empty();
+  if (!I.opts.redirect_host.empty() && !tls)
+    throw std::runtime_error("listen_redirect needs native TLS (tls_cert and tls_key)");
+  if (tls) I.tls = I.load_tls();  // throws TlsError naming the file and the reason
+
+  const FileLimit files = raise_open_file_limit();
+  I.max_conns = I.opts.max_connections;
+  const uint64_t wanted =
+      static_cast<uint64_t>(I.opts.max_connections) + static_cast<uint64_t>(I.opts.fd_headroom);
+  if (files.soft != 0 && files.soft < wanted) {
+    // Admitting more than the descriptors allow would stall accept() with EMFILE (a new client
+    // waits and gets nothing); refusing beyond what fits keeps everyone else served.
+    I.max_conns = static_cast<int>(std::max<int64_t>(
+        1, static_cast<int64_t>(files.soft) - static_cast<int64_t>(I.opts.fd_headroom)));
+    obs::log(obs::Level::warn, "http.open_file_limit_low",
+             {{"limit", static_cast<int64_t>(files.soft)},
+              {"hard_limit", static_cast<int64_t>(files.hard)},
+              {"max_connections", I.opts.max_connections},
+              {"headroom", I.opts.fd_headroom},
+              {"admitted", I.max_conns},
+              {"fix", "raise the hard limit (LimitNOFILE= in the systemd unit, ulimit -Hn)"}});
+  }
+  const asio::ip::address addr = resolve_host(I.opts.host);
+  const int n = std::max(1, I.opts.threads);
+  for (int i = 0; i < n; ++i) I.workers.push_back(std::make_unique<Impl::Worker>());
+  try {
+    I.port = listen_all(I.workers, &Impl::Worker::acceptor, addr, I.opts.port);
+    if (!I.opts.redirect_host.empty())
+      I.redirect_port = listen_all(I.workers, &Impl::Worker::redirect_acceptor,
+                                   resolve_host(I.opts.redirect_host), I.opts.redirect_port);
+  } catch (...) {
+    I.workers.clear();
+    throw;
+  }
+  const auto kind = tls ? Impl::Kind::tls : Impl::Kind::plain;
+  for (auto& w : I.workers) {
+    asio::co_spawn(w->ioc, I.sweep(*w), asio::detached);
+    asio::co_spawn(w->ioc, I.accept_loop(*w, *w->acceptor, kind), asio::detached);
+    if (w->redirect_acceptor)
+      asio::co_spawn(w->ioc, I.accept_loop(*w, *w->redirect_acceptor, Impl::Kind::redirect),
+                     asio::detached);
+  }
   if (I.stopping.load())  // stop() came first
     for (auto& w : I.workers) asio::co_spawn(w->ioc, I.drain(*w), asio::detached);
 
@@ -474,9 +855,18 @@ uint16_t Server::start() {
   });
   I.started = true;
   obs::log(obs::Level::info, "http.listening",
-           {{"host", addr.to_string()}, {"port", static_cast<int>(port)}, {"threads", n}});
+           {{"host", addr.to_string()},
+            {"port", static_cast<int>(I.port)},
+            {"threads", n},
+            {"tls", tls},
+            {"redirect_port", static_cast<int>(I.redirect_port)},
+            {"max_connections", I.max_conns},
+            {"max_connections_per_ip", I.opts.max_connections_per_ip},
+            {"open_file_limit", static_cast<int64_t>(files.soft)},
+            {"open_file_limit_before", static_cast<int64_t>(files.before)}});
+  if (tls) log_identity("tls.loaded", I.opts.tls_cert, *I.tls);
   obs::flush_logs();  // tools wait for this line to learn the port
-  return port;
+  return I.port;
 }
 
 void Server::run() {
@@ -506,6 +896,30 @@ void Server::stop() {
 
 int Server::open_connections() const {
   return impl_->open->load(std::memory_order_relaxed);
+}
+
+int Server::max_connections() const {
+  return impl_->max_conns;
+}
+
+uint16_t Server::redirect_port() const {
+  return impl_->redirect_port;
+}
+
+bool Server::reload_tls() {
+  Impl& I = *impl_;
+  if (I.opts.tls_cert.empty()) return false;
+  try {
+    auto id = I.load_tls();
+    log_identity("tls.reloaded", I.opts.tls_cert, *id);
+    std::lock_guard lock(I.tls_mu);
+    I.tls = std::move(id);
+    return true;
+  } catch (const std::exception& e) {
+    obs::log(obs::Level::error, "tls.reload_failed",
+             {{"detail", e.what()}, {"kept", "the certificate and key loaded before"}});
+    return false;
+  }
 }
 
 }  // namespace sr::http

@@ -47,6 +47,18 @@ void log_always(Level level, std::string_view event, std::initializer_list<Field
 // The exact line (no trailing newline) that log() writes; exposed for tests and tools.
 std::string format_line(Level level, std::string_view event, std::initializer_list<Field> fields);
 
+// The access line of SPEC 9, one per request: {"ts","level":"info","event":"access",
+// "request_id","method","route","status","latency_ms","user_id"? (when non-zero),"ip"}. Written
+// straight into the calling thread's batch: no intermediate line, no field list.
+struct AccessRecord {
+  std::string_view request_id, method, route;
+  int status = 0;
+  int64_t latency_ns = 0;
+  int64_t user_id = 0;
+  std::string_view ip;
+};
+void access_log(const AccessRecord& r);
+
 // Security events (SPEC 9): logged at warn (failures) or info (success) with "security":true.
 void security_event(std::string_view event, std::string_view request_id, std::string_view ip,
                     std::initializer_list<Field> extra = {}, Level level = Level::warn);

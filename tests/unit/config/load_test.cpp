@@ -394,6 +394,15 @@ TEST(ConfigLoad, CrossKeyRules) {
   EXPECT_EQ(c.cookie_samesite, "Lax");
 }
 
+TEST(ConfigLoad, TlsMakesCookiesSecureUnlessSaidOtherwise) {
+  EnvGuard env;
+  EXPECT_FALSE(load(flags_only({})).cookie_secure);
+  EXPECT_TRUE(load(flags_only({{"tls_cert", "/a"}, {"tls_key", "/b"}})).cookie_secure);
+  EXPECT_TRUE(load(flags_only({{"behind_tls_proxy", "true"}})).cookie_secure);
+  EXPECT_FALSE(load(flags_only({{"tls_cert", "/a"}, {"tls_key", "/b"}, {"cookie_secure", "false"}}))
+                   .cookie_secure);
+}
+
 TEST(ConfigLoad, KnownKeysAndGenerateSecret) {
   const auto& keys = known_keys();
   for (const char* k : {"profile",

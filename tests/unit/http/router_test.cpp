@@ -62,6 +62,10 @@ TEST(Router, WrongMethodGives405WithAllow) {
   m = r.match(Method::OTHER, "/auth/signin");
   ASSERT_TRUE(m);
   EXPECT_EQ(m->handler, nullptr);
+  m = r.match(Method::POST, "/auth/signin");  // a handler: no Allow to send, none built
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->handler, nullptr);
+  EXPECT_EQ(m->allow, "");
 }
 
 TEST(Router, HeadMatchesGet) {
