@@ -177,7 +177,10 @@ TEST(HashPool, DestructorFailsQueuedAndJoins) {
             try {
               co_await pool.run([&] {
                 started = true;
-                std::this_thread::sleep_for(20ms);
+                // Hold the only worker until the destructor has taken the queue (it then waits
+                // for this job in join), so no queued job can start however the threads are
+                // scheduled. The pool's members live until the join returns.
+                while (pool.queued() != 0) std::this_thread::sleep_for(1ms);
                 ++ran;
               });
             } catch (const ApiError& e) {
@@ -186,8 +189,8 @@ TEST(HashPool, DestructorFailsQueuedAndJoins) {
           },
           asio::detached);
     }
-    while (!started) io.poll();  // all four submitted, the first one running
-  }                              // destroy: the running job finishes, three queued ones are failed
+    while (!started || pool.queued() != 3) io.poll();  // the first running, three queued
+  }  // destroy: the running job finishes, three queued ones are failed
   io.run();
   EXPECT_EQ(ran.load(), 1);
   EXPECT_EQ(dropped.load(), 3);
