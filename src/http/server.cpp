@@ -330,9 +330,16 @@ asio::awaitable<void> Server::Impl::session(Worker& w, tcp::socket sock) {
       req.body = msg.body();
       req.peer_ip = peer;
       req.request_id = request_id_for(msg["X-Request-ID"]);
-      // A repeated field yields its last line: that is the one a proxy in front of us appended
-      // (X-Forwarded-For), never a client-supplied earlier copy.
-      req.header_fn = [&msg](std::string_view name) -> std::string_view {
+      // Several Cookie lines are one list (RFC 9113 8.2.3 joins them with "; "): joined, so that a
+      // cookie name repeated across lines is seen (SPEC 14) instead of one line being dropped.
+      std::string cookie_lines;
+      if (msg.count(bhttp::field::cookie) > 1)
+        for (auto [it, end] = msg.equal_range(bhttp::field::cookie); it != end; ++it)
+          cookie_lines.append(cookie_lines.empty() ? "" : "; ").append(it->value());
+      // Any other repeated field yields its last line: that is the one a proxy in front of us
+      // appended (X-Forwarded-For), never a client-supplied earlier copy.
+      req.header_fn = [&msg, &cookie_lines](std::string_view name) -> std::string_view {
+        if (!cookie_lines.empty() && beast::iequals(name, "Cookie")) return cookie_lines;
         std::string_view last;
         for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
         return last;
