@@ -6,7 +6,7 @@ import threading
 
 import requests
 
-from conftest import STRONG, VAULT_PW, Client, assert_error, raw_request, uname, unlocked
+from conftest import STRONG, VAULT_PW, Client, assert_error, raw_request, signed_in, unlocked
 
 
 def call(server, method, path, body=None, source="127.0.0.1"):
@@ -17,13 +17,6 @@ def call(server, method, path, body=None, source="127.0.0.1"):
     out = (r.status, {k: v for k, v in r.getheaders()}, r.read())
     conn.close()
     return out
-
-
-def signed_in(server):
-    c = Client(server)
-    c.signup()
-    c.signin()
-    return c
 
 
 # --- item 3: the account password cannot become the vault password ---------------------------------

@@ -5,7 +5,7 @@ import base64
 import json
 import secrets
 
-from conftest import Client, assert_error, wait_for_event
+from conftest import Client, assert_error, signed_in, wait_for_event
 
 
 def refresh_cookie(c):
@@ -15,13 +15,6 @@ def refresh_cookie(c):
 def claims(token):
     payload = token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-
-
-def signed_in(server):
-    c = Client(server)
-    c.signup()
-    c.signin()
-    return c
 
 
 def test_the_refresh_cookie_gets_its_csrf_claim_which_refreshes(server):
