@@ -70,6 +70,17 @@ Task<http::Response> refresh(Call& call) {
   co_return signed_in(call, s, "Token refreshed", from_body);
 }
 
+Task<http::Response> refresh_csrf(Call& call) {
+  // By cookie only: a page under /ui/ cannot read csrf_refresh_token (Path /auth), but its
+  // refresh cookie travels here (docs/api.md); API clients hold their tokens themselves.
+  const std::string_view token = find_cookie(call.req.header("Cookie"), call.ctx.cookies.refresh);
+  if (token.empty()) throw ApiError(ErrorCode::unauthorized, "Refresh token required");
+  const std::string csrf = co_await call.ctx.accounts.refresh_csrf(call, token, now_unix());
+  json::Writer w;
+  w.begin_object().kv("csrf_token", csrf).end_object();
+  co_return call.respond(200, w.take());
+}
+
 Task<http::Response> logout(Call& call) {
   co_await call.ctx.accounts.logout(call);
   call.cookies = clearing_cookies(call.ctx);

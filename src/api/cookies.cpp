@@ -10,7 +10,11 @@ CookieNames CookieNames::for_secure(bool secure) {
           "__Secure-csrf_refresh_token", "__Secure-vault_session"};
 }
 
-std::string_view find_cookie(std::string_view header, std::string_view name) {
+namespace {
+
+// Calls f(name, value) for each cookie of a Cookie header ("a=1; b=2") until it returns true.
+template <class F>
+void each_cookie(std::string_view header, F&& f) {
   while (!header.empty()) {
     auto semi = header.find(';');
     std::string_view pair = header.substr(0, semi);
@@ -22,9 +26,32 @@ std::string_view find_cookie(std::string_view header, std::string_view name) {
     while (!k.empty() && (k.back() == ' ' || k.back() == '\t')) k.remove_suffix(1);
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
     if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-    if (k == name) return v;
+    if (f(k, v)) return;
   }
-  return {};
+}
+
+}  // namespace
+
+bool CookieNames::repeated_in(std::string_view header) const {
+  bool repeated = false;
+  for (const std::string* name : {&access, &refresh, &csrf_access, &csrf_refresh, &vault}) {
+    int seen = 0;
+    each_cookie(header, [&](std::string_view k, std::string_view) {
+      repeated = k == *name && ++seen > 1;
+      return repeated;
+    });
+    if (repeated) return true;
+  }
+  return false;
+}
+
+std::string_view find_cookie(std::string_view header, std::string_view name) {
+  std::string_view found;
+  each_cookie(header, [&](std::string_view k, std::string_view v) {
+    if (k == name) found = v;
+    return k == name;
+  });
+  return found;
 }
 
 std::string set_cookie(const CookieSpec& c) {

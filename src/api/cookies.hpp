@@ -11,6 +11,10 @@ struct CookieNames {
   // With Secure cookies the names carry the RFC 6265bis prefixes: __Host- for Path=/ cookies and
   // __Secure- for the others; on plain HTTP (development/test) they are the bare names.
   static CookieNames for_secure(bool secure);
+  // Whether a Cookie header carries one of these names more than once. Such a request is refused
+  // (SPEC 14): which copy a server, a proxy or a framework takes differs, and a cookie tossed in
+  // from a sibling subdomain could otherwise swap the victim into another session.
+  bool repeated_in(std::string_view header) const;
 };
 
 // The value of the first cookie called `name` in a Cookie header ("a=1; b=2"); empty if absent.

@@ -53,6 +53,10 @@ bool reads_first(const Route& r) {
 
 Task<void> admit(Call& call) {
   const Route& route = call.route;
+  if (route.gate != Gate::ops && call.ctx.cookies.repeated_in(call.req.header("Cookie"))) {
+    const ApiError twice(ErrorCode::unauthorized, "A credential cookie was sent more than once");
+    co_await refuse(call, twice);
+  }
   switch (route.gate) {
     case Gate::ops:
       break;

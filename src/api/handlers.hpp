@@ -12,6 +12,7 @@ namespace sr::api::handlers {
 Task<http::Response> signup(Call& call);
 Task<http::Response> signin(Call& call);
 Task<http::Response> refresh(Call& call);
+Task<http::Response> refresh_csrf(Call& call);
 Task<http::Response> logout(Call& call);
 Task<http::Response> logout_all(Call& call);
 Task<http::Response> list_sessions(Call& call);

@@ -113,6 +113,13 @@ std::vector<Route> route_table(const services::Passwords& pw) {
        .body_optional = true,
        .limits = {{"refresh", LimitKey::session}},
        .handler = h::refresh},
+      {.method = Method::GET,
+       .path = "/auth/csrf",
+       .gate = Gate::anonymous,
+       .summary = "The refresh token's CSRF value, for the X-CSRF-TOKEN of a refresh by cookie "
+                  "(the refresh cookie is the credential; for pages that cannot read the Path "
+                  "/auth CSRF cookie)",
+       .handler = h::refresh_csrf},
       {.method = Method::POST,
        .path = "/auth/logout",
        .gate = Gate::user,
@@ -211,6 +218,7 @@ std::vector<Route> route_table(const services::Passwords& pw) {
        .gate = Gate::user,
        .summary = "Set up the vault with its own password",
        .body = json::Schema{new_password("vault_password", "; not the account password")},
+       .limits = {{"sensitive", LimitKey::user, "vault-setup"}},
        .status = 201,
        .handler = h::vault_setup},
       {.method = Method::POST,

@@ -27,6 +27,7 @@
 #include "http/wipe.hpp"
 #include "observability/log.hpp"
 #include "util/clock.hpp"
+#include "util/secret.hpp"
 
 namespace sr::http {
 namespace asio = boost::asio;
@@ -658,9 +659,18 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
     req.body = std::string_view(msg.body().data(), msg.body().size());
     req.peer_ip = peer;
     req.request_id = request_id_for(msg["X-Request-ID"]);
-    // A repeated field yields its last line: that is the one a proxy in front of us appended
-    // (X-Forwarded-For), never a client-supplied earlier copy.
-    req.header_fn = [&msg](std::string_view name) -> std::string_view {
+    // Several Cookie lines are one list (RFC 9113 8.2.3 joins them with "; "): joined, so that a
+    // cookie name repeated across lines is seen (SPEC 14) instead of one line being dropped. The
+    // copy holds credentials: wiped when the request is done.
+    std::string cookie_lines;
+    const WipeOnExit wipe_cookie_lines(cookie_lines);
+    if (msg.count(bhttp::field::cookie) > 1)
+      for (auto [it, end] = msg.equal_range(bhttp::field::cookie); it != end; ++it)
+        cookie_lines.append(cookie_lines.empty() ? "" : "; ").append(it->value());
+    // Any other repeated field yields its last line: that is the one a proxy in front of us
+    // appended (X-Forwarded-For), never a client-supplied earlier copy.
+    req.header_fn = [&msg, &cookie_lines](std::string_view name) -> std::string_view {
+      if (!cookie_lines.empty() && beast::iequals(name, "Cookie")) return cookie_lines;
       std::string_view last;
       for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
       return last;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "observability/log.hpp"
+#include "services/vault_service.hpp"
 #include "util/clock.hpp"
 #include "util/error.hpp"
 #include "util/random.hpp"
@@ -136,22 +137,14 @@ Task<NewSession> AccountService::refresh(Caller& who, const auth::Claims& claims
 
   const int64_t now = now_unix();
   const std::string new_jti = random_token(16);
-  enum class Outcome { rotated, reused, revoked, expired } outcome = Outcome::revoked;
+  enum class Outcome { rotated, reused, revoked } outcome = Outcome::revoked;
+  std::optional<ApiError> refused;
   int64_t new_expires = 0;
   co_await db_.run(Access::write, [&](Repository& r) {
     auto s = r.find_session(sid);
-    // Only a live, unexpired session of this very user may be refreshed. (rotate_refresh checks
-    // neither the owner nor the expiry; a deleted user's sessions are gone with the user.)
-    if (!s || s->revoked_at || s->user_id != uid) return;
-    if (s->expires_at <= now) {
-      outcome = Outcome::expired;
-      return;
-    }
+    refused = refresh_refusal(s, uid, now);
+    if (refused) return;
     new_expires = session_expiry(s->created_at, now);
-    if (new_expires <= now) {
-      outcome = Outcome::expired;
-      return;
-    }
     if (r.rotate_refresh(sid, claims.jti, new_jti, new_expires, now)) {
       r.block_token(claims.jti, sid, uid, claims.exp);
       outcome = Outcome::rotated;
@@ -162,17 +155,50 @@ Task<NewSession> AccountService::refresh(Caller& who, const auth::Claims& claims
       outcome = Outcome::reused;
     }
   });
-  if (outcome == Outcome::reused) {
-    metrics_.inc("auth_failures_total", "reason=\"token_reused\"");
-    obs::security_event("auth.token.reuse", who.request_id, who.ip,
-                        {{"user_id", uid}, {"session", sid}}, obs::Level::error);
-    throw ApiError(ErrorCode::token_reused,
-                   "Refresh token reuse detected; the session was revoked");
-  }
-  if (outcome == Outcome::expired) throw ApiError(ErrorCode::token_expired, "Session has expired");
+  if (refused) throw *refused;
+  if (outcome == Outcome::reused) reuse_detected(who, uid, sid);
   if (outcome == Outcome::revoked)
     throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
   co_return NewSession{uid, sid, tokens_.issue(uid, sid, new_jti, now, new_expires)};
+}
+
+Task<std::string> AccountService::refresh_csrf(Caller& who, std::string_view token, int64_t now) {
+  const auth::Claims claims = verify_refresh(token, now);
+  const int64_t uid = subject_id(claims);
+  if (uid == 0) throw ApiError(ErrorCode::unauthorized, "Invalid refresh token");
+  // The session too, so that a browser holding the cookies of a session that ended (they stay
+  // until they expire: logout elsewhere clears none) hears so here, at once.
+  const std::string sid = claims.sid;
+  std::optional<storage::Session> s;
+  co_await db_.run(Access::read, [&](Repository& r) { s = r.find_session(sid); });
+  if (auto refused = refresh_refusal(s, uid, now)) throw *refused;
+  if (s->refresh_jti != claims.jti) {
+    // A spent token is theft here as at refresh: answering it would let whoever holds a copy
+    // find out, without a trace, whether the copy is still good (docs/SECURITY.md).
+    bool revoked = false;
+    co_await db_.run(Access::write, [&](Repository& r) { revoked = r.revoke_session(sid, now); });
+    if (!revoked) throw ApiError(ErrorCode::token_revoked, "Session has been revoked");
+    reuse_detected(who, uid, sid);
+  }
+  co_return claims.csrf;
+}
+
+void AccountService::reuse_detected(const Caller& who, int64_t uid, const std::string& sid) {
+  metrics_.inc("auth_failures_total", "reason=\"token_reused\"");
+  obs::security_event("auth.token.reuse", who.request_id, who.ip,
+                      {{"user_id", uid}, {"session", sid}}, obs::Level::error);
+  throw ApiError(ErrorCode::token_reused, "Refresh token reuse detected; the session was revoked");
+}
+
+std::optional<ApiError> AccountService::refresh_refusal(const std::optional<storage::Session>& s,
+                                                        int64_t uid, int64_t now) const {
+  // Only a live, unexpired session of this very user may be refreshed. (rotate_refresh checks
+  // neither the owner nor the expiry; a deleted user's sessions are gone with the user.)
+  if (!s || s->revoked_at || s->user_id != uid)
+    return ApiError(ErrorCode::token_revoked, "Session has been revoked");
+  if (s->expires_at <= now || session_expiry(s->created_at, now) <= now)
+    return ApiError(ErrorCode::token_expired, "Session has expired");
+  return std::nullopt;
 }
 
 Task<void> AccountService::logout(Caller& who) {
@@ -217,6 +243,10 @@ Task<int64_t> AccountService::change_password(Caller& who, const PasswordChange&
                         {{"user_id", user.id}});
     throw ApiError(ErrorCode::invalid_credentials, "Current password is incorrect");
   }
+  // As vault setup refuses the reverse (SPEC 14): one stolen password must not open both. Only
+  // once the current password was right, so that this is no oracle of the vault password.
+  if (co_await opens_vault(db_, passwords_, user.id, in.new_password))
+    fail_field("new_password", "must differ from the vault password");
   const std::string h = co_await passwords_.hash(in.new_password);
   const std::string sid = who.session().id;
   const int64_t uid = user.id;

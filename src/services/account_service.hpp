@@ -18,6 +18,7 @@
 #include "services/passwords.hpp"
 #include "services/tokens.hpp"
 #include "storage/repository.hpp"
+#include "util/error.hpp"
 #include "util/secret.hpp"
 
 namespace sr::services {
@@ -95,6 +96,12 @@ class AccountService {
   // live session that is not its current one was spent already: the session is revoked and
   // token_reused thrown (a security event). token_expired, token_revoked otherwise.
   Task<NewSession> refresh(Caller& who, const auth::Claims& claims);
+  // The csrf claim of a refresh token, refused as refresh() would refuse it: verify_refresh, then
+  // its session live (the token's user's, not revoked, not expired): 401 unauthorized,
+  // token_expired or token_revoked otherwise; and a token that is no longer the session's current
+  // one is reuse, exactly as at refresh (the session is revoked, token_reused). Otherwise a read
+  // only: nothing is rotated or touched (GET /auth/csrf, docs/api.md).
+  Task<std::string> refresh_csrf(Caller& who, std::string_view token, int64_t now);
 
   Task<void> logout(Caller& who);
   // Revokes every session of the caller; how many.
@@ -104,8 +111,9 @@ class AccountService {
   // Revokes one of the caller's live sessions; not_found for any other id.
   Task<void> revoke_session(Caller& who, const std::string& id);
   // Replaces the password and revokes every other session, in one transaction; how many it
-  // revoked. validation_failed on "new_password", then the route's limit, then
-  // invalid_credentials for a wrong current password.
+  // revoked. validation_failed on "new_password" (policy), then the route's limit, then
+  // invalid_credentials for a wrong current password, then validation_failed on "new_password"
+  // when it opens the user's vault.
   Task<int64_t> change_password(Caller& who, const PasswordChange& in);
   // The route's limit, then the password (invalid_credentials), then the user and all their
   // rows go.
@@ -117,6 +125,11 @@ class AccountService {
 
  private:
   [[noreturn]] void changed_during_signin(const Caller& who, int64_t user_id) const;
+  // A spent refresh token of session sid was presented (the session is revoked already).
+  [[noreturn]] void reuse_detected(const Caller& who, int64_t uid, const std::string& sid);
+  // Why the session of a refresh token of user uid cannot be refreshed at `now`, or nullopt.
+  std::optional<ApiError> refresh_refusal(const std::optional<storage::Session>& s, int64_t uid,
+                                          int64_t now) const;
 
   storage::Storage& db_;
   Passwords& passwords_;

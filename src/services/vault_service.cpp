@@ -21,6 +21,17 @@ vault::Wrapped wrapped_of(const storage::VaultKey& k) {
 
 }  // namespace
 
+Task<bool> opens_vault(storage::Storage& db, Passwords& passwords, int64_t uid,
+                       const SecretString& password) {
+  std::optional<storage::VaultKey> key;
+  co_await db.run(Access::read, [&](Repository& r) { key = r.get_vault_key(uid); });
+  if (!key) co_return false;
+  bool opens = false;
+  co_await passwords.pool().run(
+      [&] { opens = vault::unwrap_data_key(wrapped_of(*key), password, uid).has_value(); });
+  co_return opens;
+}
+
 VaultService::VaultService(storage::Storage& db, Passwords& passwords, obs::Metrics& metrics,
                            const SecretBytes& session_key, VaultOptions opts)
     : db_(db), passwords_(passwords), metrics_(metrics), session_key_(session_key), opts_(opts) {}
@@ -79,6 +90,9 @@ Task<void> VaultService::check_not_account_password(std::string_view field, cons
 Task<void> VaultService::setup(Caller& who, const SecretString& vault_password) {
   const storage::User user = co_await caller_user(db_, who);
   passwords_.check_new("vault_password", vault_password.view(), user.username);
+  // Before any comparison with the account password (SPEC 14): otherwise setup answers guesses
+  // of it, as fast as they come, to whoever holds an access token.
+  co_await who.limit(LimitKey::user);
   const int64_t uid = user.id;
   bool exists = false;
   co_await db_.run(Access::read, [&](Repository& r) { exists = r.get_vault_key(uid).has_value(); });
@@ -98,6 +112,7 @@ Task<void> VaultService::setup(Caller& who, const SecretString& vault_password) 
   k.generation = 1;
   k.created_at = k.updated_at = now_unix();
   k.index_version = vault::kIndexVersion;  // no entries: the empty index is complete
+  // A conditional insert: of concurrent setups exactly one stores its key, the others get 409.
   bool created = false;
   co_await db_.run(Access::write, [&](Repository& r) { created = r.create_vault_key(k); });
   if (!created) throw ApiError(ErrorCode::conflict, "Vault is already set up");

@@ -58,6 +58,11 @@ struct OpenEntry {
   vault::EntryMeta meta;
 };
 
+// Whether `password` opens the vault of user uid (false when there is none): one KDF, on the
+// hash pool.
+Task<bool> opens_vault(storage::Storage& db, Passwords& passwords, int64_t uid,
+                       const SecretString& password);
+
 class VaultService {
  public:
   static constexpr int64_t kMaxEntries = 10000;  // per user (conflict beyond)
@@ -75,7 +80,8 @@ class VaultService {
   Unlocked open(const Caller& who, std::optional<storage::VaultKey> key,
                 std::string_view token) const;
 
-  // validation_failed on "vault_password" (policy; the account password), conflict when set up.
+  // validation_failed on "vault_password" (policy), the route's limit, conflict when set up,
+  // validation_failed when it is the account password. Of concurrent setups exactly one wins.
   Task<void> setup(Caller& who, const SecretString& vault_password);
   // The route's limit, then the key (vault_not_initialized), then the password
   // (invalid_vault_password, counted and logged): a vault session bound to the caller's session.

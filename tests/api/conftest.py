@@ -288,12 +288,17 @@ def unlocked(server, vault_password=VAULT_PW):
     return c
 
 
-@pytest.fixture
-def client(server):
+def signed_in(server):
+    """A new user's client, signed in (cookies, csrf, and the tokens from return_tokens)."""
     c = Client(server)
     c.signup()
     c.signin()
     return c
+
+
+@pytest.fixture
+def client(server):
+    return signed_in(server)
 
 
 def assert_error(r, status, code):

@@ -143,8 +143,9 @@ def test_sessions_revoke_and_being_revoked(ui):
     ui.d.find_element(By.LINK_TEXT, "Sessions").click()
     ui.heading("Sign in")
     assert "Your session was ended" in ui.text()
-    # The dead session's CSRF cookies are gone, so a reload goes straight to the form.
-    assert not [c for c in ui.cookies() if c.startswith("csrf_")]
+    # The dead session's CSRF cookie and the interface's session hint are gone, so a reload goes
+    # straight to the form.
+    assert not [c for c in ui.cookies() if c.startswith("csrf_") or c == "strongroom_ui_session"]
     ui.open("/")
     ui.heading("Sign in")
 

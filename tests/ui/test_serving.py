@@ -5,6 +5,7 @@ import hashlib
 import os
 
 import requests
+from selenium.webdriver.common.by import By
 
 from conftest import STRONG, WEB, Client, api, start_server
 
@@ -128,17 +129,40 @@ def test_ui_false_serves_only_the_api():
         s.cleanup()
 
 
-def test_refresh_csrf_cookie_is_readable_by_the_pages(server):
-    """The interface's pages (under /ui/) must read the refresh token's CSRF cookie to refresh by
-    cookie, so it has Path / (docs/ui.md), while the refresh token keeps Path /auth."""
-    c = Client(server)
-    c.signup()
-    r = c.s.post(server.url + "/auth/signin", json={"username": c.username, "password": STRONG}, timeout=10)
-    assert r.status_code == 200
-    lines = {v.split("=", 1)[0]: v for k, v in r.raw.headers.items() if k.lower() == "set-cookie"}
-    csrf = lines["csrf_refresh_token"]
-    assert "; Path=/;" in csrf and "HttpOnly" not in csrf and "Max-Age=0" not in csrf
-    assert "; Path=/auth;" in lines["refresh_token_cookie"] and "HttpOnly" in lines["refresh_token_cookie"]
-    value = csrf.split(";")[0].split("=", 1)[1]
-    r = c.s.post(server.url + "/auth/refresh", headers={"X-CSRF-TOKEN": value}, timeout=10)
-    assert r.status_code == 200, r.text
+def test_the_pages_get_the_refresh_csrf_value_from_get_auth_csrf(ui):
+    """The refresh token's CSRF cookie keeps Path /auth (SPEC 4), so no page under /ui/ can read it:
+    the interface asks GET /auth/csrf for its value before POST /auth/refresh (docs/ui.md)."""
+    s = start_server()
+    try:
+        ui.use(s)
+        ui.sign_up()
+        seen = ui.d.execute_script("return document.cookie")
+        assert "csrf_access_token" in seen and "csrf_refresh_token" not in seen
+        jar = {c["name"]: c for c in ui.d.execute_cdp_cmd(
+            "Network.getCookies", {"urls": [s.url + "/auth/refresh"]})["cookies"]}
+        assert jar["csrf_refresh_token"]["path"] == "/auth" and not jar["csrf_refresh_token"]["httpOnly"]
+        assert jar["refresh_token_cookie"]["path"] == "/auth" and jar["refresh_token_cookie"]["httpOnly"]
+        got = ui.d.execute_async_script(
+            "const done = arguments[0];"
+            "fetch('/auth/csrf', {credentials: 'same-origin'}).then(r => r.json()).then(done, e => done(String(e)));")
+        assert got == {"csrf_token": jar["csrf_refresh_token"]["value"]}
+
+        # The access token gone (as after 15 minutes): the next page refreshes, asking /auth/csrf first.
+        def routes():
+            return [(e["route"], e["status"]) for e in s.log_events()
+                    if e.get("event") == "access" and e.get("route") in ("/auth/csrf", "/auth/refresh")]
+        api.wait_until(lambda: len(routes()) == 1, "the access line of the page's own GET /auth/csrf")
+        before = len(routes())
+        for name in ("access_token_cookie", "csrf_access_token"):
+            ui.d.execute_cdp_cmd("Network.deleteCookies", {"name": name, "url": s.url + "/"})
+        ui.d.find_element(By.LINK_TEXT, "Profile").click()
+        ui.heading("Profile")
+        ui.wait_text("Member since")
+        api.wait_until(lambda: len(routes()) >= before + 2, "the refresh's access lines")
+        assert routes()[before:] == [("/auth/csrf", 200), ("/auth/refresh", 200)]
+        after = {c["name"]: c["value"] for c in ui.d.execute_cdp_cmd(
+            "Network.getCookies", {"urls": [s.url + "/auth/refresh"]})["cookies"]}
+        assert after["csrf_refresh_token"] != jar["csrf_refresh_token"]["value"], "rotated"
+    finally:
+        ui.blank()
+        s.cleanup()

@@ -43,6 +43,29 @@ TEST(ClientIp, PeerUnlessTrustedProxy) {
   EXPECT_EQ(client_ip("8.8.8.8", "1.2.3.4", proxies), "8.8.8.8");
 }
 
+TEST(Cookies, ACredentialNameTwiceIsSeen) {
+  for (bool secure : {false, true}) {
+    const auto names = CookieNames::for_secure(secure);
+    for (const std::string* n :
+         {&names.access, &names.refresh, &names.csrf_access, &names.csrf_refresh, &names.vault}) {
+      EXPECT_FALSE(names.repeated_in(*n + "=a; other=1")) << *n;
+      EXPECT_TRUE(names.repeated_in(*n + "=a; " + *n + "=b")) << *n;
+      EXPECT_TRUE(names.repeated_in(*n + "=a; x=1;" + *n + "=a")) << *n << ": even the same value";
+      EXPECT_TRUE(names.repeated_in("x=1;\t" + *n + "=;  " + *n + " = b"))
+          << *n << ": empty, spaced";
+    }
+  }
+  const auto plain = CookieNames::for_secure(false);
+  EXPECT_FALSE(plain.repeated_in(""));
+  EXPECT_FALSE(plain.repeated_in("theme=a; theme=b")) << "only credential names count";
+  EXPECT_FALSE(plain.repeated_in("access_token_cookie=a; xaccess_token_cookie=b"));
+  EXPECT_FALSE(
+      plain.repeated_in("access_token_cookie=a; refresh_token_cookie=b; "
+                        "csrf_access_token=c; csrf_refresh_token=d; vault_session=e"));
+  EXPECT_FALSE(plain.repeated_in("access_token_cookie=a; Access_Token_Cookie=b"))
+      << "names are case-sensitive (RFC 6265)";
+}
+
 TEST(Cookies, FindAndBuild) {
   EXPECT_EQ(find_cookie("a=1; access_token_cookie=tok; b=2", "access_token_cookie"), "tok");
   EXPECT_EQ(find_cookie("xaccess_token_cookie=no; access_token_cookie=yes", "access_token_cookie"),

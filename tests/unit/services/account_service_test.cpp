@@ -2,6 +2,7 @@
 // re-hash compare-and-swap, the two-step shape), refresh rotation and reuse, sessions, password
 // change, account deletion -- with the limits checked where SPEC 12 puts them.
 #include "services/account_service.hpp"
+#include "services/vault_service.hpp"
 
 #include "service_fixture.hpp"
 
@@ -192,6 +193,84 @@ TEST_P(AccountServiceTest, RefreshRefusesOtherTokensAndChecksItsLimitOnTheSessio
   EXPECT_EQ(session(s.session_id)->refresh_jti, c2.jti) << "nothing rotated past the limit";
 }
 
+TEST_P(AccountServiceTest, RefreshCsrfIsTheRefreshTokensClaimAndChangesNothing) {
+  make_user_with("ada", kPw);
+  const NewSession s = sign_in("ada");
+  const auto before = session(s.session_id);
+  auto who = anonymous();
+  const int64_t now = now_unix();
+  const std::string csrf = run(svc_->refresh_csrf(*who, s.tokens.refresh, now));
+  EXPECT_EQ(csrf, s.tokens.refresh_csrf);
+  EXPECT_NE(csrf, s.tokens.access_csrf);
+  // Asked again and again: the same answer, and the session row as it was (nothing rotated,
+  // spent or touched), so the token still refreshes once, normally.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(run(svc_->refresh_csrf(*who, s.tokens.refresh, now)), csrf);
+  const auto after = session(s.session_id);
+  EXPECT_EQ(after->refresh_jti, before->refresh_jti);
+  EXPECT_EQ(after->last_used_at, before->last_used_at);
+  EXPECT_EQ(after->expires_at, before->expires_at);
+  EXPECT_FALSE(after->revoked_at);
+  const NewSession next =
+      run(svc_->refresh(*who, svc_->verify_refresh(s.tokens.refresh, now_unix())));
+  EXPECT_EQ(run(svc_->refresh_csrf(*who, next.tokens.refresh, now_unix())),
+            next.tokens.refresh_csrf);
+}
+
+TEST_P(AccountServiceTest, RefreshCsrfOfASpentTokenIsReuseAsAtRefresh) {
+  make_user_with("ada", kPw);
+  const NewSession s = sign_in("ada");
+  auto who = anonymous();
+  const NewSession next =
+      run(svc_->refresh(*who, svc_->verify_refresh(s.tokens.refresh, now_unix())));
+  // The rotated-away token: token_reused, and the whole session ends, as a refresh with it would.
+  EXPECT_EQ(code_of([&] { run(svc_->refresh_csrf(*who, s.tokens.refresh, now_unix())); }),
+            ErrorCode::token_reused);
+  EXPECT_TRUE(session(s.session_id)->revoked_at);
+  EXPECT_EQ(code_of([&] { run(svc_->refresh_csrf(*who, next.tokens.refresh, now_unix())); }),
+            ErrorCode::token_revoked);
+  EXPECT_EQ(code_of([&] {
+              run(svc_->refresh(*who, svc_->verify_refresh(next.tokens.refresh, now_unix())));
+            }),
+            ErrorCode::token_revoked);
+}
+
+TEST_P(AccountServiceTest, RefreshCsrfRefusesWhatRefreshRefuses) {
+  const int64_t uid = make_user_with("ada", kPw);
+  const int64_t other = make_user_with("grace", kPw);
+  const NewSession s = sign_in("ada");
+  auto who = anonymous();
+  const int64_t now = now_unix();
+  auto code = [&](const std::string& token, int64_t at) {
+    return code_of([&] { run(svc_->refresh_csrf(*who, token, at)); });
+  };
+  EXPECT_EQ(code(s.tokens.access, now), ErrorCode::unauthorized) << "an access token";
+  EXPECT_EQ(code("", now), ErrorCode::unauthorized);
+  EXPECT_EQ(code("not.a.token", now), ErrorCode::unauthorized);
+  std::string tampered = s.tokens.refresh;
+  char& sig = tampered[tampered.rfind('.') + 1];  // a whole 6 bits of the MAC
+  sig = sig == 'A' ? 'B' : 'A';
+  EXPECT_EQ(code(tampered, now), ErrorCode::unauthorized) << "a bad signature";
+  auth::JwtKeys foreign_keys;
+  foreign_keys.current = SecretBytes::random(32);
+  const Tokens foreign(std::move(foreign_keys), 900);
+  const auto forged = foreign.issue(uid, s.session_id, "jti", now, now + 600);
+  EXPECT_EQ(code(forged.refresh, now), ErrorCode::unauthorized) << "another server's key";
+  // Past its exp (and the 30 s leeway): expired.
+  const auto exp = session(s.session_id)->expires_at;
+  EXPECT_EQ(code(s.tokens.refresh, exp + 31), ErrorCode::token_expired);
+  // Within the leeway the token verifies, but its session is over.
+  EXPECT_EQ(code(s.tokens.refresh, exp + 5), ErrorCode::token_expired);
+  // Signed by us, but naming another user's session, or no user at all.
+  const auto grace_on_ada = tokens_->issue(other, s.session_id, "jti", now, now + 600);
+  EXPECT_EQ(code(grace_on_ada.refresh, now), ErrorCode::token_revoked);
+  const auto nobody = tokens_->issue(0, s.session_id, "jti", now, now + 600);
+  EXPECT_EQ(code(nobody.refresh, now), ErrorCode::unauthorized);
+  EXPECT_FALSE(session(s.session_id)->revoked_at) << "none of these ended the session";
+  // A session that ended: revoked.
+  run(svc_->logout(*caller_on(s)));
+  EXPECT_EQ(code(s.tokens.refresh, now), ErrorCode::token_revoked);
+}
+
 TEST_P(AccountServiceTest, SessionsLogoutAndRevocation) {
   const int64_t uid = make_user_with("ada", kPw);
   const int64_t other_uid = make_user_with("grace", kPw);
@@ -243,6 +322,31 @@ TEST_P(AccountServiceTest, ChangePasswordKeepsTheCurrentSessionOnly) {
                   .ok);
   EXPECT_EQ(who->checked.size(), 2u);
   EXPECT_EQ(code_of([&] { run(svc_->change_password(*who, ok)); }), ErrorCode::rate_limited);
+}
+
+TEST_P(AccountServiceTest, ChangePasswordRefusesThePasswordThatOpensTheVault) {
+  make_user_with("ada", kPw);
+  const NewSession here = sign_in("ada"), there = sign_in("ada");
+  auto who = caller_on(here);
+  const SecretString vault_pw = SecretString::from_view("the vault has its own words");
+  VaultService vaults(*st_, *passwords_, metrics_, SecretBytes::random(32),
+                      VaultOptions{300, 1800});
+  run(vaults.setup(*who, vault_pw));
+
+  // With a wrong current password: 401 first, so this tells nothing about the vault password.
+  PasswordChange guess{SecretString::from_view("not the password"), vault_pw};
+  EXPECT_EQ(code_of([&] { run(svc_->change_password(*who, guess)); }),
+            ErrorCode::invalid_credentials);
+  PasswordChange same{SecretString::from_view(kPw), vault_pw};
+  auto f = fields_of([&] { run(svc_->change_password(*who, same)); });
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].first, "new_password");
+  EXPECT_EQ(f[0].second, "must differ from the vault password");
+  EXPECT_FALSE(session(there.session_id)->revoked_at) << "nothing changed";
+  EXPECT_TRUE(run(svc_->check_signin_password(*who, "ada", SecretString::from_view(kPw))).user_id);
+  PasswordChange other{SecretString::from_view(kPw),
+                       SecretString::from_view("the vault has its own wordS")};
+  EXPECT_EQ(run(svc_->change_password(*who, other)), 1);
 }
 
 TEST_P(AccountServiceTest, DeleteAccountNeedsThePassword) {

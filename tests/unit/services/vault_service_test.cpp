@@ -77,6 +77,34 @@ TEST_P(VaultServiceTest, SetupRefusesTheAccountPasswordAndASecondSetup) {
   EXPECT_EQ(code_of([&] { run(svc_->setup(*who_, pw)); }), ErrorCode::conflict);
 }
 
+TEST_P(VaultServiceTest, SetupIsLimitedBeforeAnyPasswordComparison) {
+  who_->rows = {{LimitKey::user, "sensitive", {2, 3600}}};
+  const SecretString weak = SecretString::from_view("ada");
+  EXPECT_EQ(fields_of([&] { run(svc_->setup(*who_, weak)); }).at(0).first, "vault_password");
+  EXPECT_TRUE(who_->checked.empty()) << "the limit is checked after validation";
+  // Guesses of the account password: each answered, until the limit...
+  const SecretString same = SecretString::from_view(kAccountPw);
+  for (int i = 0; i < 2; ++i)
+    EXPECT_EQ(fields_of([&] { run(svc_->setup(*who_, same)); }).at(0).first, "vault_password");
+  // ...then refused before the comparison: the right guess no longer answers differently.
+  EXPECT_EQ(code_of([&] { run(svc_->setup(*who_, same)); }), ErrorCode::rate_limited);
+  const SecretString pw = SecretString::from_view(kVaultPw);
+  EXPECT_EQ(code_of([&] { run(svc_->setup(*who_, pw)); }), ErrorCode::rate_limited);
+  EXPECT_FALSE(key(uid_));
+  EXPECT_EQ(who_->checked.size(), 4u);
+}
+
+TEST_P(VaultServiceTest, OpensVaultTellsWhetherAPasswordOpensTheVault) {
+  const SecretString pw = SecretString::from_view(kVaultPw);
+  EXPECT_FALSE(run(opens_vault(*st_, *passwords_, uid_, pw))) << "no vault yet";
+  run(svc_->setup(*who_, pw));
+  EXPECT_TRUE(run(opens_vault(*st_, *passwords_, uid_, pw)));
+  const SecretString other = SecretString::from_view("vault password that is lonG");
+  EXPECT_FALSE(run(opens_vault(*st_, *passwords_, uid_, other)));
+  const int64_t grace = make_user_with("grace", kAccountPw);
+  EXPECT_FALSE(run(opens_vault(*st_, *passwords_, grace, pw))) << "another user's vault";
+}
+
 TEST_P(VaultServiceTest, UnlockGivesASessionThatOpensForThisAuthSessionOnly) {
   const SecretString pw = SecretString::from_view(kVaultPw);
   EXPECT_EQ(code_of([&] { run(svc_->unlock(*who_, pw)); }), ErrorCode::vault_not_initialized);

@@ -2,20 +2,27 @@
 // token, and turning every error into words.
 //
 // Credentials live in the server's cookies only. The access and refresh tokens are HttpOnly; the
-// two CSRF cookies are readable by design (double submit) and are read here when needed, never
-// copied anywhere. Nothing goes to localStorage, sessionStorage or a URL.
+// access token's CSRF cookie is readable by design (double submit) and is read here when needed,
+// never copied anywhere. Nothing goes to localStorage, sessionStorage or a URL.
 //
 // Refresh (docs/ui.md): the access cookie and its CSRF cookie share one lifetime, so a missing
 // csrf_access_token means the access token is gone. Then, or on a 401 that a refresh can cure, the
 // tab takes the Web Lock "strongroom-refresh" (one holder per browser, across tabs). Holding it, it
-// reads the refresh CSRF cookie again: if it changed since this tab last looked, another tab has
-// already rotated the tokens and this one simply retries with the new cookies; otherwise it calls
-// POST /auth/refresh. The server treats a second use of a spent refresh token as theft and ends
-// the session, so two tabs must never send the same one: the lock makes sure they do not.
-import {emit} from './bus.js';
+// reads the access CSRF cookie again: if a new one appeared since this tab sent its request, another
+// tab has already rotated the tokens and this one simply retries with the new cookies; otherwise it
+// asks GET /auth/csrf for the refresh token's CSRF value (its cookie has Path /auth, SPEC 4, so no
+// page can read it) and calls POST /auth/refresh with it. The server treats a second use of a spent
+// refresh token as theft and ends the session, so two tabs must never send the same one: the lock
+// makes sure they do not.
+import {emit, on} from './bus.js';
 
 const CSRF_ACCESS = ['__Host-csrf_access_token', 'csrf_access_token'];
-const CSRF_REFRESH = ['__Host-csrf_refresh_token', 'csrf_refresh_token'];
+const CSRF_REFRESH = ['__Secure-csrf_refresh_token', 'csrf_refresh_token'];
+// A hint of this interface's own, not a credential (the server ignores it): a session was started
+// in this browser and not seen to end. The refresh token's cookies cannot tell, as no page can read
+// them, and asking the server on every visit would cost a signed-out visitor a 401 each time.
+const HINT = 'strongroom_ui_session';
+const HINT_DAYS = 30;  // session_max_ttl's default; a hint that outlives its session costs one 401
 const SESSION_CODES = new Set(['unauthorized', 'token_expired', 'token_revoked', 'token_reused']);
 const LOCK = 'strongroom-refresh';
 
@@ -30,25 +37,31 @@ function readCookie(names) {
   return '';
 }
 
-// True when this browser holds a session that may still be alive (no request needed to know).
-export function hasSession() {
-  return Boolean(readCookie(CSRF_ACCESS) || readCookie(CSRF_REFRESH));
+function secure() {
+  return location.protocol === 'https:' ? '; Secure' : '';
 }
 
-// A dead session's CSRF cookies are removed so that the next page load does not try it again (the
-// HttpOnly token cookies are useless without them and expire by themselves).
+// True when this browser holds a session that may still be alive (no request needed to know).
+export function hasSession() {
+  return Boolean(readCookie(CSRF_ACCESS) || readCookie([HINT]));
+}
+
+// A dead session's readable cookies are removed so that the next page load does not try it again
+// (the HttpOnly token cookies are useless without them and expire by themselves).
 function forgetSession() {
-  const secure = location.protocol === 'https:' ? '; Secure' : '';
-  for (const name of [...CSRF_ACCESS, ...CSRF_REFRESH]) {
-    document.cookie = `${name}=; Path=/; Max-Age=0; SameSite=Strict${secure}`;
+  for (const name of [...CSRF_ACCESS, HINT]) {
+    document.cookie = `${name}=; Path=/; Max-Age=0; SameSite=Strict${secure()}`;
+  }
+  for (const name of CSRF_REFRESH) {
+    if (!name.startsWith('__Secure-') || secure()) document.cookie = `${name}=; Path=/auth; Max-Age=0; SameSite=Strict${secure()}`;
   }
 }
 
-// The refresh CSRF cookie used to live at Path /auth (docs/ui.md); one left from then would travel
-// with /auth requests next to the current one.
-for (const old of ['csrf_refresh_token', '__Secure-csrf_refresh_token']) {
-  const secure = old.startsWith('__Secure-') ? '; Secure' : '';
-  if (!secure || location.protocol === 'https:') document.cookie = `${old}=; Path=/auth; Max-Age=0${secure}`;
+// However a session ends (sign out, account deleted, ended by the server), its hint goes with it.
+on('signed-out', () => forgetSession());
+
+function rememberSession() {
+  document.cookie = `${HINT}=1; Path=/; Max-Age=${HINT_DAYS * 86400}; SameSite=Strict${secure()}`;
 }
 
 export class ApiError extends Error {
@@ -109,6 +122,7 @@ function sessionEnded(code) {
 }
 export function sessionStarted() {
   ended = false;
+  rememberSession();
 }
 
 async function send(method, path, body) {
@@ -146,33 +160,44 @@ async function parse(res) {
 let refreshing = null;  // this tab's refresh in flight, shared by its concurrent requests
 let refreshFailure = '';
 
+// A 429, a 5xx or no answer is not the session's fault: the session is kept, and the failure
+// reported as it is.
+async function notTheSession(res) {
+  if (!res || res.status === 429 || res.status >= 500) {
+    throw new ApiError(res ? res.status : 0, res ? await parse(res) : null, res && res.headers);
+  }
+  refreshFailure = ((await parse(res)) || {}).code || 'unauthorized';
+  return false;
+}
+
 // Resolves true when fresh cookies are in place (by this tab or another), false when the session
-// cannot be refreshed (refreshFailure then holds the code). `seen`: the refresh CSRF cookie as it
-// was when the caller's request was sent.
+// cannot be refreshed (refreshFailure then holds the code). `seen`: the access CSRF cookie as it was
+// when the caller's request was sent.
 function refresh(seen) {
   if (refreshing) return refreshing;
   const run = async () => {
-    const current = readCookie(CSRF_REFRESH);
-    if (!current) {
+    if (!hasSession()) {
       refreshFailure = 'token_expired';
       return false;
     }
-    if (current !== seen && readCookie(CSRF_ACCESS)) return true;  // another tab refreshed
+    const current = readCookie(CSRF_ACCESS);
+    if (current && current !== seen) return true;  // another tab refreshed
     // Bounded, since every tab waits for this one: a hung request must not hold the lock.
-    const res = await fetch('/auth/refresh', {
-      method: 'POST',
-      headers: {Accept: 'application/json', 'X-CSRF-TOKEN': current},
+    const ask = (method, headers) => fetch(method === 'GET' ? '/auth/csrf' : '/auth/refresh', {
+      method,
+      headers: {Accept: 'application/json', ...headers},
       credentials: 'same-origin',
       cache: 'no-store',
       signal: AbortSignal.timeout(20000),
     }).catch(() => null);
-    if (res && res.ok) return true;
-    if (!res || res.status === 429 || res.status >= 500) {
-      // Not the session's fault: keep it, and report the failure as it is.
-      throw new ApiError(res ? res.status : 0, res ? await parse(res) : null, res && res.headers);
-    }
-    refreshFailure = ((await parse(res)) || {}).code || 'unauthorized';
-    return false;
+    const res = await ask('GET', {});
+    if (!res || !res.ok) return notTheSession(res);
+    const token = ((await parse(res)) || {}).csrf_token;
+    if (typeof token !== 'string' || !token) throw new ApiError(res.status, null, res.headers);
+    const done = await ask('POST', {'X-CSRF-TOKEN': token});
+    if (!done || !done.ok) return notTheSession(done);
+    rememberSession();
+    return true;
   };
   const locked = navigator.locks ? navigator.locks.request(LOCK, run) : run();
   refreshing = locked.finally(() => {
@@ -196,7 +221,7 @@ export async function api(method, path, body, options = {}) {
       throw new ApiError(401, {code: refreshFailure, error: sessionReason(refreshFailure)});
     }
   }
-  const seen = readCookie(CSRF_REFRESH);
+  const seen = readCookie(CSRF_ACCESS);
   let res = await send(method, path, body);
   let data = res ? await parse(res) : null;
   if (res && res.status === 401 && !anonymous && data && (data.code === 'unauthorized' || data.code === 'token_expired')) {
