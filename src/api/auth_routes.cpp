@@ -7,7 +7,6 @@
 #include "util/utf8.hpp"
 
 namespace sr::api::handlers {
-namespace {
 
 // At most 256 code points of the User-Agent, and only when it is valid single-line UTF-8.
 std::string sane_user_agent(std::string_view ua) {
@@ -37,8 +36,6 @@ http::Response signed_in(Call& call, const services::NewSession& s, std::string_
   return call.respond(200, w.take());
 }
 
-}  // namespace
-
 Task<http::Response> signup(Call& call) {
   const auto& f = call.fields;
   const services::NewAccount in{std::string(*f.str("username")), std::string(*f.str("email")),
@@ -54,6 +51,15 @@ Task<http::Response> signin(Call& call) {
   const services::SigninRequest in{std::string(*f.str("username")), f.secret("password"),
                                    sane_user_agent(call.req.header("User-Agent"))};
   const services::SigninResult r = co_await call.ctx.accounts.signin(call, in);
+  if (!r.mfa_token.empty()) {
+    json::Writer w;
+    w.begin_object()
+        .kv("message", "Second factor required")
+        .kv("mfa_required", true)
+        .kv("mfa_token", r.mfa_token)
+        .end_object();
+    co_return call.respond(200, w.take());
+  }
   co_return signed_in(call, *r.session, "Signed in", f.boolean("return_tokens").value_or(false));
 }
 
@@ -131,7 +137,7 @@ Task<http::Response> change_password(Call& call) {
 }
 
 Task<http::Response> delete_account(Call& call) {
-  const services::AccountDeletion in{call.fields.secret("password")};
+  const services::AccountDeletion in{call.fields.secret("password"), call.fields.secret("code")};
   co_await call.ctx.accounts.delete_account(call, in);
   call.cookies = clearing_cookies(call.ctx);
   co_return call.respond(200, R"({"message":"Account deleted"})");

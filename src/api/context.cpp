@@ -30,7 +30,9 @@ Context::Context(const config::Config& c, storage::Storage& d, auth::HashPool& h
       cookies(CookieNames::for_secure(c.cookie_secure)),
       passwords(hashes, argon2(c), auth::PolicyOptions{c.password_composition_rules}),
       tokens(jwt_keys(c), c.access_ttl),
-      accounts(d, passwords, tokens, m, {c.refresh_ttl, c.session_max_ttl}),
+      // Only twofa's address is taken here; accounts uses it once a request comes.
+      accounts(d, passwords, tokens, m, {c.refresh_ttl, c.session_max_ttl}, &twofa),
+      twofa(d, passwords, accounts, m, c.totp_key),
       vault(d, passwords, m, c.vault_session_key, {c.vault_ttl, c.vault_max_ttl}),
       profile(d),
       routes(route_table(passwords)) {}

@@ -14,6 +14,7 @@
 #include "services/passwords.hpp"
 #include "services/profile_service.hpp"
 #include "services/tokens.hpp"
+#include "services/twofa_service.hpp"
 #include "services/vault_service.hpp"
 #include "storage/repository.hpp"
 
@@ -37,7 +38,8 @@ struct Context {
 
   services::Passwords passwords;
   services::Tokens tokens;
-  services::AccountService accounts;
+  services::AccountService accounts;  // its second factor is twofa (declared below)
+  services::TwoFactorService twofa;
   services::VaultService vault;
   services::ProfileService profile;
 

@@ -2,11 +2,21 @@
 // gate (api/gate.hpp) admitted the request -- its parameter, body and rows are in the Call --
 // and does parse -> service -> respond.
 #pragma once
+#include <string>
+#include <string_view>
+
 #include "api/call.hpp"
 #include "http/types.hpp"
 #include "util/task.hpp"
 
 namespace sr::api::handlers {
+
+// Shared by the signin handlers (auth_routes.cpp, twofa_routes.cpp): the User-Agent made safe to
+// store (at most 256 code points of valid single-line UTF-8, else ""), and a signin's or a
+// refresh's answer -- the session's cookies, and its tokens in the body when asked for.
+std::string sane_user_agent(std::string_view ua);
+http::Response signed_in(Call& call, const services::NewSession& s, std::string_view message,
+                         bool with_tokens);
 
 // /auth (auth_routes.cpp)
 Task<http::Response> signup(Call& call);
@@ -19,6 +29,14 @@ Task<http::Response> list_sessions(Call& call);
 Task<http::Response> delete_session(Call& call);
 Task<http::Response> change_password(Call& call);
 Task<http::Response> delete_account(Call& call);
+
+// /auth/2fa and /auth/signin/2fa (twofa_routes.cpp)
+Task<http::Response> twofa_status(Call& call);
+Task<http::Response> totp_setup(Call& call);
+Task<http::Response> totp_confirm(Call& call);
+Task<http::Response> twofa_disable(Call& call);
+Task<http::Response> recovery_codes(Call& call);
+Task<http::Response> signin_2fa(Call& call);
 
 // /personal (personal_routes.cpp)
 Task<http::Response> me(Call& call);

@@ -52,6 +52,13 @@ json::Schema signup_body(const services::Passwords& pw) {
   };
 }
 
+// A second factor's code: a TOTP code or a recovery code (SPEC 13).
+json::FieldRule code(bool required) {
+  return json::with_check(json::str("code", 1, 64, required), services::code_problem,
+                          "a 6-digit code from the authenticator app, or an unused recovery code "
+                          "(any case, with or without its hyphens)");
+}
+
 json::Schema handbook_body() {
   auto name = json::str("full_name", 0, 100, false);
   auto age = json::integer("age", 13, 120, false);
@@ -153,9 +160,59 @@ std::vector<Route> route_table(const services::Passwords& pw) {
        .path = "/auth/delete-account",
        .gate = Gate::user,
        .summary = "Delete the account and everything it owns",
-       .body = json::Schema{password("password")},
+       .body = json::Schema{password("password"),
+                            described(code(false),
+                                      "the second factor; required while two-step "
+                                      "sign-in is on")},
        .limits = {{"sensitive", LimitKey::user, "delete-account"}},
        .handler = h::delete_account},
+
+      // --- two-step sign-in (SPEC 13)
+      {.method = Method::POST,
+       .path = "/auth/signin/2fa",
+       .gate = Gate::anonymous,
+       .summary = "Finish a signin that answered mfa_required, with a code",
+       .body = json::Schema{described(json::str("mfa_token", 1, 256, true),
+                                      "the mfa_token the signin answered (5 minutes, 5 attempts)"),
+                            code(true), json::boolean("return_tokens", false)},
+       .limits = {{"signin", LimitKey::ip}, {"signin_2fa", LimitKey::account}},
+       .handler = h::signin_2fa},
+      {.method = Method::GET,
+       .path = "/auth/2fa",
+       .gate = Gate::user,
+       .summary = "Whether two-step sign-in is on, and how many recovery codes are left",
+       .handler = h::twofa_status},
+      {.method = Method::POST,
+       .path = "/auth/2fa/totp/setup",
+       .gate = Gate::user,
+       .summary = "Start turning on two-step sign-in: a new TOTP secret, its URI and QR code",
+       .body = json::Schema{password("password")},
+       .limits = {{"sensitive", LimitKey::user, "2fa-setup"}},
+       .handler = h::totp_setup},
+      {.method = Method::POST,
+       .path = "/auth/2fa/totp/confirm",
+       .gate = Gate::user,
+       .summary = "Turn on two-step sign-in with a code of the new secret; every other session "
+                  "ends; the recovery codes are shown once",
+       .body = json::Schema{json::with_check(
+           json::str("code", 1, 64, true), services::totp_code_problem,
+           "the 6-digit code the authenticator app shows", "^[0-9]{6}$")},
+       .limits = {{"sensitive", LimitKey::user, "2fa-confirm"}},
+       .handler = h::totp_confirm},
+      {.method = Method::POST,
+       .path = "/auth/2fa/disable",
+       .gate = Gate::user,
+       .summary = "Turn off two-step sign-in",
+       .body = json::Schema{password("password"), code(true)},
+       .limits = {{"sensitive", LimitKey::user, "2fa-disable"}},
+       .handler = h::twofa_disable},
+      {.method = Method::POST,
+       .path = "/auth/2fa/recovery-codes",
+       .gate = Gate::user,
+       .summary = "A new set of recovery codes; the old set stops working",
+       .body = json::Schema{password("password"), code(true)},
+       .limits = {{"sensitive", LimitKey::user, "2fa-recovery-codes"}},
+       .handler = h::recovery_codes},
 
       // --- personal data (SPEC 5)
       {.method = Method::GET,

@@ -15,8 +15,14 @@ using storage::Access;
 using storage::Repository;
 
 AccountService::AccountService(storage::Storage& db, Passwords& passwords, Tokens& tokens,
-                               obs::Metrics& metrics, AccountOptions opts)
-    : db_(db), passwords_(passwords), tokens_(tokens), metrics_(metrics), opts_(opts) {}
+                               obs::Metrics& metrics, AccountOptions opts,
+                               SecondFactorCheck* second)
+    : db_(db),
+      passwords_(passwords),
+      tokens_(tokens),
+      metrics_(metrics),
+      opts_(opts),
+      second_(second) {}
 
 int64_t AccountService::session_expiry(int64_t created_at, int64_t now) const {
   return std::min(now + opts_.refresh_ttl, created_at + opts_.session_max_ttl);
@@ -44,7 +50,8 @@ Task<int64_t> AccountService::signup(Caller& who, const NewAccount& in) {
 Task<SigninResult> AccountService::signin(Caller& who, const SigninRequest& in) {
   const PasswordChecked checked = co_await check_signin_password(who, in.login, in.password);
   SigninResult out;
-  out.session = co_await start_session(who, checked, in.user_agent);
+  if (second_) out.mfa_token = co_await second_->challenge(who, checked);
+  if (out.mfa_token.empty()) out.session = co_await start_session(who, checked, in.user_agent);
   co_return out;
 }
 
@@ -269,6 +276,7 @@ Task<void> AccountService::delete_account(Caller& who, const AccountDeletion& in
     obs::security_event("auth.delete_account.failure", who.request_id, who.ip, {{"user_id", uid}});
     throw ApiError(ErrorCode::invalid_credentials, "Password is incorrect");
   }
+  if (second_) co_await second_->require(who, uid, in.code);
   co_await db_.run(Access::write, [&](Repository& r) {
     r.revoke_user_sessions(uid, "", now_unix());
     r.delete_user(uid);

@@ -54,10 +54,11 @@ struct NewSession {
   TokenPair tokens;
 };
 
-// What a signin answers. Today always a session; with 2FA on (SPEC 13) the right password will
-// answer a challenge here instead, and no session.
+// What a signin answers: a session, or -- with 2FA on (SPEC 13) -- the mfa_token of the pending
+// second step, and no session.
 struct SigninResult {
   std::optional<NewSession> session;
+  std::string mfa_token;  // non-empty: a second factor is required
 };
 
 struct PasswordChange {
@@ -65,19 +66,36 @@ struct PasswordChange {
 };
 
 struct AccountDeletion {
-  SecretString password;  // SPEC 13 adds the second factor's code
+  SecretString password;
+  SecretString code;  // the second factor (SPEC 13), needed while 2FA is on; empty: none given
+};
+
+// The second factor as the account rules need it (SPEC 13; services::TwoFactorService
+// implements it). Separate so that AccountService does not depend on how codes are checked.
+class SecondFactorCheck {
+ public:
+  // After the right password: with 2FA on, a pending second step bound to `checked` is stored
+  // and its mfa_token returned; "" when 2FA is off (the signin goes on to a session).
+  virtual Task<std::string> challenge(Caller& who, const PasswordChecked& checked) = 0;
+  // With 2FA on, spends `code` (a TOTP code or an unused recovery code) or throws:
+  // validation_failed on "code" when it is empty, invalid_code when it is wrong. Off: nothing.
+  virtual Task<void> require(Caller& who, int64_t user_id, const SecretString& code) = 0;
+
+ protected:
+  ~SecondFactorCheck() = default;
 };
 
 class AccountService {
  public:
+  // second: the second factor of signin and account deletion; nullptr: none (2FA unavailable).
   AccountService(storage::Storage& db, Passwords& passwords, Tokens& tokens, obs::Metrics& metrics,
-                 AccountOptions opts);
+                 AccountOptions opts, SecondFactorCheck* second = nullptr);
 
   // A new account (409 conflict when the username or email is taken); its id. The password must
   // not contain the username (validation_failed on "password"); then the route's limit.
   Task<int64_t> signup(Caller& who, const NewAccount& in);
 
-  // check_signin_password, then start_session.
+  // check_signin_password, then -- with 2FA on -- the second step's challenge, else start_session.
   Task<SigninResult> signin(Caller& who, const SigninRequest& in);
   // The route's limit per IP, the account lookup, the limit per account, the password check --
   // one hash whether or not the account exists -- and the re-hash of a legacy or weaker hash
@@ -115,8 +133,8 @@ class AccountService {
   // invalid_credentials for a wrong current password, then validation_failed on "new_password"
   // when it opens the user's vault.
   Task<int64_t> change_password(Caller& who, const PasswordChange& in);
-  // The route's limit, then the password (invalid_credentials), then the user and all their
-  // rows go.
+  // The route's limit, then the password (invalid_credentials), then with 2FA on the code
+  // (SecondFactorCheck::require), then the user and all their rows go.
   Task<void> delete_account(Caller& who, const AccountDeletion& in);
 
   // The expiry of a session's refresh token issued now: refresh_ttl, never past session_max_ttl
@@ -136,6 +154,7 @@ class AccountService {
   Tokens& tokens_;
   obs::Metrics& metrics_;
   AccountOptions opts_;
+  SecondFactorCheck* second_;
 };
 
 }  // namespace sr::services

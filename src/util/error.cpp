@@ -32,6 +32,8 @@ const char* code_name(ErrorCode c) noexcept {
       return "vault_not_initialized";
     case ErrorCode::invalid_vault_password:
       return "invalid_vault_password";
+    case ErrorCode::invalid_code:
+      return "invalid_code";
     case ErrorCode::not_found:
       return "not_found";
     case ErrorCode::method_not_allowed:
@@ -65,6 +67,7 @@ int code_status(ErrorCode c) noexcept {
     case ErrorCode::token_revoked:
     case ErrorCode::token_reused:
     case ErrorCode::invalid_vault_password:
+    case ErrorCode::invalid_code:
       return 401;
     case ErrorCode::csrf_failed:
     case ErrorCode::forbidden:

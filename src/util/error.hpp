@@ -24,6 +24,7 @@ enum class ErrorCode {
   vault_locked,
   vault_not_initialized,
   invalid_vault_password,
+  invalid_code,  // a wrong, replayed or spent second-factor code (SPEC 13)
   not_found,
   method_not_allowed,
   conflict,

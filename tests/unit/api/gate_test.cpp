@@ -32,6 +32,7 @@ class GateTest : public storage::test::StorageTest {
     cfg_.profile = "test";
     cfg_.jwt_secret = SecretBytes::random(32);
     cfg_.vault_session_key = SecretBytes::random(32);
+    cfg_.totp_key = SecretBytes::random(32);
     cfg_.argon2_memory_kib = 64;
     cfg_.argon2_passes = 1;
     cfg_.rate_limit_scale = 1;
