@@ -11,14 +11,13 @@ import subprocess
 import tempfile
 import time
 
+import importlib.util
 import threading
 import urllib.parse
 import urllib.request
 
 import pytest
 import requests
-
-from openapi_check import Checker
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("STRONGROOM_BIN", os.path.join(ROOT, "build", "strongroom"))
@@ -406,19 +405,25 @@ def in_server_second(second, fn, attempts_left):
 _answers = []
 _answers_lock = threading.Lock()
 _checker = None
-_send = requests.Session.send
 
 
-def _recording_send(self, request, **kw):
-    r = _send(self, request, **kw)
-    if not kw.get("stream"):
-        path = urllib.parse.urlsplit(request.url).path
-        with _answers_lock:
-            _answers.append((request.method, path, r.status_code, r.headers, r.content))
-    return r
+@pytest.fixture(scope="session", autouse=True)
+def record_answers():
+    """Records every answer received through `requests` while this suite runs (only then: other
+    suites load this module for its harness)."""
+    send = requests.Session.send
 
+    def recording_send(self, request, **kw):
+        r = send(self, request, **kw)
+        if not kw.get("stream"):
+            path = urllib.parse.urlsplit(request.url).path
+            with _answers_lock:
+                _answers.append((request.method, path, r.status_code, r.headers, r.content))
+        return r
 
-requests.Session.send = _recording_send
+    requests.Session.send = recording_send
+    yield
+    requests.Session.send = send
 
 
 def openapi_checker():
@@ -426,13 +431,18 @@ def openapi_checker():
     its own, so that no test's rate-limit counters see the request)."""
     global _checker
     if _checker is None:
+        # Loaded by path: other suites load this module by path, without tests/api on sys.path.
+        spec = importlib.util.spec_from_file_location(
+            "openapi_check", os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi_check.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
         s = Server().start()
         try:
             with urllib.request.urlopen(s.url + "/openapi.json", timeout=30) as f:
                 doc = json.load(f)
         finally:
             s.cleanup()
-        _checker = Checker(doc)
+        _checker = module.Checker(doc)
     return _checker
 
 
