@@ -12,7 +12,12 @@ DEB_PACKAGES := build-essential cmake pkg-config \
   python3-nacl python3-argon2 python3-bcrypt wrk procps \
   python3-pyotp oathtool zbar-tools \
   clang libclang-rt-14-dev nginx-light openssl \
-  chromium chromium-driver python3-selenium
+  chromium chromium-driver python3-selenium \
+  python3-jsonschema nodejs
+# npm installs the pinned validator of the API description (tests/openapi). Debian's nodejs needs
+# Debian's npm package; a nodejs package that bundles npm conflicts with it, so it is wanted only
+# when no npm command is there.
+NPM_DEB := npm
 
 .PHONY: all deps build run test unit-test api-test cluster-test ui-test asan-test fuzz fuzz-smoke bench format clean
 
@@ -22,6 +27,7 @@ all: build
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing $(NPM_DEB)"; \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing $$missing"; \
 	  SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \

@@ -42,6 +42,13 @@ if [[ $mode == all || $mode == unit ]]; then
   done
 fi
 if [[ $mode == all || $mode == api ]]; then
+  # The pinned OpenAPI validator (tests/openapi/package-lock.json) that tests/api/test_openapi.py
+  # runs. No network or registry: its tests fail (never skip) and so does this run.
+  echo "=== openapi validator (npm ci)"
+  if ! (cd "$root/tests/openapi" && npm ci --no-audit --no-fund --loglevel=error); then
+    echo "run-tests: npm ci in tests/openapi failed: the OpenAPI document cannot be validated" >&2
+    status=1
+  fi
   echo "=== api (pytest)"
   (cd "$root" && $PY -m pytest tests/api -q -p no:cacheprovider -o cache_dir="$work/.pytest" \
       --junitxml="$work/api.xml") || status=1

@@ -1,5 +1,6 @@
 #include "api/context.hpp"
 
+#include "api/openapi.hpp"
 #include "api/routes.hpp"
 
 namespace sr::api {
@@ -35,6 +36,7 @@ Context::Context(const config::Config& c, storage::Storage& d, auth::HashPool& h
       twofa(d, passwords, accounts, m, c.totp_key),
       vault(d, passwords, m, c.vault_session_key, {c.vault_ttl, c.vault_max_ttl}),
       profile(d),
-      routes(route_table(passwords)) {}
+      routes(route_table(passwords)),
+      openapi(openapi_document(routes, response_shapes(), cookies)) {}
 
 }  // namespace sr::api

@@ -1,6 +1,7 @@
 // What every route needs, built once by the composition root (app/) and passed by reference.
 // No globals: tests and several instances in one process stay possible.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "api/cookies.hpp"
@@ -45,6 +46,8 @@ struct Context {
 
   // Every route (api/routes.cpp); add_routes() registers them with the router.
   std::vector<Route> routes;
+  // The OpenAPI document of routes (api/openapi.hpp), made once here: GET /openapi.json.
+  std::string openapi;
 };
 
 }  // namespace sr::api

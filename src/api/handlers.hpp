@@ -66,4 +66,7 @@ Task<http::Response> healthz(Call& call);
 Task<http::Response> readyz(Call& call);
 Task<http::Response> metrics(Call& call);
 
+// /openapi.json (openapi_route.cpp)
+Task<http::Response> openapi(Call& call);
+
 }  // namespace sr::api::handlers

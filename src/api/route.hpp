@@ -50,6 +50,12 @@ struct RouteLimit {
   std::string_view bucket = {};
 };
 
+// A response shape that several routes share, named in their Route::response ("Link").
+struct NamedShape {
+  std::string_view name;
+  std::string_view shape;
+};
+
 struct Route {
   http::Method method;
   std::string_view path;  // "/social/links/{id}"
@@ -63,8 +69,12 @@ struct Route {
   Reads reads = {};
   std::vector<RouteLimit> limits = {};
   int status = 200;  // the success status
-  // The success body's shape, for the API description (filled in with it); empty: not described.
+  // The success body's shape, for the API description (api/openapi.hpp has the notation, e.g.
+  // "{message: string, user_id: id}"); empty only for a 204.
   std::string_view response = {};
+  // Error statuses the route answers beyond those its gate, parameter, body and limits imply
+  // (api/openapi.cpp lists those), e.g. 409 for a conflict its service reports.
+  std::vector<int> errors = {};
   Task<http::Response> (*handler)(Call&) = nullptr;
 };
 

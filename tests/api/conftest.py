@@ -11,6 +11,11 @@ import subprocess
 import tempfile
 import time
 
+import importlib.util
+import threading
+import urllib.parse
+import urllib.request
+
 import pytest
 import requests
 
@@ -394,3 +399,84 @@ def in_server_second(second, fn, attempts_left):
         return r
     assert attempts_left > 0, f"could not place a request within server second {second}"
     return None
+
+
+# ---- every answer checked against GET /openapi.json (SPEC 19; openapi_check.py)
+#
+# Each answer received through `requests` is recorded (cheaply: timing tests are not slowed), and
+# checked after its test: the status must be declared for the route and the body must match the
+# declared schema. A mismatch fails that test, naming the route. Raw-socket exchanges are not seen.
+
+_answers = []
+_answers_lock = threading.Lock()
+_checker = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def record_answers():
+    """Records every answer received through `requests` while this suite runs (only then: other
+    suites load this module for its harness)."""
+    send = requests.Session.send
+
+    def recording_send(self, request, **kw):
+        r = send(self, request, **kw)
+        if not kw.get("stream"):
+            path = urllib.parse.urlsplit(request.url).path
+            with _answers_lock:
+                _answers.append((request.method, path, r.status_code, r.headers, r.content))
+        return r
+
+    requests.Session.send = recording_send
+    yield
+    requests.Session.send = send
+
+
+def openapi_checker():
+    """The Checker of the document the binary under test serves (fetched once, from a server of
+    its own, so that no test's rate-limit counters see the request)."""
+    global _checker
+    if _checker is None:
+        # Loaded by path: other suites load this module by path, without tests/api on sys.path.
+        spec = importlib.util.spec_from_file_location(
+            "openapi_check", os.path.join(os.path.dirname(os.path.abspath(__file__)), "openapi_check.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        s = Server().start()
+        try:
+            with urllib.request.urlopen(s.url + "/openapi.json", timeout=30) as f:
+                doc = json.load(f)
+        finally:
+            s.cleanup()
+        _checker = module.Checker(doc)
+    return _checker
+
+
+def _answer_problems():
+    with _answers_lock:
+        answers = _answers[:]
+        _answers.clear()
+    if not answers:
+        return []
+    checker = openapi_checker()
+    problems = {}
+    for a in answers:
+        for p in checker.check(*a):
+            problems[p] = problems.get(p, 0) + 1
+    return [p + (f" ({n} times)" if n > 1 else "") for p, n in problems.items()]
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_openapi_document():
+    yield
+    problems = _answer_problems()
+    if problems:
+        pytest.fail("answers that GET /openapi.json does not describe:\n  " + "\n  ".join(problems),
+                    pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Answers received after the last test's teardown (module fixtures).
+    problems = _answer_problems()
+    if problems:
+        print("\nanswers that GET /openapi.json does not describe:\n  " + "\n  ".join(problems))
+        session.exitstatus = 1
