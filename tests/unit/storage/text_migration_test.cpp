@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -70,8 +71,8 @@ class TextMigrationTest : public StorageTest {
       sqlite_exec(db_path_, sql.c_str());
   }
 
-  // What the previous release's migrate() left: schema_migrations and migrations 1 and 2.
-  void make_v2_database() {
+  // What an older build's migrate() left: schema_migrations and the given migrations.
+  void make_old_database(const std::vector<int>& versions) {
     st_->close();
     st_.reset();
     if (pg()) {
@@ -84,7 +85,7 @@ class TextMigrationTest : public StorageTest {
               : "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER "
                 "NOT NULL)");
     for (const auto& m : pg() ? migrations::postgresql() : migrations::sqlite()) {
-      if (m.version > 2) break;
+      if (std::find(versions.begin(), versions.end(), m.version) == versions.end()) continue;
       exec(m.sql);
       exec("INSERT INTO schema_migrations (version, applied_at) VALUES (" +
            std::to_string(m.version) + ", 0)");
@@ -119,79 +120,83 @@ class TextMigrationTest : public StorageTest {
          blob(kChunk) + ")");
   }
 
+  // Every row insert_old_rows() wrote comes back through the repository, byte for byte; the
+  // lookups and unique keys work.
+  void expect_old_rows_read_back() {
+    auto u = r([&](Repository& r) { return r.find_user_by_login(kNorm); });
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->username, kName);
+    EXPECT_EQ(u->email, kEmail);
+    EXPECT_EQ(u->password_hash, kHash);
+    EXPECT_EQ(u->created_at, 100);
+    const int64_t uid = u->id;
+    EXPECT_EQ(r([&](Repository& r) { return r.find_user_by_login(kEmail); })->id, uid);
+    EXPECT_FALSE(r([&](Repository& r) { return r.find_user_by_login("zoe ñandú"); }));
+
+    ReadBatch b;
+    b.want = {.session = kSid,
+              .user_id = uid,
+              .user = true,
+              .handbook = true,
+              .links = true,
+              .vault_key = true,
+              .vault_entries = true,
+              .vault_index = true};
+    r([&](Repository& r) { r.read_batch(b); });
+    ASSERT_TRUE(b.session && b.user && b.handbook && b.vault_key);
+    EXPECT_EQ(b.session->id, kSid);
+    EXPECT_EQ(b.session->user_id, uid);
+    EXPECT_EQ(b.session->refresh_jti, kJti);
+    EXPECT_EQ(b.session->user_agent, kAgent);
+    EXPECT_EQ(b.session->ip, kIp);
+    EXPECT_EQ(b.session->vault_epoch, 2);
+    EXPECT_FALSE(b.session->revoked_at);
+    EXPECT_EQ(b.user->username, kName);
+    EXPECT_EQ(b.handbook->full_name, kFullName);
+    EXPECT_EQ(b.handbook->age, 42);
+    EXPECT_EQ(b.handbook->phone, kPhone);
+    EXPECT_FALSE(b.handbook->address);
+    EXPECT_EQ(b.handbook->bio, kBio);
+    ASSERT_EQ(b.links.size(), 1u);
+    EXPECT_EQ(b.links[0].platform, kPlatform);
+    EXPECT_EQ(b.links[0].url, kUrl);
+    EXPECT_EQ(b.vault_key->kdf_salt, kSalt);
+    EXPECT_EQ(b.vault_key->wrapped_key, kWrapped);
+    EXPECT_EQ(b.vault_key->generation, 3);
+    EXPECT_EQ(b.vault_key->index_version, 1);
+    ASSERT_EQ(b.vault_entries.size(), 1u);
+    EXPECT_EQ(b.vault_entries[0].ciphertext, kCipher);
+    ASSERT_EQ(b.vault_index.size(), 1u);
+    EXPECT_EQ(b.vault_index[0].ciphertext, kChunk);
+    auto s = r([&](Repository& r) { return r.find_session(kSid); });
+    EXPECT_TRUE(s && s->user_agent == kAgent);
+    EXPECT_TRUE(r([&](Repository& r) { return r.is_token_blocked(kSpent); }));
+    EXPECT_FALSE(r([&](Repository& r) { return r.is_token_blocked(kJti); }));
+
+    // Writes go on against the converted columns, and their unique keys still hold.
+    EXPECT_THROW(w([&](Repository& r) { r.create_user("Other", kNorm, "o@x", "h", 1); }),
+                 sr::ConflictError);
+    EXPECT_THROW(w([&](Repository& r) { r.create_user("Other", "other", kEmail, "h", 1); }),
+                 sr::ConflictError);
+    EXPECT_TRUE(w([&](Repository& r) { return r.rotate_refresh(kSid, kJti, "jti-ø", 99999, 12); }));
+    EXPECT_EQ(r([&](Repository& r) { return r.find_session(kSid); })->refresh_jti, "jti-ø");
+    int64_t other = w([](Repository& r) { return r.create_user("Ærø", "ærø", "ærø@x", "h", 2); });
+    EXPECT_EQ(r([](Repository& r) { return r.find_user_by_login("ærø"); })->id, other);
+  }
+
   int latest() const {
     return (pg() ? migrations::postgresql() : migrations::sqlite()).back().version;
   }
 };
 
 TEST_P(TextMigrationTest, UpgradeKeepsEveryRowAndEveryLookup) {
-  make_v2_database();
+  make_old_database({1, 2});
   insert_old_rows();
   st_ = open();
   ASSERT_EQ(st_->schema_version(), 2);
   st_->migrate();
   EXPECT_EQ(st_->schema_version(), latest());
-
-  auto u = r([&](Repository& r) { return r.find_user_by_login(kNorm); });
-  ASSERT_TRUE(u);
-  EXPECT_EQ(u->username, kName);
-  EXPECT_EQ(u->email, kEmail);
-  EXPECT_EQ(u->password_hash, kHash);
-  EXPECT_EQ(u->created_at, 100);
-  const int64_t uid = u->id;
-  EXPECT_EQ(r([&](Repository& r) { return r.find_user_by_login(kEmail); })->id, uid);
-  EXPECT_FALSE(r([&](Repository& r) { return r.find_user_by_login("zoe ñandú"); }));
-
-  ReadBatch b;
-  b.want = {.session = kSid,
-            .user_id = uid,
-            .user = true,
-            .handbook = true,
-            .links = true,
-            .vault_key = true,
-            .vault_entries = true,
-            .vault_index = true};
-  r([&](Repository& r) { r.read_batch(b); });
-  ASSERT_TRUE(b.session && b.user && b.handbook && b.vault_key);
-  EXPECT_EQ(b.session->id, kSid);
-  EXPECT_EQ(b.session->user_id, uid);
-  EXPECT_EQ(b.session->refresh_jti, kJti);
-  EXPECT_EQ(b.session->user_agent, kAgent);
-  EXPECT_EQ(b.session->ip, kIp);
-  EXPECT_EQ(b.session->vault_epoch, 2);
-  EXPECT_FALSE(b.session->revoked_at);
-  EXPECT_EQ(b.user->username, kName);
-  EXPECT_EQ(b.handbook->full_name, kFullName);
-  EXPECT_EQ(b.handbook->age, 42);
-  EXPECT_EQ(b.handbook->phone, kPhone);
-  EXPECT_FALSE(b.handbook->address);
-  EXPECT_EQ(b.handbook->bio, kBio);
-  ASSERT_EQ(b.links.size(), 1u);
-  EXPECT_EQ(b.links[0].platform, kPlatform);
-  EXPECT_EQ(b.links[0].url, kUrl);
-  EXPECT_EQ(b.vault_key->kdf_salt, kSalt);
-  EXPECT_EQ(b.vault_key->wrapped_key, kWrapped);
-  EXPECT_EQ(b.vault_key->generation, 3);
-  EXPECT_EQ(b.vault_key->index_version, 1);
-  ASSERT_EQ(b.vault_entries.size(), 1u);
-  EXPECT_EQ(b.vault_entries[0].ciphertext, kCipher);
-  ASSERT_EQ(b.vault_index.size(), 1u);
-  EXPECT_EQ(b.vault_index[0].ciphertext, kChunk);
-  auto s = r([&](Repository& r) { return r.find_session(kSid); });
-  ASSERT_TRUE(s);
-  EXPECT_EQ(s->user_agent, kAgent);
-  EXPECT_TRUE(r([&](Repository& r) { return r.is_token_blocked(kSpent); }));
-  EXPECT_FALSE(r([&](Repository& r) { return r.is_token_blocked(kJti); }));
-
-  // Writes go on against the converted columns, and their unique keys still hold.
-  EXPECT_THROW(w([&](Repository& r) { r.create_user("Other", kNorm, "o@x", "h", 1); }),
-               sr::ConflictError);
-  EXPECT_THROW(w([&](Repository& r) { r.create_user("Other", "other", kEmail, "h", 1); }),
-               sr::ConflictError);
-  EXPECT_TRUE(w([&](Repository& r) { return r.rotate_refresh(kSid, kJti, "jti-ø", 99999, 12); }));
-  EXPECT_EQ(r([&](Repository& r) { return r.find_session(kSid); })->refresh_jti, "jti-ø");
-  int64_t other = w([](Repository& r) { return r.create_user("Ærø", "ærø", "ærø@x", "h", 2); });
-  EXPECT_EQ(r([](Repository& r) { return r.find_user_by_login("ærø"); })->id, other);
+  expect_old_rows_read_back();
 
   if (!pg()) return;
   // The columns have the types SPEC 19 asks for: text as TEXT, blobs as BYTEA.
@@ -209,7 +214,9 @@ TEST_P(TextMigrationTest, UpgradeKeepsEveryRowAndEveryLookup) {
             "token_blocklist.session_id users.email users.password_hash users.username "
             "users.username_norm ");
   EXPECT_EQ(bytea_cols,
-            "vault.ciphertext vault_index.ciphertext vault_keys.kdf_salt vault_keys.wrapped_key ");
+            "mfa_challenges.password_binding mfa_challenges.token_hash recovery_codes.code_hash "
+            "user_totp.pending user_totp.secret vault.ciphertext vault_index.ciphertext "
+            "vault_keys.kdf_salt vault_keys.wrapped_key ");
 
   // The lookups the repository prepares take text parameters and run on their indexes: the
   // statements as the storage's own connection prepared them, planned again here with sequential
@@ -252,12 +259,33 @@ TEST_P(TextMigrationTest, UpgradeKeepsEveryRowAndEveryLookup) {
   EXPECT_EQ(blocked.find("Seq Scan"), std::string::npos) << blocked;
 }
 
+// A database migrated by a build that had migration 4 (two-step sign-in) but not yet 3 (main
+// between the two): migrate() applies every version the database lacks, 3 included, not only
+// those above its highest.
+TEST_P(TextMigrationTest, UpgradeOfADatabaseThatHasFourButNotThree) {
+  make_old_database({1, 2, 4});
+  insert_old_rows();
+  st_ = open();
+  ASSERT_EQ(st_->schema_version(), 4);
+  st_->migrate();
+  expect_old_rows_read_back();
+  if (!pg()) return;
+  RawPg raw(url_);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw.scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM "
+                       "schema_migrations"),
+            "1,2,3,4");
+  EXPECT_EQ(raw.scalar("SELECT data_type FROM information_schema.columns WHERE table_name = "
+                       "'users' AND column_name = 'username_norm'"),
+            "text");
+}
+
 // A value the old BYTEA columns held that is not UTF-8 (possible only by writing the database
 // around strongroom): the migration stops, says which column and which rows, shows none of the
 // bytes, and changes nothing; once the value is corrected the migration goes through.
 TEST_P(TextMigrationTest, PgNonUtf8ValueStopsTheMigrationAndChangesNothing) {
   if (!pg()) GTEST_SKIP() << "SQLite's migration 3 converts nothing";
-  make_v2_database();
+  make_old_database({1, 2});
   insert_old_rows();
   const std::string latin1 = "Zo\xeb secret-ish";  // ISO 8859-1, not UTF-8
   exec("INSERT INTO users (username, username_norm, email, password_hash, created_at) VALUES (" +
