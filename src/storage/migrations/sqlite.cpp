@@ -96,6 +96,10 @@ CREATE TABLE vault_index (
 );
 )sql";
 
+// PostgreSQL's migration 3 turns its BYTEA text columns into TEXT; SQLite's were TEXT from the
+// start. The version exists in both dialects so that one number means one schema.
+constexpr const char* kV3 = "-- nothing to change: text columns are TEXT already";
+
 // Two-step sign-in (SPEC 13). Version 4 on both dialects (3 is reserved for PostgreSQL's text
 // columns, SPEC 19). user_totp: the sealed TOTP secret in use (2FA is on when it is set), the
 // sealed secret of a setup not yet confirmed, and the replay guard's last spent step.
@@ -134,6 +138,7 @@ CREATE INDEX mfa_challenges_by_expiry ON mfa_challenges(expires_at);
 constexpr Migration kAll[] = {
     {1, "initial schema", kV1},
     {2, "vault list index", kV2},
+    {3, "text columns as text", kV3},
     {4, "two-step sign-in", kV4},
 };
 

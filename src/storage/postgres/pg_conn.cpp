@@ -61,13 +61,14 @@ Params& Params::b(const std::string& bytes) {
 }
 
 Params& Params::t(const std::string& text) {
+  if (text.size() > 0x7fffffffu) throw std::length_error("postgresql: parameter too large");
   add(kText, text.data(), text.size());
   return *this;
 }
 
-Params& Params::ob(const std::optional<std::string>& v) {
-  if (v) return b(*v);
-  add(kBytea, nullptr, 0);
+Params& Params::ot(const std::optional<std::string>& v) {
+  if (v) return t(*v);
+  add(kText, nullptr, 0);
   return *this;
 }
 
@@ -139,10 +140,12 @@ void Conn::lost(const char* what) {
 void Conn::connect() {
   reset();
   auto until = Clock::now() + std::chrono::milliseconds(opts_.connect_timeout_ms);
-  // Our defaults first; anything the URL says wins (expand_dbname parses the URL in place).
+  // Our defaults first; anything the URL says wins (expand_dbname parses the URL in place), except
+  // the client encoding: every string we send and read is UTF-8, so it comes after the URL.
   std::string timeout_s = std::to_string(std::max(1, (opts_.connect_timeout_ms + 999) / 1000));
-  const char* keys[] = {"connect_timeout", "application_name", "dbname", nullptr};
-  const char* vals[] = {timeout_s.c_str(), "strongroom", opts_.conninfo.c_str(), nullptr};
+  const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
+                        nullptr};
+  const char* vals[] = {timeout_s.c_str(), "strongroom", opts_.conninfo.c_str(), "UTF8", nullptr};
   c_ = PQconnectStartParams(keys, vals, 1);
   if (!c_) throw sr::UnavailableError("postgresql: out of memory");
   if (PQstatus(c_) == CONNECTION_BAD) lost("cannot connect");

@@ -1,7 +1,8 @@
 // One libpq connection, driven in non-blocking mode with poll() and a deadline, so that neither a
 // dead server nor a black-holed network can hang a worker: connecting is bounded by the connect
 // timeout, every statement by statement_timeout (server side) plus a client-side margin.
-// Parameters and results use the binary format: int8 as 8 big-endian bytes, bytea as raw bytes.
+// Parameters and results use the binary format: int8 as 8 big-endian bytes, bytea as raw bytes,
+// text as its UTF-8 bytes (the connection's client_encoding is always UTF8).
 #pragma once
 #include <libpq-fe.h>
 
@@ -25,8 +26,9 @@ class Params {
 
   Params& i(int64_t v);
   Params& b(const std::string& bytes);  // bytea (binary-safe)
-  Params& t(const std::string& text);   // text (for set_config and the like)
-  Params& ob(const std::optional<std::string>& v);
+  // text: the server refuses a NUL byte or invalid UTF-8 in it (a std::runtime_error, 22021)
+  Params& t(const std::string& text);
+  Params& ot(const std::optional<std::string>& v);
   Params& oi(const std::optional<int64_t>& v);
 
   int size() const { return static_cast<int>(values_.size()); }
@@ -49,8 +51,8 @@ class Result {
   explicit Result(PGresult* r) : r_(r, &PQclear) {}
   int rows() const { return PQntuples(r_.get()); }
   bool is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col); }
-  int64_t i64(int row, int col) const;  // int2/int4/int8 binary
-  std::string bytes(int row, int col) const;
+  int64_t i64(int row, int col) const;        // int2/int4/int8 binary
+  std::string bytes(int row, int col) const;  // bytea or text: the value's bytes
   std::optional<int64_t> opt_i64(int row, int col) const;
   std::optional<std::string> opt_bytes(int row, int col) const;
   int64_t affected() const;                     // PQcmdTuples

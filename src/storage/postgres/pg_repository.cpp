@@ -4,6 +4,7 @@
 
 #include "storage/detail/vault_index.hpp"
 #include "util/error.hpp"
+#include "util/utf8.hpp"
 
 namespace sr::storage::postgres {
 
@@ -120,6 +121,13 @@ std::vector<T> all_rows(const Result& r, F read) {
   return out;
 }
 
+// PostgreSQL's TEXT cannot hold a NUL byte or invalid UTF-8, so no stored key is such a string: a
+// lookup by one finds nothing, without sending the server a parameter it would refuse. (Writes
+// of such text fail loudly instead: the API never makes them.)
+bool storable(const std::string& s) {
+  return s.find('\0') == std::string::npos && sr::utf8_length(s).has_value();
+}
+
 // A missing user (the lock found no row) is the same outcome as the foreign-key violation the
 // insert would raise.
 [[noreturn]] void no_such_user() {
@@ -134,8 +142,9 @@ void PgRepository::read_batch(ReadBatch& b) {
   // methods. The statements run in one implicit transaction, each with its own snapshot (READ
   // COMMITTED), as the single methods would one after the other.
   const auto& w = b.want;
+  const bool session = !w.session.empty() && storable(w.session);
   Batch q;
-  if (!w.session.empty()) q.add(kFindSession).b(w.session);
+  if (session) q.add(kFindSession).t(w.session);
   if (w.user) q.add(kFindUser).i(w.user_id);
   if (w.handbook) q.add(kGetHandbook).i(w.user_id);
   if (w.links) q.add(kListLinks).i(w.user_id);
@@ -146,7 +155,7 @@ void PgRepository::read_batch(ReadBatch& b) {
   if (q.empty()) return;
   auto r = c_.pipeline(q);
   std::size_t i = 0;  // the results come back in the order the statements were added
-  if (!w.session.empty()) b.session = first_row<Session>(r[i++], read_session);
+  if (session) b.session = first_row<Session>(r[i++], read_session);
   if (w.user) b.user = first_row<User>(r[i++], read_user);
   if (w.handbook) b.handbook = first_row<Handbook>(r[i++], read_handbook);
   if (w.links) b.links = all_rows<SocialLink>(r[i++], read_link);
@@ -166,15 +175,16 @@ int64_t PgRepository::create_user(const std::string& username, const std::string
   auto r = c_.exec(
       "INSERT INTO users (username, username_norm, email, password_hash, created_at) "
       "VALUES ($1, $2, $3, $4, $5) RETURNING id",
-      Params().b(username).b(username_norm).b(email).b(password_hash).i(now));
+      Params().t(username).t(username_norm).t(email).t(password_hash).i(now));
   return r.i64(0, 0);
 }
 
 std::optional<User> PgRepository::find_user_by_login(const std::string& login_lower) {
+  if (!storable(login_lower)) return std::nullopt;
   auto r = c_.exec("SELECT " USER_COLS
                    " FROM users WHERE username_norm = $1 OR email = $1 "
                    "ORDER BY (username_norm = $1) DESC LIMIT 1",
-                   Params().b(login_lower));
+                   Params().t(login_lower));
   if (r.rows() == 0) return std::nullopt;
   return read_user(r, 0);
 }
@@ -186,7 +196,7 @@ std::optional<User> PgRepository::find_user(int64_t id) {
 bool PgRepository::update_password_hash(int64_t user_id, const std::string& expected_hash,
                                         const std::string& hash) {
   return c_.exec("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
-                 Params().b(hash).i(user_id).b(expected_hash))
+                 Params().t(hash).i(user_id).t(expected_hash))
              .affected() > 0;
 }
 
@@ -198,8 +208,8 @@ int64_t PgRepository::change_password(int64_t user_id, const std::string& hash,
   // a session that was created before it is seen (and revoked) by the revocation after it.
   Batch b;
   b.add(kBegin);
-  b.add("UPDATE users SET password_hash = $1 WHERE id = $2").b(hash).i(user_id);
-  b.add(kRevokeUserSessions).i(now).i(user_id).b(keep_sid);
+  b.add("UPDATE users SET password_hash = $1 WHERE id = $2").t(hash).i(user_id);
+  b.add(kRevokeUserSessions).i(now).i(user_id).t(keep_sid);
   b.add(kCommit);
   auto r = c_.pipeline(b);
   return r[2].affected();
@@ -211,15 +221,15 @@ bool PgRepository::delete_user(int64_t user_id) {
 
 bool PgRepository::create_session(const Session& s, const std::string* verified_hash) {
   Params p;
-  p.b(s.id)
+  p.t(s.id)
       .i(s.user_id)
-      .b(s.refresh_jti)
+      .t(s.refresh_jti)
       .i(s.created_at)
       .i(s.last_used_at)
       .i(s.expires_at)
       .oi(s.revoked_at)
-      .b(s.user_agent)
-      .b(s.ip)
+      .t(s.user_agent)
+      .t(s.ip)
       .i(s.vault_epoch);
   if (!verified_hash) {
     return c_.exec("INSERT INTO sessions (" SESSION_COLS
@@ -229,7 +239,7 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
   }
   // FOR SHARE: a password change holding the user row makes this wait and then see the new hash
   // (no row); one that comes after waits for this insert and then revokes the session.
-  p.b(*verified_hash);
+  p.t(*verified_hash);
   return c_.exec("INSERT INTO sessions (" SESSION_COLS
                  ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS "
                  "(SELECT 1 FROM users WHERE id = $2 AND password_hash = $11 FOR SHARE)",
@@ -238,7 +248,8 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
 }
 
 std::optional<Session> PgRepository::find_session(const std::string& id) {
-  return first_row<Session>(c_.exec(kFindSession, Params().b(id)), read_session);
+  if (!storable(id)) return std::nullopt;
+  return first_row<Session>(c_.exec(kFindSession, Params().t(id)), read_session);
 }
 
 bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old_jti,
@@ -248,24 +259,24 @@ bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old
   return c_.exec(
                "UPDATE sessions SET refresh_jti = $1, expires_at = $2, last_used_at = $3 "
                "WHERE id = $4 AND refresh_jti = $5 AND revoked_at IS NULL",
-               Params().b(new_jti).i(new_expires_at).i(now).b(sid).b(old_jti))
+               Params().t(new_jti).i(new_expires_at).i(now).t(sid).t(old_jti))
              .affected() == 1;
 }
 
 void PgRepository::touch_session(const std::string& sid, int64_t now) {
   c_.exec("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3",
-          Params().i(now).b(sid).i(now - 60));
+          Params().i(now).t(sid).i(now - 60));
 }
 
 bool PgRepository::revoke_session(const std::string& sid, int64_t now) {
   return c_.exec("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-                 Params().i(now).b(sid))
+                 Params().i(now).t(sid))
              .affected() > 0;
 }
 
 int64_t PgRepository::revoke_user_sessions(int64_t user_id, const std::string& except_sid,
                                            int64_t now) {
-  return c_.exec(kRevokeUserSessions, Params().i(now).i(user_id).b(except_sid)).affected();
+  return c_.exec(kRevokeUserSessions, Params().i(now).i(user_id).t(except_sid)).affected();
 }
 
 std::vector<Session> PgRepository::list_active_sessions(int64_t user_id, int64_t now) {
@@ -281,7 +292,7 @@ std::vector<Session> PgRepository::list_active_sessions(int64_t user_id, int64_t
 int64_t PgRepository::bump_vault_epoch(const std::string& sid) {
   auto r = c_.exec(
       "UPDATE sessions SET vault_epoch = vault_epoch + 1 WHERE id = $1 RETURNING vault_epoch",
-      Params().b(sid));
+      Params().t(sid));
   return r.rows() ? r.i64(0, 0) : 0;
 }
 
@@ -290,11 +301,12 @@ void PgRepository::block_token(const std::string& jti, const std::string& sid, i
   c_.exec(
       "INSERT INTO token_blocklist (jti, session_id, user_id, expires_at) "
       "VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
-      Params().b(jti).b(sid).i(user_id).i(expires_at));
+      Params().t(jti).t(sid).i(user_id).i(expires_at));
 }
 
 bool PgRepository::is_token_blocked(const std::string& jti) {
-  return c_.exec("SELECT 1 FROM token_blocklist WHERE jti = $1", Params().b(jti)).rows() > 0;
+  if (!storable(jti)) return false;
+  return c_.exec("SELECT 1 FROM token_blocklist WHERE jti = $1", Params().t(jti)).rows() > 0;
 }
 
 int64_t PgRepository::purge_expired(int64_t now) {
@@ -321,11 +333,11 @@ Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
                    "RETURNING " HANDBOOK_COLS,
                    Params()
                        .i(user_id)
-                       .ob(h.full_name)
+                       .ot(h.full_name)
                        .oi(h.age)
-                       .ob(h.phone)
-                       .ob(h.address)
-                       .ob(h.bio)
+                       .ot(h.phone)
+                       .ot(h.address)
+                       .ot(h.bio)
                        .i(h.updated_at));
   return read_handbook(r, 0);
 }
@@ -349,8 +361,8 @@ std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::str
        "WHERE (SELECT count(*) FROM social_links WHERE user_id = $1) < $5 "
        "RETURNING " LINK_COLS)
       .i(user_id)
-      .b(platform)
-      .b(url)
+      .t(platform)
+      .t(url)
       .i(now)
       .i(cap);
   b.add(kCommit);
@@ -368,7 +380,7 @@ std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
   auto r = c_.exec(
       "UPDATE social_links SET platform = $1, url = $2 "
       "WHERE id = $3 AND user_id = $4 RETURNING " LINK_COLS,
-      Params().b(platform).b(url).i(id).i(user_id));
+      Params().t(platform).t(url).i(id).i(user_id));
   if (r.rows() == 0) return std::nullopt;
   return read_link(r, 0);
 }

@@ -56,27 +56,20 @@ class PgStorage final : public Storage {
   void migrate() override {
     run_sync(Access::write, [](Repository& r) {
       Conn& c = static_cast<PgRepository&>(r).conn();
-      auto all = migrations::postgresql();
-      int latest = all.empty() ? 0 : all.back().version;
       Tx tx(c);
       c.exec("SELECT pg_advisory_xact_lock($1)", Params().i(kMigrationLockKey));
       c.exec_script(
           "CREATE TABLE IF NOT EXISTS schema_migrations ("
           "version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
-      int64_t current =
-          c.exec("SELECT coalesce(max(version), 0)::bigint FROM schema_migrations", Params())
-              .i64(0, 0);
-      if (current > latest)
-        throw std::runtime_error("database schema version " + std::to_string(current) +
-                                 " is newer than this binary supports (" + std::to_string(latest) +
-                                 "); refusing to use it: upgrade strongroom");
-      for (const auto& m : all) {
-        if (m.version <= current) continue;
-        c.exec_script(m.sql);
+      std::vector<int64_t> applied;
+      auto rows = c.exec("SELECT version::bigint FROM schema_migrations", Params());
+      for (int i = 0; i < rows.rows(); ++i) applied.push_back(rows.i64(i, 0));
+      for (const auto* m : migrations::pending(migrations::postgresql(), applied)) {
+        c.exec_script(m->sql);
         c.exec(
             "INSERT INTO schema_migrations (version, applied_at) "
             "VALUES ($1::bigint::integer, extract(epoch FROM now())::bigint)",
-            Params().i(m.version));
+            Params().i(m->version));
       }
       tx.commit();
     });

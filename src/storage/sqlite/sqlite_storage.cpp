@@ -155,27 +155,17 @@ class SqliteStorage final : public Storage {
   void migrate() override {
     run_sync(Access::write, [](Repository& r) {
       Db& db = static_cast<SqliteRepository&>(r).db();
-      auto all = migrations::sqlite();
-      int latest = all.empty() ? 0 : all.back().version;
       Tx tx(db);
       db.exec(
           "CREATE TABLE IF NOT EXISTS schema_migrations ("
           "version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-      int64_t current = 0;
-      {
-        Query q(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
-        q.step();
-        current = q.i64(0);
-      }
-      if (current > latest)
-        throw std::runtime_error("database schema version " + std::to_string(current) +
-                                 " is newer than this binary supports (" + std::to_string(latest) +
-                                 "); refusing to use it: upgrade strongroom");
-      for (const auto& m : all) {
-        if (m.version <= current) continue;
-        db.exec(m.sql);
+      std::vector<int64_t> applied;
+      for (Query q(db, "SELECT version FROM schema_migrations"); q.step();)
+        applied.push_back(q.i64(0));
+      for (const auto* m : migrations::pending(migrations::sqlite(), applied)) {
+        db.exec(m->sql);
         Query q(db, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, unixepoch())");
-        q.bind(int64_t{m.version}).run();
+        q.bind(int64_t{m->version}).run();
       }
       tx.commit();
     });

@@ -209,30 +209,6 @@ TEST_P(StorageTest, CreateSessionWithAVerifiedHashOnlyWhileItIsCurrent) {
   EXPECT_FALSE(r([&](Repository& r) { return r.find_session("gone"); }));
 }
 
-// A second PostgreSQL connection of a test's own, to hold a transaction open.
-struct RawPg {
-  explicit RawPg(const std::string& url) : c(PQconnectdb(url.c_str())) {}
-  ~RawPg() { PQfinish(c); }
-  RawPg(const RawPg&) = delete;
-  RawPg& operator=(const RawPg&) = delete;
-  bool ok() const { return PQstatus(c) == CONNECTION_OK; }
-  bool exec(const std::string& sql) {
-    PGresult* res = PQexec(c, sql.c_str());
-    const auto st = PQresultStatus(res);
-    PQclear(res);
-    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-  }
-  // The first column of the first row ("" when there is none or the query failed).
-  std::string scalar(const std::string& sql) {
-    PGresult* res = PQexec(c, sql.c_str());
-    std::string out;
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) out = PQgetvalue(res, 0, 0);
-    PQclear(res);
-    return out;
-  }
-  PGconn* c;
-};
-
 // Makes a race deterministic: returns once another backend waits for a lock that `holder`'s open
 // transaction holds (PostgreSQL's own pg_blocking_pids says so), or once `done` is set (the
 // racing call did not wait at all: the test's assertions then show what it did). Fails after 10 s.
@@ -258,8 +234,8 @@ TEST_P(StorageTest, CreateSessionRacingAPasswordChangeGetsNoSession) {
   RawPg c(url_);
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(c.exec("BEGIN"));
-  ASSERT_TRUE(c.exec("UPDATE users SET password_hash = 'hash-new'::bytea WHERE id = " +
-                     std::to_string(uid)));
+  ASSERT_TRUE(
+      c.exec("UPDATE users SET password_hash = 'hash-new' WHERE id = " + std::to_string(uid)));
   Session s = make_session(uid, "before");  // unconditional, before the change commits
   s.id = "racing";
   const std::string old_hash = "hash-u";
@@ -292,8 +268,8 @@ TEST_P(StorageTest, PasswordChangeRacingASigninRevokesItsSession) {
   ASSERT_TRUE(c.exec("SELECT 1 FROM users WHERE id = " + id + " FOR SHARE"));
   ASSERT_TRUE(
       c.exec("INSERT INTO sessions (id, user_id, refresh_jti, created_at, last_used_at, "
-             "expires_at, user_agent, ip) VALUES ('racing'::bytea, " +
-             id + ", 'j'::bytea, 1000, 1000, 100000, 'ua'::bytea, 'ip'::bytea)"));
+             "expires_at, user_agent, ip) VALUES ('racing', " +
+             id + ", 'j', 1000, 1000, 100000, 'ua', 'ip')"));
   std::optional<int64_t> revoked;
   std::atomic<bool> done{false};
   std::thread change([&] {

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "storage/repository.hpp"
 
@@ -78,6 +79,46 @@ inline void pg_exec(const std::string& url, const char* sql) {
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
     throw std::runtime_error("test: " + std::string(sql) + ": " + m);
 }
+
+// A PostgreSQL connection of the test's own, outside the storage (races, raw inspection).
+struct RawPg {
+  explicit RawPg(const std::string& url) : c(PQconnectdb(url.c_str())) {}
+  ~RawPg() { PQfinish(c); }
+  RawPg(const RawPg&) = delete;
+  RawPg& operator=(const RawPg&) = delete;
+  bool ok() const { return PQstatus(c) == CONNECTION_OK; }
+  bool exec(const std::string& sql) {
+    PGresult* res = PQexec(c, sql.c_str());
+    const auto st = PQresultStatus(res);
+    PQclear(res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+  }
+  // The first column of the first row ("" when there is none or the query failed).
+  std::string scalar(const std::string& sql) {
+    PGresult* res = PQexec(c, sql.c_str());
+    std::string out;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0) out = PQgetvalue(res, 0, 0);
+    PQclear(res);
+    return out;
+  }
+  // Every row of a query, every value as text ("" for NULL); throws with the server's message.
+  std::vector<std::vector<std::string>> rows(const std::string& sql) {
+    PGresult* res = PQexec(c, sql.c_str());
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      std::string m = PQerrorMessage(c);
+      PQclear(res);
+      throw std::runtime_error("test: " + sql + ": " + m);
+    }
+    std::vector<std::vector<std::string>> out(static_cast<std::size_t>(PQntuples(res)));
+    for (int i = 0; i < PQntuples(res); ++i)
+      for (int j = 0; j < PQnfields(res); ++j)
+        out[static_cast<std::size_t>(i)].emplace_back(
+            PQgetvalue(res, i, j), static_cast<std::size_t>(PQgetlength(res, i, j)));
+    PQclear(res);
+    return out;
+  }
+  PGconn* c;
+};
 
 inline void sqlite_exec(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;

@@ -1,7 +1,12 @@
 // Hostile strings go in and come back byte for byte, and never change the meaning of a query.
+// PostgreSQL keeps text in TEXT columns (SPEC 19), which cannot hold a NUL byte or invalid UTF-8
+// (the API never stores either): there such strings round-trip through the binary columns, are
+// refused loudly by the text ones (nothing stored), and find nothing when looked up.
 #include <gtest/gtest.h>
 
 #include "fixture.hpp"
+#include "util/error.hpp"
+#include "util/utf8.hpp"
 
 namespace sr::storage::test {
 namespace {
@@ -18,9 +23,82 @@ std::vector<std::string> hostile_strings() {
       "\xff\xfe\x80\xc3\x28 invalid utf-8 \xed\xa0\x80",
       "emoji \xf0\x9f\x94\x92 and \xe2\x80\xae rtl",
       "%s%n%x \\x00 \\\\ $1 ? :name",
-      std::string(1 << 20, 'A') + "\x01\xff'",  // 1 MiB and a bit
+      std::string(1 << 20, 'A') + "\x01\xff'",              // 1 MiB and a bit
+      std::string(1 << 20, 'A') + "\xc3\xa9\xe2\x82\xac'",  // 1 MiB of text, and "é€"
       "",
   };
+}
+
+bool is_text(const std::string& s) {
+  return s.find('\0') == std::string::npos && sr::utf8_length(s).has_value();
+}
+
+// A write of `s` into a text column on PostgreSQL: refused with an error that is neither a
+// conflict nor an outage (a bug in the caller: 500), leaving nothing behind.
+template <class F>
+void expect_refused_as_text(F&& write) {
+  try {
+    write();
+    ADD_FAILURE() << "PostgreSQL stored a string TEXT cannot hold";
+  } catch (const sr::ConflictError& e) {
+    ADD_FAILURE() << "mapped to ConflictError: " << e.what();
+  } catch (const sr::UnavailableError& e) {
+    ADD_FAILURE() << "mapped to UnavailableError: " << e.what();
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("22021"), std::string::npos) << e.what();
+  }
+}
+
+TEST_P(StorageTest, NonTextStringsInTextColumnsArePgRefusedAndFindNothing) {
+  if (!pg()) GTEST_SKIP() << "SQLite keeps them byte for byte (HostileStringsRoundTripByteForByte)";
+  int64_t uid = make_user("owner");
+  Session ok = make_session(uid, "live");
+  int n = 0;
+  for (const auto& s : hostile_strings()) {
+    if (is_text(s)) continue;
+    ++n;
+    SCOPED_TRACE("string #" + std::to_string(n));
+    // Keys are capped at 1 KiB (see below): the tail keeps the bytes TEXT cannot hold.
+    const std::string key =
+        s.substr(s.size() > 1024 ? s.size() - 1024 : 0) + "#" + std::to_string(n);
+    expect_refused_as_text(
+        [&] { w([&](Repository& r) { r.create_user(key, key, key, "h", 1); }); });
+    expect_refused_as_text(
+        [&] { w([&](Repository& r) { r.create_user("n" + key, "ok", "ok@x", s, 1); }); });
+    EXPECT_FALSE(r([&](Repository& r) { return r.find_user_by_login(key); }));
+    EXPECT_FALSE(r([&](Repository& r) { return r.find_user_by_login("ok"); }));
+
+    Session bad = ok;
+    bad.id = key;
+    expect_refused_as_text([&] { w([&](Repository& r) { r.create_session(bad); }); });
+    bad.id = "other" + std::to_string(n);
+    bad.user_agent = s;
+    expect_refused_as_text([&] { w([&](Repository& r) { r.create_session(bad); }); });
+    EXPECT_FALSE(r([&](Repository& r) { return r.find_session(key); }));
+    EXPECT_FALSE(r([&](Repository& r) { return r.find_session(bad.id); }));
+    ReadBatch b;
+    b.want = {.session = key, .user_id = uid, .user = true};
+    r([&](Repository& r) { r.read_batch(b); });
+    EXPECT_FALSE(b.session);
+    EXPECT_TRUE(b.user);
+
+    expect_refused_as_text([&] { w([&](Repository& r) { r.block_token(key, "live", uid, 9); }); });
+    EXPECT_FALSE(r([&](Repository& r) { return r.is_token_blocked(key); }));
+
+    Handbook h;
+    h.bio = s;
+    h.updated_at = 1;
+    expect_refused_as_text([&] { w([&](Repository& r) { r.put_handbook(uid, h); }); });
+    EXPECT_FALSE(r([&](Repository& r) { return r.get_handbook(uid); }));
+    expect_refused_as_text([&] { w([&](Repository& r) { r.add_link(uid, "p", s, 1, 50); }); });
+    EXPECT_TRUE(r([&](Repository& r) { return r.list_links(uid); }).empty());
+  }
+  EXPECT_GT(n, 0);
+  // The connections that refused serve the next calls, and the live rows are untouched.
+  auto s = r([](Repository& r) { return r.find_session("live"); });
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->user_agent, ok.user_agent);
+  EXPECT_TRUE(w([&](Repository& r) { return r.add_link(uid, "p", "u", 1, 50); }));
 }
 
 TEST_P(StorageTest, HostileStringsRoundTripByteForByte) {
@@ -29,6 +107,21 @@ TEST_P(StorageTest, HostileStringsRoundTripByteForByte) {
     SCOPED_TRACE("string #" + std::to_string(i));
     const std::string& s = hs[i];
     const std::string tag = std::to_string(i);
+    if (pg() && !is_text(s)) {  // binary columns only; the text ones: the test above
+      int64_t uid = make_user("bin" + tag);
+      VaultKey k;
+      k.user_id = uid;
+      k.kdf_salt = s;
+      k.wrapped_key = s;
+      EXPECT_TRUE(w([&](Repository& r) { return r.create_vault_key(k); }));
+      auto kg = r([&](Repository& r) { return r.get_vault_key(uid); });
+      EXPECT_TRUE(kg->kdf_salt == s && kg->wrapped_key == s);
+      auto e = w(
+          [&](Repository& r) { return r.add_vault_entry(uid, 5, 10, [&](int64_t) { return s; }); });
+      ASSERT_TRUE(e);
+      EXPECT_TRUE(r([&](Repository& r) { return r.get_vault_entry(uid, e->id); })->ciphertext == s);
+      continue;
+    }
     // Unique columns get a distinguishing suffix; the hostile bytes stay inside. Indexed keys are
     // capped at 1 KiB (PostgreSQL's b-tree refuses entries over ~2.7 KB; the API's own limits on
     // usernames, emails and token ids are far below that); every other column takes the full MiB.

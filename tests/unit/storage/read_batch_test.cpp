@@ -22,7 +22,8 @@ using postgres::Conn;
 using postgres::Params;
 using postgres::PgRepository;
 
-// What one user owns: everything read_batch can load, with binary bytes in the strings.
+// What one user owns: everything read_batch can load, with non-ASCII text in the text fields and
+// binary bytes in the binary ones.
 struct Owned {
   int64_t uid = 0;
   std::string sid;
@@ -34,13 +35,13 @@ class ReadBatchTest : public StorageTest {
   Owned populate(const std::string& name) {
     Owned o;
     o.uid = make_user(name);
-    o.sid = "sid-" + name + std::string("\0\xff", 2);
+    o.sid = "sid-" + name + "\xc3\xa9\xe2\x82\xac";  // "é€"
     make_session(o.uid, o.sid);
     w([&](Repository& r) {
       Handbook h;
       h.full_name = "Name " + name;
       h.age = 42;
-      h.bio = std::string("bio\0\x80", 5);
+      h.bio = "bio \xf0\x9f\x94\x92";
       h.updated_at = 7;
       r.put_handbook(o.uid, h);
       for (int i = 0; i < 3; ++i)
@@ -168,7 +169,7 @@ TEST_P(ReadBatchTest, EverythingTogether) {
   EXPECT_EQ(b.session->id, a.sid);
   EXPECT_EQ(b.user->id, a.uid);
   EXPECT_EQ(b.user->username, "alice");
-  EXPECT_EQ(b.handbook->bio, std::string("bio\0\x80", 5));
+  EXPECT_EQ(b.handbook->bio, "bio \xf0\x9f\x94\x92");
   EXPECT_EQ(b.links.size(), 3u);
   EXPECT_EQ(b.vault_key->generation, 3);
   EXPECT_EQ(b.vault_entries.size(), 2u);
@@ -222,7 +223,10 @@ TEST_P(ReadBatchTest, MissingSessionIsNulloptAndTheRestStillLoads) {
   EXPECT_TRUE(got.user);
   got = batch({.session = std::string("\0", 1)});
   EXPECT_FALSE(got.session);
-  // A session id that shares a prefix up to a NUL with a real one does not match it.
+  // A session id that is a prefix of a real one does not match it (cut before the last character,
+  // and inside it).
+  got = batch({.session = a.sid.substr(0, a.sid.size() - 3)});
+  EXPECT_FALSE(got.session);
   got = batch({.session = a.sid.substr(0, a.sid.size() - 1)});
   EXPECT_FALSE(got.session);
 }
@@ -263,7 +267,7 @@ constexpr char kCommit[] = "COMMIT";
 constexpr char kSelectOne[] = "SELECT 1";
 
 int64_t count_users(Conn& c, const std::string& name) {
-  return c.exec(kCountUsers, Params().b(name)).i64(0, 0);
+  return c.exec(kCountUsers, Params().t(name)).i64(0, 0);
 }
 
 TEST_P(ReadBatchTest, PgPipelineReturnsOneResultPerStatementInOrder) {
@@ -274,8 +278,8 @@ TEST_P(ReadBatchTest, PgPipelineReturnsOneResultPerStatementInOrder) {
     std::string name = "x", mail = "x@example.com";
     Batch b;
     for (int i = 0; i < 5; ++i) b.add("SELECT $1::bigint * 2").i(i);  // one statement, 5 times
-    b.add(kInsertUser).b(name).b(mail);
-    b.add(kCountUsers).b(name);  // sees the insert before it (same implicit transaction)
+    b.add(kInsertUser).t(name).t(mail);
+    b.add(kCountUsers).t(name);  // sees the insert before it (same implicit transaction)
     auto res = c.pipeline(b);
     ASSERT_EQ(res.size(), 7u);
     for (int i = 0; i < 5; ++i) EXPECT_EQ(res[static_cast<std::size_t>(i)].i64(0, 0), 2 * i);
@@ -298,8 +302,8 @@ TEST_P(ReadBatchTest, PgFailingStatementAbortsThePipelineAndTheConnectionServesT
     // Implicit transaction: the insert before the conflict is rolled back, the statement after
     // it is skipped, and the first error is thrown as exec() would map it.
     Batch b;
-    b.add(kInsertUser).b(fresh).b(fresh_mail);
-    b.add(kInsertUser).b(taken).b(taken_mail);  // 23505
+    b.add(kInsertUser).t(fresh).t(fresh_mail);
+    b.add(kInsertUser).t(taken).t(taken_mail);  // 23505
     b.add(kSelectOne);
     EXPECT_THROW(c.pipeline(b), sr::ConflictError);
     EXPECT_EQ(PQtransactionStatus(c.handle()), PQTRANS_IDLE);
@@ -308,8 +312,8 @@ TEST_P(ReadBatchTest, PgFailingStatementAbortsThePipelineAndTheConnectionServesT
     // Explicit BEGIN ... COMMIT: the session is not left in an aborted transaction.
     Batch t;
     t.add(kBegin);
-    t.add(kInsertUser).b(fresh).b(fresh_mail);
-    t.add(kInsertUser).b(taken).b(taken_mail);
+    t.add(kInsertUser).t(fresh).t(fresh_mail);
+    t.add(kInsertUser).t(taken).t(taken_mail);
     t.add(kCommit);
     EXPECT_THROW(c.pipeline(t), sr::ConflictError);
     EXPECT_EQ(PQtransactionStatus(c.handle()), PQTRANS_IDLE);
