@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <utility>
 
 #include "observability/log.hpp"
 #include "services/entry_indexer.hpp"
@@ -216,10 +217,19 @@ Task<int64_t> VaultService::add(Caller& who, const Unlocked& u, const vault::Ent
   co_await write_indexed(who, ix, uid, [&](Repository& r) {
     row = r.add_vault_entry(
         uid, now_unix(), kMaxEntries,
-        [&](int64_t id) { return vault::seal_entry(dk, uid, id, pt.view()); }, &ix);
+        [&](int64_t id) { return vault::seal_entry(dk, uid, id, pt.view()); }, &ix, bytes());
   });
-  if (!row) throw ApiError(ErrorCode::conflict, "At most 10000 vault entries per user");
+  if (!row) throw ApiError(ErrorCode::conflict, full_message());
   co_return row->id;
+}
+
+storage::VaultBytes VaultService::bytes() const {
+  return {opts_.max_bytes, vault::kEntryOverhead};
+}
+
+std::string VaultService::full_message() const {
+  return "The vault is full (at most " + std::to_string(kMaxEntries) + " entries and " +
+         std::to_string(opts_.max_bytes) + " bytes)";
 }
 
 Task<std::vector<storage::VaultIndexChunk>> VaultService::rebuild_index(const Unlocked& u) {
@@ -254,6 +264,29 @@ Task<std::string> VaultService::list(Caller& who, const Unlocked& u,
   co_return std::move(*body);
 }
 
+Task<VaultPageOut> VaultService::list_page(const Unlocked& u, VaultPage page,
+                                           std::string_view head) {
+  const int64_t uid = u.session.user_id;
+  const SecretBytes& dk = u.session.data_key;
+  std::vector<storage::VaultEntry> rows;
+  // One more than the page: whether more follow, without counting the rest.
+  co_await db_.run(Access::read, [&](Repository& r) {
+    rows = r.list_vault_entries_after(uid, page.after, page.limit + 1);
+  });
+  VaultPageOut out;
+  if (std::cmp_greater(rows.size(), page.limit)) {
+    rows.pop_back();
+    out.next_after = rows.back().id;
+  }
+  out.body = head;
+  for (auto& row : rows) {
+    if (&row != &rows.front()) out.body += ',';
+    out.body += vault::list_item(decrypt_entry(dk, row), meta_of(row));
+    std::string().swap(row.ciphertext);  // the rows go as the items come
+  }
+  co_return out;
+}
+
 OpenEntry VaultService::get(const Unlocked& u,
                             const std::optional<storage::VaultEntry>& row) const {
   if (!row) throw ApiError(ErrorCode::not_found, "Entry not found");
@@ -271,9 +304,15 @@ Task<vault::EntryMeta> VaultService::update(Caller& who, const Unlocked& u, int6
   }
   EntryIndexer ix(dk, uid, &e);
   std::optional<storage::VaultEntry> row;
+  bool full = false;
   co_await write_indexed(who, ix, uid, [&](Repository& r) {
-    row = r.update_vault_entry(uid, id, ct, now_unix(), &ix);
+    try {
+      row = r.update_vault_entry(uid, id, ct, now_unix(), &ix, bytes());
+    } catch (const storage::VaultFullError&) {
+      full = true;
+    }
   });
+  if (full) throw ApiError(ErrorCode::conflict, full_message());
   if (!row) throw ApiError(ErrorCode::not_found, "Entry not found");
   co_return meta_of(*row);
 }
