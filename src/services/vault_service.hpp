@@ -78,6 +78,10 @@ class VaultService {
  public:
   static constexpr int64_t kMaxEntries = 10000;  // per user (conflict beyond)
   static constexpr int64_t kMaxPage = 500;       // SPEC 14: the largest limit of a list page
+  // A page also ends once its body holds this much (next_after then goes on from there), and
+  // reads its rows this many at a time: its memory stays bounded whatever its entries weigh.
+  static constexpr std::size_t kPageBytes = 1 << 20;
+  static constexpr int64_t kPageBatch = 64;
 
   VaultService(storage::Storage& db, Passwords& passwords, obs::Metrics& metrics,
                const SecretBytes& session_key, VaultOptions opts);
@@ -113,9 +117,10 @@ class VaultService {
                          std::vector<storage::VaultIndexChunk> chunks, std::string_view head,
                          std::string_view tail);
   // A page of the list (SPEC 14; page.limit from 1 to kMaxPage), read from the entries
-  // themselves (keyset: its memory is bounded by the page, not by the vault): head, then the
-  // items joined by ',' (the body is built once, in one buffer), and the id to continue after
-  // when more entries follow.
+  // themselves (keyset, kPageBatch rows at a time: its memory is bounded by the page, not by the
+  // vault): head, then the items joined by ',' (the body is built once, in one buffer), and the
+  // id to continue after when more entries follow. At most page.limit items, fewer when the body
+  // reached kPageBytes first (at least one item, whatever its size).
   Task<VaultPageOut> list_page(const Unlocked& u, VaultPage page, std::string_view head);
   // The entry read with the session (nullopt: not the caller's, not_found).
   OpenEntry get(const Unlocked& u, const std::optional<storage::VaultEntry>& row) const;

@@ -79,6 +79,24 @@ def test_pages_cover_every_entry_once_in_order(server):
     assert c.get("/vault/entries?after=0&limit=500").json()["entries"] == whole["entries"]
 
 
+def test_large_entries_make_shorter_pages_of_bounded_size(server):
+    """A page also ends once its body holds 1 MiB (docs/api.md): fewer than limit items, next_after set."""
+    c = unlocked(server)
+    ids = [add_ok(c, entry(f"big{i}", "n" * 10000)) for i in range(130)]
+    seen, after, short = [], None, 0
+    while True:
+        r = c.get("/vault/entries?limit=500" + (f"&after={after}" if after is not None else ""))
+        assert r.status_code == 200
+        assert len(r.content) <= (1 << 20) + 11000
+        body = r.json()
+        seen += [e["id"] for e in body["entries"]]
+        if body["next_after"] is None:
+            break
+        short += len(body["entries"]) < 500
+        after = body["next_after"]
+    assert seen == ids and short >= 1
+
+
 def test_empty_vault_page(server):
     c = unlocked(server)
     assert c.get("/vault/entries?limit=10").json() == {"entries": [], "next_after": None}
