@@ -96,7 +96,8 @@ std::optional<services::VaultPage> page_query(std::string_view target) {
       fail_field("limit", "must be an integer from 1 to 500");
     if (!is_limit && !slot) fail_field("after", "must be a non-negative integer");
   }
-  if (!limit && !after) return std::nullopt;
+  // A bare '?': the gate did not read the index for the whole list (api/gate.cpp).
+  if (!limit && !after) fail_field("query", "must be limit=N and/or after=ID, joined by '&'");
   // Without a limit, the rest of the list from after (SPEC 14: "without limit the whole list").
   return services::VaultPage{after.value_or(0),
                              limit.value_or(services::VaultService::kMaxEntries)};

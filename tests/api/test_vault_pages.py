@@ -12,7 +12,7 @@ import threading
 import pytest
 import requests
 
-from conftest import Server, assert_error, backends, unlocked
+from conftest import Server, assert_error, backends, raw_request, unlocked
 
 MIN_BOUND = 65536  # the smallest vault_max_bytes the configuration accepts
 
@@ -157,6 +157,13 @@ def test_hostile_queries_are_400(one_vault, query):
     assert_error(r, 400, "validation_failed")
     assert r.json().get("fields"), r.text
     assert "9" * 50 not in r.text and "foo" not in r.text  # the query is not echoed
+
+
+def test_a_bare_question_mark_is_400(one_vault, server):
+    r = raw_request(server.port, (f"GET /vault/entries? HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                  f"Authorization: Bearer {one_vault.access}\r\n"
+                                  f"X-Vault-Token: {one_vault.vault_token}\r\n\r\n").encode())
+    assert r.startswith(b"HTTP/1.1 400") and b"validation_failed" in r, r[:300]
 
 
 def test_a_locked_vault_is_refused_before_the_query(server):

@@ -14,25 +14,37 @@
 namespace sr::storage::test {
 namespace {
 
-using VaultPagesTest = StorageTest;
-
 constexpr int64_t kOverhead = 7;  // any fixed overhead: the bound counts length - overhead
+constexpr VaultBytes kBound{1000, kOverhead};
 
 // A "sealed" entry whose counted size is exactly n.
 std::string sealed_of_size(int64_t n) {
   return std::string(static_cast<std::size_t>(n + kOverhead), 'x');
 }
 
-VaultKey key_of(int64_t uid) {
-  VaultKey k;
-  k.user_id = uid;
-  k.kdf_salt = std::string(16, 's');
-  k.kdf_mem_kib = 19456;
-  k.kdf_passes = 2;
-  k.wrapped_key = "w";
-  k.generation = 1;
-  return k;
-}
+class VaultPagesTest : public StorageTest {
+ protected:
+  // A user with a vault key (every entry write of a real vault locks its row on PostgreSQL).
+  int64_t vault_user() {
+    const int64_t uid = make_user("u");
+    VaultKey k;
+    k.user_id = uid;
+    k.kdf_salt = std::string(16, 's');
+    k.kdf_mem_kib = 19456;
+    k.kdf_passes = 2;
+    k.wrapped_key = "w";
+    k.generation = 1;
+    w([&](Repository& r) { r.create_vault_key(k); });
+    return uid;
+  }
+  // An entry of counted size n, under kBound.
+  std::optional<VaultEntry> add_sized(int64_t uid, int64_t n) {
+    return w([&](Repository& r) {
+      return r.add_vault_entry(
+          uid, 1, 100, [&](int64_t) { return sealed_of_size(n); }, nullptr, kBound);
+    });
+  }
+};
 
 TEST_P(VaultPagesTest, PagesCoverEveryEntryOnceInOrderAndOnlyTheUsers) {
   const int64_t uid = make_user("u");
@@ -73,15 +85,8 @@ TEST_P(VaultPagesTest, PagesCoverEveryEntryOnceInOrderAndOnlyTheUsers) {
 }
 
 TEST_P(VaultPagesTest, AddStopsExactlyAtTheByteBound) {
-  const int64_t uid = make_user("u");
-  w([&](Repository& r) { r.create_vault_key(key_of(uid)); });
-  const VaultBytes bound{1000, kOverhead};
-  auto add = [&](int64_t n) {
-    return w([&](Repository& r) {
-      return r.add_vault_entry(
-          uid, 1, 100, [&](int64_t) { return sealed_of_size(n); }, nullptr, bound);
-    });
-  };
+  const int64_t uid = vault_user();
+  auto add = [&](int64_t n) { return add_sized(uid, n); };
   ASSERT_TRUE(add(600));
   EXPECT_FALSE(add(401));  // one over
   EXPECT_EQ(r([&](Repository& r) { return r.list_vault_entries(uid); }).size(), 1u);
@@ -94,20 +99,12 @@ TEST_P(VaultPagesTest, AddStopsExactlyAtTheByteBound) {
 }
 
 TEST_P(VaultPagesTest, UpdateMayNotGrowBeyondTheBoundButMayShrink) {
-  const int64_t uid = make_user("u");
-  w([&](Repository& r) { r.create_vault_key(key_of(uid)); });
-  const VaultBytes bound{1000, kOverhead};
-  auto add = [&](int64_t n) {
-    return w([&](Repository& r) {
-             return r.add_vault_entry(
-                 uid, 1, 100, [&](int64_t) { return sealed_of_size(n); }, nullptr, bound);
-           })
-        ->id;
-  };
+  const int64_t uid = vault_user();
+  auto add = [&](int64_t n) { return add_sized(uid, n)->id; };
   const int64_t a = add(500), b = add(300);
   auto update = [&](int64_t id, int64_t n) {
     return w([&](Repository& r) {
-      return r.update_vault_entry(uid, id, sealed_of_size(n), 2, nullptr, bound);
+      return r.update_vault_entry(uid, id, sealed_of_size(n), 2, nullptr, kBound);
     });
   };
   EXPECT_THROW(update(b, 501), VaultFullError);  // one over
@@ -127,9 +124,7 @@ TEST_P(VaultPagesTest, UpdateMayNotGrowBeyondTheBoundButMayShrink) {
 }
 
 TEST_P(VaultPagesTest, ConcurrentAddsNeverPassTheBound) {
-  const int64_t uid = make_user("u");
-  w([&](Repository& r) { r.create_vault_key(key_of(uid)); });
-  const VaultBytes bound{1000, kOverhead};
+  const int64_t uid = vault_user();
   std::atomic<int> added{0};
   std::vector<std::thread> ts;
   std::atomic<bool> go{false};
@@ -140,7 +135,7 @@ TEST_P(VaultPagesTest, ConcurrentAddsNeverPassTheBound) {
         bool ok = false;
         st_->run_sync(Access::write, [&](Repository& r) {
           ok = r.add_vault_entry(
-                    uid, 1, 1000, [](int64_t) { return sealed_of_size(90); }, nullptr, bound)
+                    uid, 1, 1000, [](int64_t) { return sealed_of_size(90); }, nullptr, kBound)
                    .has_value();
         });
         if (ok) ++added;
