@@ -34,7 +34,8 @@ Context::Context(const config::Config& c, storage::Storage& d, auth::HashPool& h
       // Only twofa's address is taken here; accounts uses it once a request comes.
       accounts(d, passwords, tokens, m, {c.refresh_ttl, c.session_max_ttl}, &twofa),
       twofa(d, passwords, accounts, m, c.totp_key),
-      vault(d, passwords, m, c.vault_session_key, {c.vault_ttl, c.vault_max_ttl}),
+      vault(d, passwords, m, c.vault_session_key,
+            {c.vault_ttl, c.vault_max_ttl, c.vault_max_bytes}),
       profile(d),
       routes(route_table(passwords)),
       openapi(openapi_document(routes, response_shapes(), cookies)) {}

@@ -192,7 +192,8 @@ Task<void> read_and_settle(Call& call) {
   want.handbook = r.handbook;
   want.links = r.links;
   want.vault_key = r.vault_key || call.route.gate == Gate::vault;
-  want.vault_index = r.vault_index;
+  // A list with a query is a page (SPEC 14): its handler reads just that page.
+  want.vault_index = r.vault_index && call.req.target.find('?') == std::string_view::npos;
   if (r.vault_entry) want.vault_entry = call.id;
   const bool only_session = !want.user && !want.handbook && !want.links && !want.vault_key &&
                             !want.vault_index && want.vault_entry == 0;

@@ -20,7 +20,9 @@ Task<http::Response> readyz(Call& call) {
 }
 
 Task<http::Response> metrics(Call& call) {
-  if (!call.ctx.metrics_allow.contains(call.req.peer_ip))
+  // A same-host proxy is in metrics_allow by its own address: what it forwards for another
+  // address (the client IP, resolved from X-Forwarded-For) is that client's request (SPEC 14).
+  if (!call.ctx.metrics_allow.contains(call.req.peer_ip) || call.ip != call.req.peer_ip)
     throw ApiError(ErrorCode::forbidden, "Forbidden");
   http::Response resp;
   resp.body = call.ctx.metrics.render();

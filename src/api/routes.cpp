@@ -365,9 +365,10 @@ std::vector<Route> route_table(const services::Passwords& pw) {
       {.method = Method::GET,
        .path = "/vault/entries",
        .gate = Gate::vault,
-       .summary = "The entries, without their secrets",
+       .summary = "The entries, without their secrets; ?limit=N&after=ID: a page (SPEC 14)",
        .reads = {.vault_index = true},
-       .response = "{entries: [EntryItem]}",
+       .response = "{entries: [EntryItem], next_after?: integer|null}",
+       .errors = {400},  // a malformed page query
        .handler = h::vault_list},
       {.method = Method::GET,
        .path = "/vault/entries/{id}",

@@ -55,10 +55,69 @@ Task<http::Response> vault_add(Call& call) {
   co_return call.respond(201, w.take());
 }
 
+namespace {
+
+// A query value: a decimal of at most 18 digits, no sign, no leading zero (nullopt otherwise).
+std::optional<int64_t> query_int(std::string_view v) {
+  if (v.empty() || v.size() > 18 || (v[0] == '0' && v.size() > 1)) return std::nullopt;
+  int64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+// The page that GET /vault/entries?limit=N&after=ID asks for (SPEC 14); nullopt: no query, the
+// whole list. Anything but each of the two parameters at most once with a valid value is
+// validation_failed (the names sent are not echoed).
+std::optional<services::VaultPage> page_query(std::string_view target) {
+  const auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view rest = target.substr(q + 1);
+  std::optional<int64_t> limit, after;
+  while (!rest.empty()) {
+    const auto amp = rest.find('&');
+    const std::string_view part = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (amp != std::string_view::npos && rest.empty())
+      fail_field("query", "must be limit=N and/or after=ID, joined by '&'");
+    const auto eq = part.find('=');
+    const std::string_view name = part.substr(0, eq);
+    const std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+    const bool is_limit = name == "limit";
+    if (!is_limit && name != "after")
+      fail_field("query", "unknown parameter; only limit and after");
+    std::optional<int64_t>& slot = is_limit ? limit : after;
+    if (slot) fail_field(std::string(name), "given more than once");
+    slot = query_int(value);
+    if (is_limit && (!slot || *slot < 1 || *slot > services::VaultService::kMaxPage))
+      fail_field("limit", "must be an integer from 1 to 500");
+    if (!is_limit && !slot) fail_field("after", "must be a non-negative integer");
+  }
+  // A bare '?': the gate did not read the index for the whole list (api/gate.cpp).
+  if (!limit && !after) fail_field("query", "must be limit=N and/or after=ID, joined by '&'");
+  // Without a limit, the rest of the list from after (SPEC 14: "without limit the whole list").
+  return services::VaultPage{after.value_or(0),
+                             limit.value_or(services::VaultService::kMaxEntries)};
+}
+
+}  // namespace
+
 Task<http::Response> vault_list(Call& call) {
-  std::string body = co_await call.ctx.vault.list(
-      call, call.vault(), std::move(call.rows.vault_index), R"({"entries":[)", "]}");
-  co_return call.respond(200, std::move(body));
+  const std::optional<services::VaultPage> page = page_query(call.req.target);
+  if (!page) {
+    std::string body = co_await call.ctx.vault.list(
+        call, call.vault(), std::move(call.rows.vault_index), R"({"entries":[)", "]}");
+    co_return call.respond(200, std::move(body));
+  }
+  services::VaultPageOut out =
+      co_await call.ctx.vault.list_page(call.vault(), *page, R"({"entries":[)");
+  out.body += R"(],"next_after":)";
+  out.body += out.next_after ? std::to_string(*out.next_after) : "null";
+  out.body += '}';
+  co_return call.respond(200, std::move(out.body));
 }
 
 Task<http::Response> vault_get(Call& call) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <utility>
 
 #include "observability/log.hpp"
 #include "services/entry_indexer.hpp"
@@ -216,10 +217,19 @@ Task<int64_t> VaultService::add(Caller& who, const Unlocked& u, const vault::Ent
   co_await write_indexed(who, ix, uid, [&](Repository& r) {
     row = r.add_vault_entry(
         uid, now_unix(), kMaxEntries,
-        [&](int64_t id) { return vault::seal_entry(dk, uid, id, pt.view()); }, &ix);
+        [&](int64_t id) { return vault::seal_entry(dk, uid, id, pt.view()); }, &ix, bytes());
   });
-  if (!row) throw ApiError(ErrorCode::conflict, "At most 10000 vault entries per user");
+  if (!row) throw ApiError(ErrorCode::conflict, full_message());
   co_return row->id;
+}
+
+storage::VaultBytes VaultService::bytes() const {
+  return {opts_.max_bytes, vault::kEntryOverhead};
+}
+
+std::string VaultService::full_message() const {
+  return "The vault is full (at most " + std::to_string(kMaxEntries) + " entries and " +
+         std::to_string(opts_.max_bytes) + " bytes)";
 }
 
 Task<std::vector<storage::VaultIndexChunk>> VaultService::rebuild_index(const Unlocked& u) {
@@ -254,6 +264,40 @@ Task<std::string> VaultService::list(Caller& who, const Unlocked& u,
   co_return std::move(*body);
 }
 
+// Rows are read kPageBatch at a time (one more than needed: whether more follow, without counting
+// the rest), each batch dropped once its items are in the body, and the page ends early once the
+// body holds kPageBytes: 20 clients paging through 500 entries of 10 KB each would otherwise hold
+// 20 x (5 MB of rows + 5 MB of body) at once.
+Task<VaultPageOut> VaultService::list_page(const Unlocked& u, VaultPage page,
+                                           std::string_view head) {
+  const int64_t uid = u.session.user_id;
+  const SecretBytes& dk = u.session.data_key;
+  VaultPageOut out;
+  out.body = head;
+  int64_t taken = 0, cursor = page.after;
+  for (;;) {
+    const int64_t want = std::min(kPageBatch, page.limit - taken);
+    std::vector<storage::VaultEntry> rows;
+    co_await db_.run(Access::read, [&](Repository& r) {
+      rows = r.list_vault_entries_after(uid, cursor, want + 1);
+    });
+    std::size_t i = 0;
+    for (; std::cmp_less(i, rows.size()) && std::cmp_less(i, want) &&
+           (taken == 0 || out.body.size() < kPageBytes);
+         ++i) {
+      if (taken++ > 0) out.body += ',';
+      out.body += vault::list_item(decrypt_entry(dk, rows[i]), meta_of(rows[i]));
+      cursor = rows[i].id;
+    }
+    if (i == rows.size()) break;  // the vault holds no more
+    if (taken == page.limit || out.body.size() >= kPageBytes) {
+      out.next_after = cursor;
+      break;
+    }
+  }
+  co_return out;
+}
+
 OpenEntry VaultService::get(const Unlocked& u,
                             const std::optional<storage::VaultEntry>& row) const {
   if (!row) throw ApiError(ErrorCode::not_found, "Entry not found");
@@ -271,9 +315,15 @@ Task<vault::EntryMeta> VaultService::update(Caller& who, const Unlocked& u, int6
   }
   EntryIndexer ix(dk, uid, &e);
   std::optional<storage::VaultEntry> row;
+  bool full = false;
   co_await write_indexed(who, ix, uid, [&](Repository& r) {
-    row = r.update_vault_entry(uid, id, ct, now_unix(), &ix);
+    try {
+      row = r.update_vault_entry(uid, id, ct, now_unix(), &ix, bytes());
+    } catch (const storage::VaultFullError&) {
+      full = true;
+    }
   });
+  if (full) throw ApiError(ErrorCode::conflict, full_message());
   if (!row) throw ApiError(ErrorCode::not_found, "Entry not found");
   co_return meta_of(*row);
 }

@@ -23,8 +23,19 @@ namespace sr::services {
 class EntryIndexer;
 
 struct VaultOptions {
-  int64_t ttl = 300;       // a vault session's lifetime, renewed by use (sliding)
-  int64_t max_ttl = 1800;  // never renewed past this from unlock
+  int64_t ttl = 300;                      // a vault session's lifetime, renewed by use (sliding)
+  int64_t max_ttl = 1800;                 // never renewed past this from unlock
+  int64_t max_bytes = int64_t{16} << 20;  // SPEC 14: the entries' JSON renderings, per vault
+};
+
+// A page of the list (SPEC 14): the entries with id > after, at most limit of them.
+struct VaultPage {
+  int64_t after = 0;
+  int64_t limit = 0;
+};
+struct VaultPageOut {
+  std::string body;                   // head and the page's items
+  std::optional<int64_t> next_after;  // the last item's id when more follow
 };
 
 // An open vault, for the length of one request.
@@ -66,6 +77,11 @@ Task<bool> opens_vault(storage::Storage& db, Passwords& passwords, int64_t uid,
 class VaultService {
  public:
   static constexpr int64_t kMaxEntries = 10000;  // per user (conflict beyond)
+  static constexpr int64_t kMaxPage = 500;       // SPEC 14: the largest limit of a list page
+  // A page also ends once its body holds this much (next_after then goes on from there), and
+  // reads its rows this many at a time: its memory stays bounded whatever its entries weigh.
+  static constexpr std::size_t kPageBytes = 1 << 20;
+  static constexpr int64_t kPageBatch = 64;
 
   VaultService(storage::Storage& db, Passwords& passwords, obs::Metrics& metrics,
                const SecretBytes& session_key, VaultOptions opts);
@@ -92,7 +108,7 @@ class VaultService {
   // route's limit, invalid_vault_password for a wrong current one. Ends every vault session.
   Task<void> change_password(Caller& who, const Unlocked& u, const VaultPasswordChange& in);
 
-  // The new entry's id; conflict at kMaxEntries.
+  // The new entry's id; conflict at kMaxEntries or beyond max_bytes.
   Task<int64_t> add(Caller& who, const Unlocked& u, const vault::Entry& e);
   // The list from its index chunks (read with the session), the index rebuilt from the entries
   // when it is missing, of another format, or does not open (a security event): head, the list
@@ -100,9 +116,16 @@ class VaultService {
   Task<std::string> list(Caller& who, const Unlocked& u,
                          std::vector<storage::VaultIndexChunk> chunks, std::string_view head,
                          std::string_view tail);
+  // A page of the list (SPEC 14; page.limit from 1 to kMaxPage), read from the entries
+  // themselves (keyset, kPageBatch rows at a time: its memory is bounded by the page, not by the
+  // vault): head, then the items joined by ',' (the body is built once, in one buffer), and the
+  // id to continue after when more entries follow. At most page.limit items, fewer when the body
+  // reached kPageBytes first (at least one item, whatever its size).
+  Task<VaultPageOut> list_page(const Unlocked& u, VaultPage page, std::string_view head);
   // The entry read with the session (nullopt: not the caller's, not_found).
   OpenEntry get(const Unlocked& u, const std::optional<storage::VaultEntry>& row) const;
-  // not_found unless the entry is the caller's; where and when it is now.
+  // not_found unless the entry is the caller's; conflict when it grows the vault beyond
+  // max_bytes. Where and when it is now.
   Task<vault::EntryMeta> update(Caller& who, const Unlocked& u, int64_t id, const vault::Entry& e);
   Task<void> remove(Caller& who, const Unlocked& u, int64_t id);
 
@@ -117,6 +140,8 @@ class VaultService {
   Task<void> write_indexed(Caller& who, const EntryIndexer& ix, int64_t user_id,
                            std::function<void(storage::Repository&)> work);
   void index_rejected(const Caller& who, int64_t user_id) const;
+  storage::VaultBytes bytes() const;
+  std::string full_message() const;
 
   storage::Storage& db_;
   Passwords& passwords_;

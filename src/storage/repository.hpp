@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -138,6 +139,22 @@ struct MfaChallenge {
   std::optional<int64_t> spent_at;  // set by its success
 };
 
+// The size bound of a vault (SPEC 14: vault_max_bytes). An entry counts as its JSON rendering,
+// which is its sealed row less a fixed overhead (vault/crypto.hpp: kEntryOverhead), so the
+// storage can sum it from the rows' lengths without the key. Checked inside the write's
+// transaction, after the user's lock (PostgreSQL) or on the one writer (SQLite): concurrent
+// writes cannot together pass it. max == 0: no bound.
+struct VaultBytes {
+  int64_t max = 0;
+  int64_t overhead = 0;  // bytes of a sealed row that are not the rendering
+};
+
+// An entry write that would take the vault beyond VaultBytes::max (nothing written).
+class VaultFullError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 enum class MfaFinish {
   ok,              // the challenge is spent and the factor consumed, together
   challenge_gone,  // spent, expired, deleted or not this user's: nothing changed
@@ -256,15 +273,23 @@ class Repository {
   // --- vault entries. Every write keeps the list index through `index` (see VaultIndexer); a
   // write without one (or with another version) sets the vault's index_version to 0.
   // Inserts an entry in one transaction: reserves the id, calls seal(id) for the ciphertext (the id
-  // is bound into the associated data), stores it. nullopt when the user has `cap` entries.
+  // is bound into the associated data), stores it. nullopt when the user has `cap` entries, or
+  // when the new entry would take the vault beyond `bytes`.
   virtual std::optional<VaultEntry> add_vault_entry(
       int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal,
-      VaultIndexer* index = nullptr) = 0;
+      VaultIndexer* index = nullptr, const VaultBytes& bytes = {}) = 0;
   virtual std::vector<VaultEntry> list_vault_entries(int64_t user_id) = 0;
+  // A page of the user's entries in id order (keyset pagination): those with id > after, at most
+  // limit of them. Bounded by limit whatever the vault holds.
+  virtual std::vector<VaultEntry> list_vault_entries_after(int64_t user_id, int64_t after,
+                                                           int64_t limit) = 0;
   virtual std::optional<VaultEntry> get_vault_entry(int64_t user_id, int64_t id) = 0;
+  // nullopt when no such entry of the user. VaultFullError (nothing written) when the entry grows
+  // and the vault ends up beyond `bytes`; an entry that shrinks or keeps its size always passes.
   virtual std::optional<VaultEntry> update_vault_entry(int64_t user_id, int64_t id,
                                                        const std::string& ciphertext, int64_t now,
-                                                       VaultIndexer* index = nullptr) = 0;
+                                                       VaultIndexer* index = nullptr,
+                                                       const VaultBytes& bytes = {}) = 0;
   virtual bool delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index = nullptr) = 0;
 
   // --- the vault list index

@@ -34,6 +34,7 @@ constexpr std::size_t kMaxSessionToken = 4096;
 constexpr std::size_t kMaxSid = 256;
 
 static_assert(kKeyBytes == 32 && kNonceBytes == 24 && kTagBytes == 16 && kSaltBytes == 16);
+static_assert(kEntryOverhead == kHeader + kTagBytes);
 
 void put_be64(std::string& out, int64_t v) {
   const auto u = static_cast<uint64_t>(v);

@@ -34,6 +34,9 @@ Wrapped wrap_data_key(const SecretBytes& data_key, const SecretString& vault_pas
 std::optional<SecretBytes> unwrap_data_key(const Wrapped& w, const SecretString& vault_password,
                                            int64_t user_id);
 
+// A sealed entry is its plaintext and this many bytes (version, nonce, tag): the vault size
+// bound (SPEC 14) counts plaintexts from the stored rows' lengths.
+inline constexpr int64_t kEntryOverhead = 1 + 24 + 16;
 std::string seal_entry(const SecretBytes& data_key, int64_t user_id, int64_t entry_id,
                        std::string_view plaintext);
 // nullopt on any tampering or wrong binding. The plaintext is returned in a self-wiping buffer.

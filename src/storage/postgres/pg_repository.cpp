@@ -43,6 +43,13 @@ constexpr char kRevokeUserSessions[] =
 constexpr char kLockUser[] = "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE";
 // The list index: every entry write locks the user's vault key row first (and reads the index
 // format), so the chunk edits of one user are serialized; an add takes kLockUser before it.
+// What a user's vault holds, as VaultBytes counts it ($2: the overhead of a sealed row).
+constexpr char kVaultBytes[] =
+    "SELECT coalesce(sum(octet_length(ciphertext)), 0) - $2 * count(*) FROM vault "
+    "WHERE user_id = $1";
+// A page of entries (keyset: the (user_id, id) index, whatever the vault holds).
+constexpr char kListVaultEntriesAfter[] =
+    "SELECT " ENTRY_COLS " FROM vault WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3";
 constexpr char kLockIndex[] =
     "SELECT index_version FROM vault_keys WHERE user_id = $1 FOR NO KEY UPDATE";
 constexpr char kDropIndex[] = "UPDATE vault_keys SET index_version = 0 WHERE user_id = $1";
@@ -429,7 +436,7 @@ bool PgRepository::update_vault_key(const VaultKey& k, int64_t expected_generati
 
 std::optional<VaultEntry> PgRepository::add_vault_entry(
     int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal,
-    VaultIndexer* index) {
+    VaultIndexer* index, const VaultBytes& bytes) {
   // Not one pipeline: seal(id) needs the id the insert returns, and the ciphertext and the chunk
   // must be written in the same transaction. So two round trips: (BEGIN; locks; capped insert
   // RETURNING id; the highest chunk), then seal(id) and the chunk edit on the client, then
@@ -440,6 +447,7 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
   first.add(kBegin);
   first.add(kLockUser).i(user_id);
   first.add(kLockIndex).i(user_id);
+  first.add(kVaultBytes).i(user_id).i(bytes.overhead);  // under the user's lock: race-free
   first
       .add(
           "INSERT INTO vault (user_id, ciphertext, created_at, updated_at) "
@@ -454,14 +462,17 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
           "1")
       .i(user_id);
   auto r = c_.pipeline(first);
-  const Result &lock = r[1], &key = r[2], &ins = r[3];
+  const Result &lock = r[1], &key = r[2], &ins = r[4];
   if (lock.rows() == 0) no_such_user();
   if (ins.rows() == 0) return std::nullopt;
   VaultEntry e{ins.i64(0, 0), user_id, {}, now, now};
   e.ciphertext = seal(e.id);  // a throwing seal rolls everything back
+  if (bytes.max > 0 &&
+      r[3].i64(0, 0) + static_cast<int64_t>(e.ciphertext.size()) - bytes.overhead > bytes.max)
+    return std::nullopt;  // rolled back by tx, the reserved id with it
   std::optional<VaultIndexChunk> chunk;
   if (keeps(key, index)) {
-    auto last = first_row<VaultIndexChunk>(r[4], read_chunk);
+    auto last = first_row<VaultIndexChunk>(r[5], read_chunk);
     chunk = index->added(e, last);
     if (chunk && last && chunk->chunk < last->chunk) chunk.reset();
   }
@@ -543,19 +554,29 @@ std::vector<VaultEntry> PgRepository::list_vault_entries(int64_t user_id) {
   return all_rows<VaultEntry>(c_.exec(kListVaultEntries, Params().i(user_id)), read_entry);
 }
 
+std::vector<VaultEntry> PgRepository::list_vault_entries_after(int64_t user_id, int64_t after,
+                                                               int64_t limit) {
+  return all_rows<VaultEntry>(
+      c_.exec(kListVaultEntriesAfter, Params().i(user_id).i(after).i(limit)), read_entry);
+}
+
 std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t id) {
   return first_row<VaultEntry>(c_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry);
 }
 
 std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,
                                                            const std::string& ciphertext,
-                                                           int64_t now, VaultIndexer* index) {
-  // Two round trips: (BEGIN; lock; UPDATE RETURNING; the entry's chunk), the chunk edit on the
-  // client, (chunk; COMMIT).
+                                                           int64_t now, VaultIndexer* index,
+                                                           const VaultBytes& bytes) {
+  // Two round trips: (BEGIN; lock; the entry's old size; UPDATE RETURNING; the entry's chunk;
+  // the vault's size), the chunk edit on the client, (chunk; COMMIT).
   Tx tx(c_, Tx::adopt);
   Batch first;
   first.add(kBegin);
   first.add(kLockIndex).i(user_id);
+  first.add("SELECT octet_length(ciphertext) FROM vault WHERE id = $1 AND user_id = $2")
+      .i(id)
+      .i(user_id);
   first
       .add(
           "UPDATE vault SET ciphertext = $1, updated_at = $2 "
@@ -565,10 +586,14 @@ std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int6
       .i(id)
       .i(user_id);
   first.add(kChunkOfEntry).i(id).i(user_id);
+  first.add(kVaultBytes).i(user_id).i(bytes.overhead);
   auto r = c_.pipeline(first);
-  if (r[2].rows() == 0) return std::nullopt;  // rolled back by tx
-  VaultEntry e = read_entry(r[2], 0);
-  finish_index_edit(user_id, r[1], index, r[3],
+  if (r[3].rows() == 0) return std::nullopt;  // rolled back by tx
+  if (bytes.max > 0 && static_cast<int64_t>(ciphertext.size()) > r[2].i64(0, 0) &&
+      r[5].i64(0, 0) > bytes.max)
+    throw VaultFullError("vault size bound");  // rolled back by tx
+  VaultEntry e = read_entry(r[3], 0);
+  finish_index_edit(user_id, r[1], index, r[4],
                     [&](const VaultIndexChunk& c) { return index->updated(e, c); });
   tx.committed();
   return e;

@@ -56,12 +56,16 @@ class PgRepository final : public Repository {
 
   std::optional<VaultEntry> add_vault_entry(int64_t user_id, int64_t now, int64_t cap,
                                             const std::function<std::string(int64_t id)>& seal,
-                                            VaultIndexer* index = nullptr) override;
+                                            VaultIndexer* index = nullptr,
+                                            const VaultBytes& bytes = {}) override;
   std::vector<VaultEntry> list_vault_entries(int64_t user_id) override;
+  std::vector<VaultEntry> list_vault_entries_after(int64_t user_id, int64_t after,
+                                                   int64_t limit) override;
   std::optional<VaultEntry> get_vault_entry(int64_t user_id, int64_t id) override;
   std::optional<VaultEntry> update_vault_entry(int64_t user_id, int64_t id,
                                                const std::string& ciphertext, int64_t now,
-                                               VaultIndexer* index = nullptr) override;
+                                               VaultIndexer* index = nullptr,
+                                               const VaultBytes& bytes = {}) override;
   bool delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index = nullptr) override;
 
   std::vector<VaultIndexChunk> list_vault_index(int64_t user_id) override;

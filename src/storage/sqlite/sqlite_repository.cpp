@@ -38,6 +38,17 @@ VaultEntry read_entry(const Query& q) {
   "vault_epoch"
 #define LINK_COLS "id, user_id, platform, url, created_at"
 #define ENTRY_COLS "id, user_id, ciphertext, created_at, updated_at"
+
+// What a user's vault holds, as VaultBytes counts it (inside the write's transaction: SQLite has
+// one writer, so no other write can change it before the commit).
+int64_t vault_bytes(Db& db, int64_t user_id, int64_t overhead) {
+  Query q(
+      db,
+      "SELECT coalesce(sum(length(ciphertext)), 0) - ? * count(*) FROM vault WHERE user_id = ?");
+  q.bind(overhead).bind(user_id);
+  q.step();
+  return q.i64(0);
+}
 #define HANDBOOK_COLS "full_name, age, phone, address, bio, updated_at"
 #define VAULT_KEY_COLS                                                                            \
   "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at, " \
@@ -428,7 +439,7 @@ std::optional<std::vector<VaultIndexChunk>> SqliteRepository::rebuild_vault_inde
 
 std::optional<VaultEntry> SqliteRepository::add_vault_entry(
     int64_t user_id, int64_t now, int64_t cap, const std::function<std::string(int64_t id)>& seal,
-    VaultIndexer* index) {
+    VaultIndexer* index, const VaultBytes& bytes) {
   Tx tx(db_);
   {
     Query c(db_, "SELECT count(*) FROM vault WHERE user_id = ?");
@@ -469,6 +480,8 @@ std::optional<VaultEntry> SqliteRepository::add_vault_entry(
       .bind(chunk)
       .bind(id)
       .run();
+  if (bytes.max > 0 && vault_bytes(db_, user_id, bytes.overhead) > bytes.max)
+    return std::nullopt;  // rolled back by tx, with the id and the chunk
   tx.commit();
   return e;
 }
@@ -476,6 +489,15 @@ std::optional<VaultEntry> SqliteRepository::add_vault_entry(
 std::vector<VaultEntry> SqliteRepository::list_vault_entries(int64_t user_id) {
   Query q(db_, "SELECT " ENTRY_COLS " FROM vault WHERE user_id = ? ORDER BY id");
   q.bind(user_id);
+  std::vector<VaultEntry> out;
+  while (q.step()) out.push_back(read_entry(q));
+  return out;
+}
+
+std::vector<VaultEntry> SqliteRepository::list_vault_entries_after(int64_t user_id, int64_t after,
+                                                                   int64_t limit) {
+  Query q(db_, "SELECT " ENTRY_COLS " FROM vault WHERE user_id = ? AND id > ? ORDER BY id LIMIT ?");
+  q.bind(user_id).bind(after).bind(limit);
   std::vector<VaultEntry> out;
   while (q.step()) out.push_back(read_entry(q));
   return out;
@@ -490,10 +512,17 @@ std::optional<VaultEntry> SqliteRepository::get_vault_entry(int64_t user_id, int
 
 std::optional<VaultEntry> SqliteRepository::update_vault_entry(int64_t user_id, int64_t id,
                                                                const std::string& ciphertext,
-                                                               int64_t now, VaultIndexer* index) {
+                                                               int64_t now, VaultIndexer* index,
+                                                               const VaultBytes& bytes) {
   Tx tx(db_);
   std::optional<VaultEntry> out;
   std::optional<int64_t> chunk;
+  int64_t old_size = 0;
+  if (bytes.max > 0) {
+    Query q(db_, "SELECT length(ciphertext) FROM vault WHERE id = ? AND user_id = ?");
+    if (!q.bind(id).bind(user_id).step()) return std::nullopt;
+    old_size = q.i64(0);
+  }
   {
     Query q(db_,
             "UPDATE vault SET ciphertext = ?, updated_at = ? WHERE id = ? AND user_id = ? "
@@ -504,6 +533,9 @@ std::optional<VaultEntry> SqliteRepository::update_vault_entry(int64_t user_id, 
     chunk = q.opt_i64(5);
     q.run();
   }
+  if (bytes.max > 0 && static_cast<int64_t>(ciphertext.size()) > old_size &&
+      vault_bytes(db_, user_id, bytes.overhead) > bytes.max)
+    throw VaultFullError("vault size bound");  // rolled back by tx
   if (keeps_index(user_id, index))
     edit_chunk(user_id, chunk, [&](const VaultIndexChunk& c) { return index->updated(*out, c); });
   tx.commit();

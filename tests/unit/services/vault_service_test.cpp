@@ -275,6 +275,49 @@ TEST_P(VaultServiceTest, ChangePasswordRewrapsTheKeyAndEndsVaultSessions) {
   EXPECT_EQ(svc_->get(again, row).fields.pin_or_password, "secret-a") << "the same data key";
 }
 
+TEST_P(VaultServiceTest, PagesShowTheListInPiecesWithTheIdToContinueAfter) {
+  const Unlocked u = svc_->open(*who_, key(uid_), set_up_and_unlock());
+  for (int i = 0; i < 7; ++i) run(svc_->add(*who_, u, entry("e" + std::to_string(i), i % 2)));
+  const boost::json::array whole = list(u);
+  for (int64_t limit : {1, 3, 7, 500}) {
+    boost::json::array paged;
+    std::optional<int64_t> after = 0;
+    int pages = 0;
+    while (after) {
+      VaultPageOut p = run(svc_->list_page(u, VaultPage{*after, limit}, "["));
+      p.body += ']';
+      const auto items = boost::json::parse(p.body).as_array();
+      ASSERT_LE(items.size(), static_cast<std::size_t>(limit));
+      for (const auto& it : items) paged.push_back(it);
+      if (p.next_after) {
+        EXPECT_EQ(*p.next_after, items.back().as_object().at("id").as_int64());
+      }
+      after = p.next_after;
+      ASSERT_LT(++pages, 10);
+    }
+    EXPECT_EQ(paged, whole) << "the same items as the whole list, limit " << limit;
+  }
+}
+
+TEST_P(VaultServiceTest, AddAndUpdateStopAtTheSizeBoundOfTheRenderings) {
+  const vault::Entry a = entry("a"), b = entry("b"), big = entry("bigger-than-b");
+  const auto size = [](const vault::Entry& e) {
+    return static_cast<int64_t>(vault::encode_entry(e).size());
+  };
+  svc_ = std::make_unique<VaultService>(*st_, *passwords_, metrics_, session_key_,
+                                        VaultOptions{300, 1800, size(a) + size(b)});
+  const Unlocked u = svc_->open(*who_, key(uid_), set_up_and_unlock());
+  const int64_t ida = run(svc_->add(*who_, u, a));
+  const int64_t idb = run(svc_->add(*who_, u, b));  // exactly at the bound
+  EXPECT_EQ(code_of([&] { run(svc_->add(*who_, u, entry("c"))); }), ErrorCode::conflict);
+  EXPECT_EQ(code_of([&] { run(svc_->update(*who_, u, idb, big)); }), ErrorCode::conflict);
+  EXPECT_EQ(list(u).size(), 2u);
+  EXPECT_EQ(list(u)[1].as_object().at("domain").as_string(), "b.example") << "nothing written";
+  run(svc_->update(*who_, u, ida, entry("x")));  // the same size
+  run(svc_->remove(*who_, u, ida));
+  EXPECT_NO_THROW(run(svc_->add(*who_, u, entry("c"))));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, VaultServiceTest,
                          ::testing::Values(Backend::sqlite, Backend::postgresql),
                          storage::test::backend_name);
