@@ -465,9 +465,21 @@ def _answer_problems():
     return [p + (f" ({n} times)" if n > 1 else "") for p, n in problems.items()]
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "transport_answers: the test's answers come from the transport, not from the API (the "
+        "redirect listener's 308, a plain-HTTP request to the HTTPS port); the document does not "
+        "describe them, so they are not checked against it")
+
+
 @pytest.fixture(autouse=True)
-def answers_match_the_openapi_document():
+def answers_match_the_openapi_document(request):
     yield
+    if request.node.get_closest_marker("transport_answers"):
+        with _answers_lock:
+            _answers.clear()
+        return
     problems = _answer_problems()
     if problems:
         pytest.fail("answers that GET /openapi.json does not describe:\n  " + "\n  ".join(problems),

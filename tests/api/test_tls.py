@@ -82,6 +82,7 @@ def wait_for_event(server, name, after=0, timeout=10):
     raise AssertionError(f"no {name} event within {timeout} s")
 
 
+@pytest.mark.transport_answers
 def test_https_works_and_plain_http_fails_cleanly(make_server, certs):
     s = tls_server(make_server, certs)
     assert s.url.startswith("https://")
@@ -222,6 +223,7 @@ def redirect_port(server):
     raise AssertionError("no listening event")
 
 
+@pytest.mark.transport_answers
 def test_listen_redirect_308_to_https(make_server, certs):
     s = tls_server(make_server, certs, names="DNS:one.test,IP:127.0.0.1",
                    env={"STRONGROOM_LISTEN_REDIRECT": "127.0.0.1:0"})
