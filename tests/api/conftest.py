@@ -443,7 +443,9 @@ def openapi_checker():
         spec.loader.exec_module(module)
         s = Server().start()
         try:
-            with urllib.request.urlopen(s.url + "/openapi.json", timeout=30) as f:
+            # Under SR_TEST_TLS the server's certificate is the test's own: trust it as requests does.
+            ctx = ssl.create_default_context(cafile=TLS_CERT) if TLS else None
+            with urllib.request.urlopen(s.url + "/openapi.json", timeout=30, context=ctx) as f:
                 doc = json.load(f)
         finally:
             s.cleanup()

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from conftest import assert_error, raw_request, uname, wait_for_event
+from conftest import TLS, assert_error, raw_request, uname, wait_for_event
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -24,7 +24,8 @@ def check_security_headers(r):
     for k, v in SECURITY_HEADERS.items():
         assert r.headers.get(k) == v, (k, r.headers.get(k))
     assert "Server" not in r.headers
-    assert "Strict-Transport-Security" not in r.headers  # cookies are not Secure in test profile
+    # HSTS only with TLS (SR_TEST_TLS run: native TLS makes cookies Secure); never over plain HTTP.
+    assert ("Strict-Transport-Security" in r.headers) == TLS
 
 
 def status_of(raw):
