@@ -294,7 +294,9 @@ const KeyDecl kKeys[] = {
          "a 32-byte key (base64url of 43 characters, hex of 64 characters, or 32 raw bytes)",
      .help = "seals the users' TOTP secrets at rest (XChaCha20-Poly1305, SPEC 13)",
      .doc = "Exactly 32 bytes after decoding. Never printed. Changing it makes every enrolled "
-            "TOTP secret unreadable (those users need their recovery codes).",
+            "TOTP secret, every recovery code and every pending mfa_token unusable, and those "
+            "users can no longer finish a signin: keep it with the backups and do not rotate it "
+            "while users have two-step sign-in on.",
      .shown_default = "dev: generated; test: ephemeral; prod: **required**",
      .secret = &Config::totp_key,
      .source = &Config::totp_key_source,
