@@ -11,7 +11,7 @@ import time
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import (NoSuchElementException, StaleElementReferenceException,
+from selenium.common.exceptions import (ElementClickInterceptedException, NoSuchElementException, StaleElementReferenceException,
                                         TimeoutException, WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -172,7 +172,16 @@ class Browser:
             scope, text), f"button {text!r}", timeout)
 
     def click(self, text, scope=None):
-        self.button(text, scope).click()
+        # A toast that is still fading out may lie over the button for a moment (seen under
+        # AddressSanitizer's slower server): an intercepted click did nothing, so wait until the
+        # button itself takes it.
+        def clicked(d):
+            try:
+                self.button(text, scope).click()
+                return True
+            except ElementClickInterceptedException:
+                return False
+        self.until(clicked, f"button {text!r} to take the click")
 
     def dialog(self, timeout=15):
         return self.until(lambda d: next((x for x in d.find_elements(By.CSS_SELECTOR, "dialog[open]")), None),
