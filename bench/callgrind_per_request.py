@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Instructions per request under callgrind (deterministic, so a loaded machine does not skew it).
+
+Usage: /usr/bin/python3 bench/callgrind_per_request.py BINARY N
+Starts BINARY (test profile, SQLite, one network thread) under valgrind --tool=callgrind, signs up,
+signs in, adds a link, then for each route: 20 warm-up requests, zero the counters
+(callgrind_control -z), N requests, dump (callgrind_control -d); prints instructions per request
+(all threads of the process) as JSON. Compare two binaries in one sitting (docs/benchmarks.md)."""
+import json, os, subprocess, sys, tempfile, time, glob, re, requests
+BIN, N = sys.argv[1], int(sys.argv[2])
+d = tempfile.mkdtemp(prefix="cg-")
+out = os.path.join(d, "cg.out")
+env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
+env.update({"STRONGROOM_PROFILE": "test", "STRONGROOM_LISTEN": "127.0.0.1:0", "STRONGROOM_DATA_DIR": d + "/data",
+            "STRONGROOM_THREADS": "1", "STRONGROOM_HASH_WORKERS": "1", "STRONGROOM_RATE_LIMIT_SCALE": "100000"})
+os.makedirs(d + "/data", mode=0o700)
+p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", BIN, "serve"], env=env,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=d)
+port = None
+t0 = time.time()
+while time.time() - t0 < 120:
+    line = p.stdout.readline()
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        continue
+    if ev.get("event") == "listening":
+        port = ev["port"]; break
+u = f"http://127.0.0.1:{port}"
+s = requests.Session()
+pw = "correct horse battery staple 42"
+s.post(u + "/auth/signup", json={"username": "cguser", "email": "cg@example.com", "password": pw}, timeout=300)
+tok = s.post(u + "/auth/signin", json={"username": "cguser", "password": pw, "return_tokens": True}, timeout=300).json()["access_token"]
+h = {"Authorization": "Bearer " + tok}
+s.post(u + "/social/links", json={"platform": "github", "url": "https://github.com/x"}, headers=h, timeout=60)
+res = {}
+for name, method, path in [("GET /healthz", "GET", "/healthz"), ("GET /personal/me", "GET", "/personal/me"),
+                           ("GET /social/links", "GET", "/social/links")]:
+    for _ in range(20):
+        s.request(method, u + path, headers=h, timeout=60)  # warm
+    subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
+    for _ in range(N):
+        r = s.request(method, u + path, headers=h, timeout=60)
+        assert r.status_code == 200, (path, r.status_code, r.text)
+    before = set(glob.glob(out + "*"))
+    subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
+    time.sleep(1)
+    new = sorted(set(glob.glob(out + "*")) - before) or sorted(glob.glob(out + "*"))
+    total = 0
+    for f in new:
+        for line in open(f):
+            m = re.match(r"summary: (\d+)", line) or re.match(r"totals: (\d+)", line)
+            if m: total = max(total, int(m.group(1)))
+    res[name] = total / N
+print(json.dumps(res), flush=True)
+p.kill(); p.wait(60)
