@@ -18,6 +18,7 @@
 #include "services/passwords.hpp"
 #include "services/tokens.hpp"
 #include "storage/fixture.hpp"
+#include "util/clock.hpp"
 #include "util/error.hpp"
 
 namespace sr::services::test {
@@ -149,7 +150,10 @@ class ServiceTest : public storage::test::StorageTest {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     return s;
   }
-  static int64_t now_unix() { return static_cast<int64_t>(::time(nullptr)); }
+  // The services' own clock: glibc's time() reads a coarse clock that can still show the
+  // previous second when system_clock has passed it, which made "expires_at <= now + ttl" fail
+  // once in a while at a second's boundary.
+  static int64_t now_unix() { return ::sr::now_unix(); }
 
   obs::Metrics metrics_;
   std::unique_ptr<auth::HashPool> pool_;
