@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import ssl
+import statistics
 import subprocess
 import tempfile
 import time
@@ -373,6 +374,26 @@ def metric(server, name, labels=None):
             total += float(value)
             found = True
     return total if found else 0.0
+
+
+def timing_alike(a, b, samples=12, rounds=3):
+    """True when the medians of a() and b() (each returns a duration) lie within a factor of 2.
+    The two alternate which goes first; a round that a busy machine skews is measured again, up to
+    `rounds` times, so a real difference (one side skipping the password hash: 10x or more) fails
+    every round, while one noisy round does not fail the test; the failure names the medians."""
+    last = None
+    for _ in range(rounds):
+        xs, ys = [], []
+        for i in range(samples):
+            if i % 2:
+                xs.append(a()); ys.append(b())
+            else:
+                ys.append(b()); xs.append(a())
+        mx, my = statistics.median(xs), statistics.median(ys)
+        if 0.5 < mx / my < 2.0:
+            return True
+        last = (mx, my)
+    pytest.fail(f"timings differ in every round: medians {last[0]:.4f} s vs {last[1]:.4f} s")
 
 
 def wait_until(predicate, what, timeout=15, interval=0.02):
