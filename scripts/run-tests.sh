@@ -59,6 +59,7 @@ if [[ $mode == all || $mode == api ]]; then
   echo "=== api over TLS (pytest, SR_TEST_TLS=1)"
   (cd "$root" && SR_TEST_TLS=1 $PY -m pytest tests/api/test_auth.py tests/api/test_http.py \
       tests/api/test_personal_social.py tests/api/test_vault.py tests/api/test_read_path.py \
+      tests/api/test_vault_pages.py \
       -q -p no:cacheprovider -o cache_dir="$work/.pytest" --junitxml="$work/api-tls.xml") || status=1
 fi
 if [[ $mode == all || $mode == cluster ]]; then

@@ -108,9 +108,12 @@ std::optional<services::VaultPage> page_query(std::string_view target) {
 Task<http::Response> vault_list(Call& call) {
   const std::optional<services::VaultPage> page = page_query(call.req.target);
   if (!page) {
-    std::string body = co_await call.ctx.vault.list(
+    services::VaultList list = co_await call.ctx.vault.list(
         call, call.vault(), std::move(call.rows.vault_index), R"({"entries":[)", "]}");
-    co_return call.respond(200, std::move(body));
+    http::Response res = call.respond(200, std::move(list.body));
+    if (list.rest)
+      res.more = [rest = std::move(list.rest)](std::string& out) { return rest->next(out); };
+    co_return res;
   }
   services::VaultPageOut out =
       co_await call.ctx.vault.list_page(call.vault(), *page, R"({"entries":[)");

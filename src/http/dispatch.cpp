@@ -315,8 +315,13 @@ std::string_view reason_phrase(int s) noexcept {
   }
 }
 
+bool has_body(const Response& r, const SerializeOptions& o) noexcept {
+  const int status = (r.status >= 100 && r.status <= 999) ? r.status : 500;
+  return !o.head && !bodiless_status(status);
+}
+
 template <class String>
-void serialize_response(String& out, const Response& r, const SerializeOptions& o) {
+void serialize_head(String& out, const Response& r, const SerializeOptions& o) {
   int status = (r.status >= 100 && r.status <= 999) ? r.status : 500;
   const bool no_body = bodiless_status(status);
   out += o.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
@@ -352,19 +357,28 @@ void serialize_response(String& out, const Response& r, const SerializeOptions& 
     out += c;
     out += "\r\n";
   }
-  if (!no_body) {
+  if (!no_body && !r.more) {
     out += "Content-Length: ";
     append_int(out, r.body.size());
     out += "\r\n";
+  } else if (!no_body && o.version != 10) {
+    out += "Transfer-Encoding: chunked\r\n";
   }
   if (!o.keep_alive)
     out += "Connection: close\r\n";
   else if (o.version == 10)
     out += "Connection: keep-alive\r\n";
   out += "\r\n";
-  if (!no_body && !o.head) out += r.body;
 }
 
+template <class String>
+void serialize_response(String& out, const Response& r, const SerializeOptions& o) {
+  serialize_head(out, r, o);
+  if (!r.more && has_body(r, o)) out += r.body;
+}
+
+template void serialize_head(std::string&, const Response&, const SerializeOptions&);
+template void serialize_head(WipingString&, const Response&, const SerializeOptions&);
 template void serialize_response(std::string&, const Response&, const SerializeOptions&);
 template void serialize_response(WipingString&, const Response&, const SerializeOptions&);
 

@@ -57,11 +57,19 @@ struct SerializeOptions {
   bool hsts = false;
   std::string_view request_id;
 };
-// Appends the whole HTTP/1.x response to out. Header names or values from the Response that contain
-// CR, LF or NUL are dropped (no header injection). Content-Length is always sent except on
-// 1xx/204/304. Instantiated for std::string and WipingString (http/wipe.hpp).
+// Appends the status line and the headers of an HTTP/1.x response to out, with the blank line
+// that ends them. Header names or values from the Response that contain CR, LF or NUL are dropped
+// (no header injection). Content-Length is always sent except on 1xx/204/304 and for a body sent
+// in pieces (r.more): that one is `Transfer-Encoding: chunked` on HTTP/1.1 and nothing on
+// HTTP/1.0 (the caller closes the connection after it). Instantiated for std::string and
+// WipingString (http/wipe.hpp).
+template <class String>
+void serialize_head(String& out, const Response& r, const SerializeOptions& o);
+// serialize_head, then r.body unless the answer has none (HEAD, 1xx/204/304) or comes in pieces.
 template <class String>
 void serialize_response(String& out, const Response& r, const SerializeOptions& o);
+// Whether out's body is sent after the head (neither HEAD nor a status without a body).
+bool has_body(const Response& r, const SerializeOptions& o) noexcept;
 
 // Status line reason phrase ("Not Found"); "Unknown" for unknown codes.
 std::string_view reason_phrase(int status) noexcept;

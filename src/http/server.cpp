@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -39,6 +40,9 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// Up to this size a body is copied behind the head and goes in one write; beyond it, it is sent
+// from its own buffer.
+constexpr std::size_t kInlineBody = 16 * 1024;
 // Every buffer that holds request bytes zeroes itself when given back (http/wipe.hpp).
 using Body = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
 using Fields = bhttp::basic_fields<WipingAllocator<char>>;
@@ -223,6 +227,13 @@ struct Server::Impl {
   asio::awaitable<void> reject(Conn& conn, Stream& stream, std::string_view peer, Response res,
                                Method method, std::string_view client_id, int64_t t0);
   Response redirect_answer(const BeastRequest& msg, Request& req);
+  template <class Stream>
+  asio::awaitable<beast::error_code> send(Conn& conn, Stream& stream, const WipingString& head,
+                                          std::string_view body);
+  template <class Stream>
+  asio::awaitable<beast::error_code> send_pieces(Conn& conn, Stream& stream,
+                                                 const WipingString& head, Response& res,
+                                                 bool chunked, std::string_view request_id);
   asio::awaitable<void> drain(Worker& w);
   static asio::awaitable<bool> wait_readable(tcp::socket& sock);
   static asio::awaitable<End> read_first(Conn& conn, tcp::socket& sock, ReadBuffer& buf);
@@ -684,29 +695,29 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
       answer.emplace(co_await dispatch(router, cors, req));
     Response& res = *answer;
 
-    // The redirect listener answers once per connection: the client goes to HTTPS anyway.
-    const bool keep =
-        msg.keep_alive() && kind != Kind::redirect && !stopping.load(std::memory_order_relaxed);
+    // The redirect listener answers once per connection: the client goes to HTTPS anyway. A body
+    // in pieces on HTTP/1.0 ends where the connection does.
+    const bool pieces = static_cast<bool>(res.more);
+    const bool keep = msg.keep_alive() && kind != Kind::redirect &&
+                      !stopping.load(std::memory_order_relaxed) && !(pieces && version == 10);
+    const SerializeOptions so{.version = static_cast<int>(version),
+                              .keep_alive = keep,
+                              .head = method == Method::HEAD,
+                              .hsts = opts.hsts,
+                              .request_id = req.request_id};
+    const bool body = has_body(res, so);
+    // A small body is copied behind the head (one write, one TLS record); a large one is sent
+    // from where it is (SPEC 14: no second copy of a body).
+    const bool inline_body = body && !pieces && res.body.size() <= kInlineBody;
     if (out.capacity() < 1000) out.reserve(1000);
-    serialize_response(out, res,
-                       {.version = static_cast<int>(version),
-                        .keep_alive = keep,
-                        .head = method == Method::HEAD,
-                        .hsts = opts.hsts,
-                        .request_id = req.request_id});
+    serialize_head(out, res, so);
+    if (inline_body) out += res.body;
     beast::error_code wec;
-    std::size_t sent = 0;
-    if constexpr (std::is_same_v<Stream, tcp::socket>)
-      sent = stream.write_some(asio::buffer(out), wec);  // non-blocking: what fits now
-    if (sent < out.size() &&
-        (!wec || wec == asio::error::would_block || wec == asio::error::try_again)) {
-      arm(conn, opts.body_timeout);
-      auto [aec, an] = co_await asio::async_write(
-          stream, asio::buffer(out.data() + sent, out.size() - sent), use_tuple);
-      disarm(conn);
-      (void)an;
-      wec = aec;
-    }
+    if (pieces && body)
+      wec = co_await send_pieces(conn, stream, out, res, version != 10, req.request_id);
+    else
+      wec = co_await send(conn, stream, out,
+                          body && !inline_body ? std::string_view(res.body) : std::string_view{});
     record(req, res.status, t0);
     // The request's bytes and the answer's are zeroed now, not whenever memory is reused (the
     // buffers zero themselves when freed, at the end of this burst).
@@ -717,6 +728,104 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
     if (buf.size() == 0) co_return End::idle;
     wipe_read(buf);  // pipelined bytes remain: keep them, zero what was read before
     if (out.capacity() > 256 * 1024) WipingString().swap(out);  // do not pin a big buffer
+  }
+}
+
+// Writes every buffer, in order. A TLS stream gets them one at a time: Beast's ssl_stream writes
+// nothing for a sequence that starts with an empty buffer (its flat_stream coalesces from the
+// first one), and asio::async_write takes a write of nothing for the end.
+namespace {
+template <class Stream, std::size_t N>
+asio::awaitable<beast::error_code> write_all(Stream& stream,
+                                             const std::array<asio::const_buffer, N>& bufs) {
+  if constexpr (std::is_same_v<Stream, tcp::socket>) {
+    auto [ec, n] = co_await asio::async_write(stream, bufs, use_tuple);
+    (void)n;
+    co_return ec;
+  } else {
+    for (const auto& b : bufs) {
+      if (b.size() == 0) continue;
+      auto [ec, n] = co_await asio::async_write(stream, b, use_tuple);
+      (void)n;
+      if (ec) co_return ec;
+    }
+    co_return beast::error_code{};
+  }
+}
+}  // namespace
+
+// head, then body (may be empty): first what the socket takes at once without waiting (plain TCP:
+// most answers end there, with no coroutine suspended), the rest asynchronously.
+template <class Stream>
+asio::awaitable<beast::error_code> Server::Impl::send(Conn& conn, Stream& stream,
+                                                      const WipingString& head,
+                                                      std::string_view body) {
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head.data(), head.size()),
+                                         asio::buffer(body.data(), body.size())};
+  beast::error_code ec;
+  std::size_t sent = 0;
+  if constexpr (std::is_same_v<Stream, tcp::socket>)
+    sent = stream.write_some(bufs, ec);  // non-blocking: what fits now
+  if (sent == head.size() + body.size() ||
+      (ec && ec != asio::error::would_block && ec != asio::error::try_again))
+    co_return ec;
+  for (auto& b : bufs) {
+    const std::size_t n = std::min(sent, b.size());
+    b += n;
+    sent -= n;
+  }
+  arm(conn, opts.body_timeout);
+  const beast::error_code aec = co_await write_all(stream, bufs);
+  disarm(conn);
+  co_return aec;
+}
+
+// head, res.body, then every piece res.more produces, each as a chunk when chunked (a chunk of
+// its own per piece: one piece in memory at a time), and the last chunk. When res.more throws,
+// the connection is dropped before the last chunk: the client sees the answer cut short.
+template <class Stream>
+asio::awaitable<beast::error_code> Server::Impl::send_pieces(Conn& conn, Stream& stream,
+                                                             const WipingString& head,
+                                                             Response& res, bool chunked,
+                                                             std::string_view request_id) {
+  static constexpr std::string_view kCrlf = "\r\n", kLastChunk = "0\r\n\r\n";
+  std::string piece = std::move(res.body);
+  const WipeOnExit wipe_piece(piece);
+  bool first = true, more = true;
+  for (;;) {
+    char size_line[24];
+    std::size_t size_len = 0;
+    const bool framed = chunked && !piece.empty();  // an empty chunk would end the body
+    if (framed) {
+      auto [p, ec] = std::to_chars(size_line, size_line + 16, piece.size(), 16);
+      (void)ec;
+      *p++ = '\r';
+      *p++ = '\n';
+      size_len = static_cast<std::size_t>(p - size_line);
+    }
+    const std::array<asio::const_buffer, 5> bufs{
+        first ? asio::buffer(head.data(), head.size()) : asio::const_buffer(),
+        asio::buffer(size_line, size_len), asio::buffer(piece),
+        framed ? asio::buffer(kCrlf.data(), kCrlf.size()) : asio::const_buffer(),
+        chunked && !more ? asio::buffer(kLastChunk.data(), kLastChunk.size())
+                         : asio::const_buffer()};
+    first = false;
+    arm(conn, opts.body_timeout);
+    const beast::error_code ec = co_await write_all(stream, bufs);
+    disarm(conn);
+    if (ec || !more) co_return ec;
+    sodium_memzero(piece.data(), piece.size());
+    piece.clear();
+    std::exception_ptr failed;
+    try {
+      more = co_await res.more(piece);
+    } catch (...) {
+      failed = std::current_exception();
+    }
+    if (failed) {
+      obs::log(obs::Level::error, "response.cut_short", {{"request_id", request_id}});
+      co_return asio::error::make_error_code(asio::error::connection_aborted);
+    }
   }
 }
 

@@ -48,6 +48,12 @@ struct Response {
   // web interface's documents, src/ui); empty keeps them. Views of static strings only.
   std::string_view csp;
   std::string_view cache_control;
+  // A body too large to hold at once (the vault's whole list): the server sends `body`, then what
+  // each call of `more` appends to the emptied buffer it is given, until a call returns false
+  // (after appending the last piece). It goes chunked (HTTP/1.1; HTTP/1.0: delimited by closing
+  // the connection). An exception from `more` closes the connection before the body's end, so
+  // the client sees the answer cut short rather than a well-formed partial one.
+  std::function<Task<bool>(std::string&)> more;
 
   static Response json(int status, std::string body) {
     Response r;

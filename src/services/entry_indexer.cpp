@@ -1,5 +1,7 @@
 #include "services/entry_indexer.hpp"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -89,33 +91,37 @@ std::optional<std::string> EntryIndexer::edit(const storage::VaultIndexChunk& c,
   return seal(c.chunk, items);
 }
 
-std::optional<std::string> open_list(const SecretBytes& dk, int64_t uid,
-                                     const std::vector<storage::VaultIndexChunk>& chunks,
-                                     std::string_view head, std::string_view tail) {
-  std::size_t room = head.size() + tail.size() + chunks.size();
+bool open_chunks_into(std::string& body, const SecretBytes& dk, int64_t uid,
+                      const std::vector<storage::VaultIndexChunk>& chunks, int64_t& last_id) {
+  const std::size_t start = body.size();
+  std::size_t room = chunks.size();
   for (const auto& c : chunks) {
     auto n = vault::index_chunk_plaintext_size(c.ciphertext);
-    if (!n) return std::nullopt;
+    if (!n) return false;
     room += *n;
   }
-  std::string body(room, '\0');
-  WipeOnExit wipe_body(body);  // unless it is handed out below (then it is empty)
-  body.replace(0, head.size(), head);
-  std::size_t at = head.size();
-  int64_t last = 0;
+  // On a failure everything appended (plaintext included) is zeroed and cut off again.
+  auto fail = [&] {
+    sodium_memzero(body.data() + start, body.size() - start);
+    body.resize(start);
+    return false;
+  };
+  body.resize(start + room);
+  std::size_t at = start;
+  int64_t last = last_id;
   for (const auto& c : chunks) {
+    if (last != 0) body[at++] = ',';
     char* out = body.data() + at;
-    if (!vault::open_index_chunk_into(dk, uid, c.chunk, c.ciphertext, out)) return std::nullopt;
+    if (!vault::open_index_chunk_into(dk, uid, c.chunk, c.ciphertext, out)) return fail();
     auto v = vault::parse_index_chunk({out, *vault::index_chunk_plaintext_size(c.ciphertext)});
-    if (!v || v->items.empty() || v->items.front().id <= last) return std::nullopt;
+    if (!v || v->items.empty() || v->items.front().id <= last) return fail();
     last = v->items.back().id;
     at += v->region.size();  // the next chunk overwrites this one's table
-    body[at++] = ',';
   }
-  if (last != 0) --at;  // the last comma
-  body.resize(at);      // drops the last table (ids and lengths)
-  body += tail;
-  return body;
+  sodium_memzero(body.data() + at, body.size() - at);  // the last table (ids and lengths)
+  body.resize(at);
+  last_id = last;
+  return true;
 }
 
 }  // namespace sr::services

@@ -58,12 +58,12 @@ class EntryIndexer final : public storage::VaultIndexer {
   bool rejected_ = false;
 };
 
-// The list from the index: head, then each chunk's items opened straight into the buffer (where
-// its region of items stays as it is), joined by ',', then tail. nullopt when the index cannot be
-// used as it is: a chunk that does not open or parse, or ids that do not ascend from one chunk to
-// the next.
-std::optional<std::string> open_list(const SecretBytes& data_key, int64_t user_id,
-                                     const std::vector<storage::VaultIndexChunk>& chunks,
-                                     std::string_view head, std::string_view tail);
+// Appends the items of chunks to body, each chunk opened straight into it (where its region of
+// items stays as it is), joined by ','; a ',' first when items came before (last_id != 0, the id
+// of the last item so far, updated). false when the index cannot be used as it is: a chunk that
+// does not open or parse, or ids that do not ascend from last_id on; body then holds what it
+// held before.
+bool open_chunks_into(std::string& body, const SecretBytes& data_key, int64_t user_id,
+                      const std::vector<storage::VaultIndexChunk>& chunks, int64_t& last_id);
 
 }  // namespace sr::services

@@ -190,10 +190,11 @@ Task<void> VaultService::change_password(Caller& who, const Unlocked& u,
                       obs::Level::info);
 }
 
-void VaultService::index_rejected(const Caller& who, int64_t user_id) const {
+void VaultService::index_rejected(std::string_view request_id, std::string_view ip,
+                                  int64_t user_id) {
   // A list index that does not open, parse or hold what its rows say: tampering or corruption.
   // It is rebuilt from the entries (by the list, or after a write dropped it).
-  obs::security_event("vault.index.rejected", who.request_id, who.ip, {{"user_id", user_id}});
+  obs::security_event("vault.index.rejected", request_id, ip, {{"user_id", user_id}});
 }
 
 Task<void> VaultService::write_indexed(Caller& who, const EntryIndexer& ix, int64_t user_id,
@@ -204,7 +205,7 @@ Task<void> VaultService::write_indexed(Caller& who, const EntryIndexer& ix, int6
   } catch (...) {
     failed = std::current_exception();  // rethrown below, not inside the handler (g++ 12)
   }
-  if (ix.rejected()) index_rejected(who, user_id);
+  if (ix.rejected()) index_rejected(who.request_id, who.ip, user_id);
   if (failed) std::rethrow_exception(failed);
 }
 
@@ -232,13 +233,14 @@ std::string VaultService::full_message() const {
          std::to_string(opts_.max_bytes) + " bytes)";
 }
 
-Task<std::vector<storage::VaultIndexChunk>> VaultService::rebuild_index(const Unlocked& u) {
-  const int64_t uid = u.session.user_id;
-  EntryIndexer ix(u.session.data_key, uid);
+Task<std::vector<storage::VaultIndexChunk>> VaultService::rebuild_index(int64_t uid,
+                                                                        const SecretBytes& dk) {
+  EntryIndexer ix(dk, uid);
   std::optional<std::vector<storage::VaultIndexChunk>> chunks;
   co_await db_.run(Access::write, [&](Repository& r) { chunks = r.rebuild_vault_index(uid, ix); });
   if (!chunks) throw ApiError(ErrorCode::vault_not_initialized, "Vault is not set up");
   obs::log(obs::Level::info, "vault.index.rebuilt", {{"user_id", uid}});
+  if (chunks->size() > storage::kIndexChunksPerRead) chunks->resize(storage::kIndexChunksPerRead);
   co_return std::move(*chunks);
 }
 
@@ -247,21 +249,60 @@ Task<std::vector<storage::VaultIndexChunk>> VaultService::rebuild_index(const Un
 // existed, or dropped after a chunk failed to open in a write) and an index that does not open
 // (tampered or corrupt: a security event) get it rebuilt here from the entries, which remain the
 // source of truth; an entry that does not open is a 500, as in get().
-Task<std::string> VaultService::list(Caller& who, const Unlocked& u,
-                                     std::vector<storage::VaultIndexChunk> chunks,
-                                     std::string_view head, std::string_view tail) {
+Task<VaultList> VaultService::list(Caller& who, const Unlocked& u,
+                                   std::vector<storage::VaultIndexChunk> chunks,
+                                   std::string_view head, std::string_view tail) {
   const int64_t uid = u.session.user_id;
   const SecretBytes& dk = u.session.data_key;
   const bool current = u.key.index_version == vault::kIndexVersion;
-  if (!current) chunks = co_await rebuild_index(u);
-  auto body = open_list(dk, uid, chunks, head, tail);
-  if (!body && current) {
-    index_rejected(who, uid);
-    chunks = co_await rebuild_index(u);
-    body = open_list(dk, uid, chunks, head, tail);
+  if (!current) chunks = co_await rebuild_index(uid, dk);
+  VaultList out;
+  out.body = head;
+  int64_t last = 0;
+  bool opened = open_chunks_into(out.body, dk, uid, chunks, last);
+  if (!opened && current) {
+    index_rejected(who.request_id, who.ip, uid);
+    chunks = co_await rebuild_index(uid, dk);
+    opened = open_chunks_into(out.body, dk, uid, chunks, last);
   }
-  if (!body) throw std::runtime_error("vault index out of order after a rebuild");
-  co_return std::move(*body);
+  if (!opened) throw std::runtime_error("vault index out of order after a rebuild");
+  if (std::cmp_less(chunks.size(), storage::kIndexChunksPerRead))
+    out.body += tail;
+  else
+    out.rest =
+        std::make_shared<VaultListRest>(*this, dk, uid, chunks.back().chunk, last, tail, who);
+  co_return out;
+}
+
+VaultListRest::VaultListRest(VaultService& svc, const SecretBytes& data_key, int64_t user_id,
+                             int64_t after_chunk, int64_t last_id, std::string_view tail,
+                             const Caller& who)
+    : svc_(svc),
+      data_key_(data_key),
+      user_id_(user_id),
+      after_chunk_(after_chunk),
+      last_id_(last_id),
+      tail_(tail),
+      request_id_(who.request_id),
+      ip_(who.ip) {}
+
+Task<bool> VaultListRest::next(std::string& out) {
+  std::vector<storage::VaultIndexChunk> chunks;
+  co_await svc_.db_.run(Access::read, [&](Repository& r) {
+    chunks = r.list_vault_index(user_id_, after_chunk_, storage::kIndexChunksPerRead);
+  });
+  if (!open_chunks_into(out, data_key_, user_id_, chunks, last_id_)) {
+    // The answer cannot be taken back now; the next list finds the index rebuilt.
+    VaultService::index_rejected(request_id_, ip_, user_id_);
+    co_await svc_.rebuild_index(user_id_, data_key_);
+    throw std::runtime_error("vault index did not open while the list was being sent");
+  }
+  if (!chunks.empty()) after_chunk_ = chunks.back().chunk;
+  if (std::cmp_less(chunks.size(), storage::kIndexChunksPerRead)) {
+    out += tail_;
+    co_return false;
+  }
+  co_return true;
 }
 
 // Rows are read kPageBatch at a time (one more than needed: whether more follow, without counting

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,35 @@ struct VaultPage {
 struct VaultPageOut {
   std::string body;                   // head and the page's items
   std::optional<int64_t> next_after;  // the last item's id when more follow
+};
+
+class VaultService;
+
+// The rest of a whole list whose index is larger than one read (storage::kIndexChunksPerRead):
+// read and opened one part at a time while the answer is being sent, so that a list holds one
+// part (<= ~1 MiB) in memory whatever the vault weighs. The parts are separate reads: like pages,
+// the whole is not a snapshot. Each entry appears at most once and in id order; one added or
+// deleted meanwhile may or may not be in it.
+class VaultListRest {
+ public:
+  VaultListRest(VaultService& svc, const SecretBytes& data_key, int64_t user_id,
+                int64_t after_chunk, int64_t last_id, std::string_view tail, const Caller& who);
+  // Appends the next part's items (',' first) to out, and the tail after the last of them: false
+  // once the tail is in. Throws when a chunk does not open or its ids do not go on from the part
+  // before (a security event; the index is rebuilt for the next list): the answer ends unfinished.
+  Task<bool> next(std::string& out);
+
+ private:
+  VaultService& svc_;
+  SecretBytes data_key_;  // a copy: the request's vault session is gone while the rest is sent
+  int64_t user_id_, after_chunk_, last_id_;
+  std::string tail_, request_id_, ip_;
+};
+
+// The whole list: body holds head and the first items, and the tail too unless rest is set.
+struct VaultList {
+  std::string body;
+  std::shared_ptr<VaultListRest> rest;
 };
 
 // An open vault, for the length of one request.
@@ -110,12 +140,13 @@ class VaultService {
 
   // The new entry's id; conflict at kMaxEntries or beyond max_bytes.
   Task<int64_t> add(Caller& who, const Unlocked& u, const vault::Entry& e);
-  // The list from its index chunks (read with the session), the index rebuilt from the entries
-  // when it is missing, of another format, or does not open (a security event): head, the list
-  // items (vault/entry.hpp, joined by ','), tail, in one buffer that the chunks are opened into.
-  Task<std::string> list(Caller& who, const Unlocked& u,
-                         std::vector<storage::VaultIndexChunk> chunks, std::string_view head,
-                         std::string_view tail);
+  // The whole list from its index chunks (the first kIndexChunksPerRead of them read with the
+  // session), the index rebuilt from the entries when it is missing, of another format, or does
+  // not open (a security event): head, the list items (vault/entry.hpp, joined by ','), tail,
+  // the chunks opened straight into the body. An index of more chunks than `first` holds (a
+  // full read) leaves the rest to VaultList::rest.
+  Task<VaultList> list(Caller& who, const Unlocked& u, std::vector<storage::VaultIndexChunk> first,
+                       std::string_view head, std::string_view tail);
   // A page of the list (SPEC 14; page.limit from 1 to kMaxPage), read from the entries
   // themselves (keyset, kPageBatch rows at a time: its memory is bounded by the page, not by the
   // vault): head, then the items joined by ',' (the body is built once, in one buffer), and the
@@ -134,12 +165,15 @@ class VaultService {
                                                 std::string_view token, int64_t now) const;
   Task<void> check_not_account_password(std::string_view field, const SecretString& pw,
                                         const storage::User& u);
-  Task<std::vector<storage::VaultIndexChunk>> rebuild_index(const Unlocked& u);
+  friend class VaultListRest;
+  // The rebuilt index's first kIndexChunksPerRead chunks.
+  Task<std::vector<storage::VaultIndexChunk>> rebuild_index(int64_t user_id,
+                                                            const SecretBytes& data_key);
   // Runs an entry write that keeps the list index through ix, and reports a chunk that ix
   // rejected whether or not the write went through.
   Task<void> write_indexed(Caller& who, const EntryIndexer& ix, int64_t user_id,
                            std::function<void(storage::Repository&)> work);
-  void index_rejected(const Caller& who, int64_t user_id) const;
+  static void index_rejected(std::string_view request_id, std::string_view ip, int64_t user_id);
   storage::VaultBytes bytes() const;
   std::string full_message() const;
 

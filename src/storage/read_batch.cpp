@@ -13,7 +13,8 @@ void Repository::read_batch(ReadBatch& b) {
   if (w.vault_key) b.vault_key = get_vault_key(w.user_id);
   if (w.vault_entries) b.vault_entries = list_vault_entries(w.user_id);
   if (w.vault_entry > 0) b.vault_entry = get_vault_entry(w.user_id, w.vault_entry);
-  if (w.vault_index) b.vault_index = list_vault_index(w.user_id);
+  if (w.vault_index)
+    b.vault_index = list_vault_index(w.user_id, kBeforeFirstChunk, kIndexChunksPerRead);
 }
 
 }  // namespace sr::storage

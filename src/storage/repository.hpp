@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -80,6 +81,11 @@ struct VaultIndexChunk {
   int64_t chunk = 0;
   std::string ciphertext;  // versioned blob, binary
 };
+// The most chunks of the list index read at once (<= 32 KiB each, vault/index.hpp: at most
+// ~1 MiB): a list that needs more reads the rest in parts while it is being sent.
+inline constexpr int64_t kIndexChunksPerRead = 32;
+// Below every chunk number (list_vault_index's after_chunk for the first part).
+inline constexpr int64_t kBeforeFirstChunk = std::numeric_limits<int64_t>::min();
 
 // Keeps a user's list index in step with the writes of their entries. The repository calls it
 // inside the write's transaction (the storage cannot read the chunks; the caller holds the data
@@ -173,7 +179,7 @@ struct ReadBatch {
     int64_t user_id = 0;  // owner of everything below
     bool user = false, handbook = false, links = false, vault_key = false, vault_entries = false;
     int64_t vault_entry = 0;   // > 0: load this entry of the user
-    bool vault_index = false;  // the user's list index chunks (chunk order)
+    bool vault_index = false;  // the first kIndexChunksPerRead chunks of the list index
   } want;
   std::optional<Session> session;
   std::optional<User> user;
@@ -293,7 +299,10 @@ class Repository {
   virtual bool delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index = nullptr) = 0;
 
   // --- the vault list index
-  virtual std::vector<VaultIndexChunk> list_vault_index(int64_t user_id) = 0;  // chunk order
+  // At most limit chunks numbered above after_chunk, in chunk order: a list
+  // reads a large index a part at a time (kIndexChunksPerRead).
+  virtual std::vector<VaultIndexChunk> list_vault_index(int64_t user_id, int64_t after_chunk,
+                                                        int64_t limit) = 0;
   // In one transaction: builds the index from every entry of the user (index.build), replaces
   // the old chunks and sets index_version. Returns the new chunks; nullopt (nothing written)
   // when the user has no vault or build returned nullopt.

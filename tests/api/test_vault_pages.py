@@ -97,6 +97,56 @@ def test_large_entries_make_shorter_pages_of_bounded_size(server):
     assert seen == ids and short >= 1
 
 
+def chunked_body(raw):
+    """The body of a raw HTTP/1.1 chunked answer, checked chunk by chunk down to its last chunk."""
+    body, rest = b"", raw
+    while True:
+        size_line, rest = rest.split(b"\r\n", 1)
+        size = int(size_line, 16)
+        if size == 0:
+            assert rest == b"\r\n", "the body ends with the last chunk and nothing after it"
+            return body
+        assert rest[size:size + 2] == b"\r\n"
+        body, rest = body + rest[:size], rest[size + 2:]
+
+
+def test_a_whole_list_larger_than_one_read_is_sent_in_chunks(server):
+    """SPEC 14: a large list is streamed -- read and opened a part at a time while it is sent -- and
+    arrives whole and in order on HTTP/1.1 (chunked), HTTP/1.0 (ended by the close) and as HEAD."""
+    c = unlocked(server)
+    first = add_ok(c, entry("small"))
+    r = c.get("/vault/entries")
+    assert r.headers.get("Content-Length") == str(len(r.content)) and "Transfer-Encoding" not in r.headers
+    ids = [first] + [add_ok(c, entry(f"big{i}", "n" * 10000)) for i in range(140)]
+    r = c.get("/vault/entries")
+    assert r.status_code == 200
+    assert r.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in r.headers
+    whole = r.json()
+    assert set(whole) == {"entries"} and [e["id"] for e in whole["entries"]] == ids
+    assert all("pin_or_password" not in e for e in whole["entries"])
+    # The pages show the same items.
+    assert c.get("/vault/entries?limit=2").json()["entries"] == whole["entries"][:2]
+
+    auth = (f"Authorization: Bearer {c.access}\r\nX-Vault-Token: {c.vault_token}\r\n"
+            "Host: 127.0.0.1\r\n").encode()
+    raw = raw_request(server.port, b"GET /vault/entries HTTP/1.1\r\n" + auth + b"Connection: close\r\n\r\n",
+                      timeout=30)
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"Transfer-Encoding: chunked" in head
+    assert json.loads(chunked_body(rest)) == whole
+
+    raw = raw_request(server.port, b"GET /vault/entries HTTP/1.0\r\n" + auth + b"\r\n", timeout=30)
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200")
+    assert b"Transfer-Encoding" not in head and b"Content-Length" not in head  # ended by the close
+    assert json.loads(rest) == whole
+
+    raw = raw_request(server.port, b"HEAD /vault/entries HTTP/1.1\r\n" + auth + b"Connection: close\r\n\r\n",
+                      timeout=30)
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and rest == b""
+
+
 def test_empty_vault_page(server):
     c = unlocked(server)
     assert c.get("/vault/entries?limit=10").json() == {"entries": [], "next_after": None}

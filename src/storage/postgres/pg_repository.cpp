@@ -54,7 +54,8 @@ constexpr char kLockIndex[] =
     "SELECT index_version FROM vault_keys WHERE user_id = $1 FOR NO KEY UPDATE";
 constexpr char kDropIndex[] = "UPDATE vault_keys SET index_version = 0 WHERE user_id = $1";
 constexpr char kListIndex[] =
-    "SELECT chunk, ciphertext FROM vault_index WHERE user_id = $1 ORDER BY chunk";
+    "SELECT chunk, ciphertext FROM vault_index WHERE user_id = $1 AND chunk > $2 ORDER BY chunk "
+    "LIMIT $3";
 constexpr char kPutChunk[] =
     "INSERT INTO vault_index (user_id, chunk, ciphertext) VALUES ($1, $2, $3) "
     "ON CONFLICT (user_id, chunk) DO UPDATE SET ciphertext = excluded.ciphertext";
@@ -158,7 +159,7 @@ void PgRepository::read_batch(ReadBatch& b) {
   if (w.vault_key) q.add(kGetVaultKey).i(w.user_id);
   if (w.vault_entries) q.add(kListVaultEntries).i(w.user_id);
   if (w.vault_entry > 0) q.add(kGetVaultEntry).i(w.vault_entry).i(w.user_id);
-  if (w.vault_index) q.add(kListIndex).i(w.user_id);
+  if (w.vault_index) q.add(kListIndex).i(w.user_id).i(kBeforeFirstChunk).i(kIndexChunksPerRead);
   if (q.empty()) return;
   auto r = c_.pipeline(q);
   std::size_t i = 0;  // the results come back in the order the statements were added
@@ -512,8 +513,10 @@ void PgRepository::finish_index_edit(
   c_.pipeline(b);
 }
 
-std::vector<VaultIndexChunk> PgRepository::list_vault_index(int64_t user_id) {
-  return all_rows<VaultIndexChunk>(c_.exec(kListIndex, Params().i(user_id)), read_chunk);
+std::vector<VaultIndexChunk> PgRepository::list_vault_index(int64_t user_id, int64_t after_chunk,
+                                                            int64_t limit) {
+  return all_rows<VaultIndexChunk>(c_.exec(kListIndex, Params().i(user_id).i(after_chunk).i(limit)),
+                                   read_chunk);
 }
 
 std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(int64_t user_id,

@@ -68,7 +68,8 @@ class PgRepository final : public Repository {
                                                const VaultBytes& bytes = {}) override;
   bool delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index = nullptr) override;
 
-  std::vector<VaultIndexChunk> list_vault_index(int64_t user_id) override;
+  std::vector<VaultIndexChunk> list_vault_index(int64_t user_id, int64_t after_chunk,
+                                                int64_t limit) override;
   std::optional<std::vector<VaultIndexChunk>> rebuild_vault_index(int64_t user_id,
                                                                   VaultIndexer& index) override;
 

@@ -396,9 +396,13 @@ void SqliteRepository::edit_chunk(
   }
 }
 
-std::vector<VaultIndexChunk> SqliteRepository::list_vault_index(int64_t user_id) {
-  Query q(db_, "SELECT chunk, ciphertext FROM vault_index WHERE user_id = ? ORDER BY chunk");
-  q.bind(user_id);
+std::vector<VaultIndexChunk> SqliteRepository::list_vault_index(int64_t user_id,
+                                                                int64_t after_chunk,
+                                                                int64_t limit) {
+  Query q(db_,
+          "SELECT chunk, ciphertext FROM vault_index WHERE user_id = ? AND chunk > ? "
+          "ORDER BY chunk LIMIT ?");
+  q.bind(user_id).bind(after_chunk).bind(limit);
   std::vector<VaultIndexChunk> out;
   while (q.step()) out.push_back({q.i64(0), q.blob(1)});
   return out;

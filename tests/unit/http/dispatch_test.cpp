@@ -256,6 +256,30 @@ TEST(Serialize, HeadAndNoContent) {
   EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
 }
 
+TEST(Serialize, BodyInPiecesIsChunkedOnHttp11AndUnframedOnHttp10) {
+  Response r = Response::json(200, "[1");
+  r.more = [](std::string&) -> Task<bool> { co_return false; };
+  std::string out;
+  serialize_response(out, r, {.version = 11});
+  EXPECT_NE(out.find("\r\nTransfer-Encoding: chunked\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos);
+  EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n") << "the head only: the server sends the pieces";
+  out.clear();
+  serialize_head(out, r, {.version = 10, .keep_alive = false});
+  EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos);
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos);
+  EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
+  // A plain body: serialize_head stops at the blank line; serialize_response adds the body.
+  Response plain = Response::json(200, "12345");
+  out.clear();
+  serialize_head(out, plain, {});
+  EXPECT_EQ(out.substr(out.size() - 4), "\r\n\r\n");
+  EXPECT_NE(out.find("Content-Length: 5\r\n"), std::string::npos);
+  EXPECT_TRUE(has_body(plain, {}));
+  EXPECT_FALSE(has_body(plain, {.head = true}));
+  EXPECT_FALSE(has_body(Response::no_content(), {}));
+}
+
 TEST(Serialize, ResponseOwnCspAndCacheControl) {
   Response r = Response::json(200, "<!doctype html>");
   r.csp = "default-src 'none'; script-src 'self'";

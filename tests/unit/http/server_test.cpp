@@ -134,6 +134,23 @@ class Client {
     return false;
   }
   const std::string& pending() const { return buf_; }
+  // A chunked body after read_response(head=true) took the head: the chunks' data, or nullopt
+  // when the connection ends before the last chunk.
+  std::optional<std::string> read_chunked(std::chrono::milliseconds timeout = 5000ms) {
+    std::string body;
+    for (;;) {
+      std::size_t eol;
+      while ((eol = buf_.find("\r\n")) == std::string::npos)
+        if (!fill(timeout)) return std::nullopt;
+      const std::size_t size = std::strtoul(buf_.c_str(), nullptr, 16);
+      while (buf_.size() < eol + 2 + size + 2)
+        if (!fill(timeout)) return std::nullopt;
+      EXPECT_EQ(buf_.substr(eol + 2 + size, 2), "\r\n");
+      body += buf_.substr(eol + 2, size);
+      buf_.erase(0, eol + 2 + size + 2);
+      if (size == 0) return body;
+    }
+  }
 
  private:
   int fd_ = -1;
@@ -173,6 +190,30 @@ Router make_router() {
     res.set_cookies.push_back("b=2; Path=/auth; HttpOnly");
     co_return res;
   });
+  // n bytes of body (n > 16 KiB: sent from its own buffer, not behind the head).
+  r.add(Method::GET, "/big/{n}", [](Request& q) -> Task<Response> {
+    std::string body(std::stoul(std::string(q.param("n"))), 'b');
+    for (std::size_t i = 0; i < body.size(); i += 1000) body[i] = static_cast<char>('0' + i % 7);
+    co_return Response::json(200, std::move(body));
+  });
+  // "[" then n pieces of 40,000 bytes each (their index in every byte), "]"; `fail` throws after
+  // the second piece.
+  const auto pieces = [](int n, bool fail) {
+    return [n, fail](Request&) -> Task<Response> {
+      Response res = Response::json(200, "[");
+      auto made = std::make_shared<int>(0);
+      res.more = [n, fail, made](std::string& out) -> Task<bool> {
+        if (fail && *made == 2) throw std::runtime_error("a piece failed");
+        out.assign(40000, static_cast<char>('a' + (*made)++));
+        if (*made < n) co_return true;
+        out += ']';
+        co_return false;
+      };
+      co_return res;
+    };
+  };
+  r.add(Method::GET, "/pieces", pieces(5, false));
+  r.add(Method::GET, "/pieces-fail", pieces(5, true));
   r.add(Method::PUT, "/personal/handbook",
         [](Request&) -> Task<Response> { co_return Response::json(200, "{}"); });
   return r;
@@ -265,6 +306,72 @@ TEST_F(ServerTest, PipelinedRequestsAnsweredInOrder) {
   ASSERT_TRUE(last);
   EXPECT_EQ(last->body, "{\"id\":\"last\"}");
   EXPECT_FALSE(last->has("connection"));  // still keep-alive
+}
+
+std::string expected_pieces(int n) {
+  std::string s = "[";
+  for (int i = 0; i < n; ++i) s += std::string(40000, static_cast<char>('a' + i));
+  return s + "]";
+}
+
+TEST_F(ServerTest, LargeBodiesAndBodiesInPiecesArriveWholeWhenPipelined) {
+  start({.threads = 1});
+  Client c(port_);
+  ASSERT_TRUE(c.send(get("/big/100000") + get("/pieces") + get("/big/20") + get("/pieces") +
+                     "HEAD /pieces HTTP/1.1\r\nHost: t\r\n\r\n" + get("/echo/last")));
+  auto big = c.read_response();
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->header("content-length"), "100000");
+  ASSERT_EQ(big->body.size(), 100000u);
+  EXPECT_EQ(big->body.substr(0, 3), "0bb");
+  EXPECT_EQ(big->body[7000], '0');
+  EXPECT_EQ(big->body[99999], 'b');
+  for (int round = 0; round < 2; ++round) {
+    auto head = c.read_response(/*head=*/true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    EXPECT_EQ(head->header("transfer-encoding"), "chunked");
+    EXPECT_FALSE(head->has("content-length"));
+    expect_security_headers(*head);
+    EXPECT_EQ(c.read_chunked(), expected_pieces(5)) << round;
+    if (round == 0) {
+      auto small = c.read_response();
+      ASSERT_TRUE(small);
+      EXPECT_EQ(small->body.size(), 20u);
+    }
+  }
+  auto head_only = c.read_response(/*head=*/true);
+  ASSERT_TRUE(head_only);
+  EXPECT_EQ(head_only->header("transfer-encoding"), "chunked");
+  auto last = c.read_response();
+  ASSERT_TRUE(last) << "HEAD sent no body: the next answer follows at once";
+  EXPECT_EQ(last->body, "{\"id\":\"last\"}");
+}
+
+TEST_F(ServerTest, BodyInPiecesOnHttp10EndsWithTheConnection) {
+  start({.threads = 1});
+  Client c(port_);
+  ASSERT_TRUE(c.send("GET /pieces HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  auto head = c.read_response(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->version, "HTTP/1.0");
+  EXPECT_FALSE(head->has("transfer-encoding"));
+  EXPECT_FALSE(head->has("content-length"));
+  EXPECT_EQ(head->header("connection"), "close");
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_EQ(c.pending(), expected_pieces(5));
+}
+
+TEST_F(ServerTest, APieceThatFailsCutsTheAnswerShort) {
+  start({.threads = 1});
+  Client c(port_);
+  ASSERT_TRUE(c.send(get("/pieces-fail")));
+  auto head = c.read_response(/*head=*/true);
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_FALSE(c.read_chunked()) << "no last chunk: the client sees the answer cut short";
+  EXPECT_TRUE(c.closed_by_peer());
+  still_healthy();
 }
 
 TEST_F(ServerTest, RequestIdEchoedOrGenerated) {

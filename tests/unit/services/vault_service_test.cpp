@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "service_fixture.hpp"
+#include "services/entry_indexer.hpp"
 #include "vault/index.hpp"
 
 namespace sr::services::test {
@@ -49,10 +50,37 @@ class VaultServiceTest : public ServiceTest {
     }
     return e;
   }
-  boost::json::array list(const Unlocked& u) {
-    auto chunks = r([&](storage::Repository& repo) { return repo.list_vault_index(uid_); });
-    const std::string body = run(svc_->list(*who_, u, std::move(chunks), "[", "]"));
+  // The first part of the index, as the gate reads it with the session.
+  std::vector<storage::VaultIndexChunk> first_part() {
+    return r([&](storage::Repository& repo) {
+      return repo.list_vault_index(uid_, storage::kBeforeFirstChunk, storage::kIndexChunksPerRead);
+    });
+  }
+  std::size_t chunk_count() {
+    return r([&](storage::Repository& repo) { return repo.list_vault_index(uid_, 0, 1 << 20); })
+        .size();
+  }
+  // The whole list as the route sends it: the first part, then the rest part by part.
+  boost::json::array list(const Unlocked& u, int* parts = nullptr) {
+    VaultList l = run(svc_->list(*who_, u, first_part(), "[", "]"));
+    std::string body = std::move(l.body);
+    int n = 1;
+    for (bool more = l.rest != nullptr; more; ++n) more = run(l.rest->next(body));
+    if (parts) *parts = n;
     return boost::json::parse(body).as_array();
+  }
+  // Adds entries with 10,000-character notes (a few to a chunk) until the index holds more
+  // chunks than one read returns; their ids.
+  std::vector<int64_t> fill_past_one_read(const Unlocked& u) {
+    std::vector<int64_t> ids;
+    while (chunk_count() <= storage::kIndexChunksPerRead + 1) {
+      for (int i = 0; i < 8; ++i) {
+        vault::Entry e = entry("e" + std::to_string(ids.size()));
+        e.notes = std::string(10000, 'n');
+        ids.push_back(run(svc_->add(*who_, u, e)));
+      }
+    }
+    return ids;
   }
 
   SecretBytes session_key_ = SecretBytes::random(32);
@@ -249,6 +277,92 @@ TEST_P(VaultServiceTest, ListRebuildsAnIndexThatAWriteDidNotKeep) {
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[1].as_object().at("domain").as_string(), "b.example");
   EXPECT_EQ(key(uid_)->index_version, vault::kIndexVersion);
+}
+
+TEST_P(VaultServiceTest, AListOfMoreChunksThanOneReadComesInParts) {
+  const Unlocked u = svc_->open(*who_, key(uid_), set_up_and_unlock());
+  EXPECT_EQ(list(u).size(), 0u);
+  int parts = 0;
+  run(svc_->add(*who_, u, entry("small")));
+  EXPECT_EQ(list(u, &parts).size(), 1u);
+  EXPECT_EQ(parts, 1) << "a small vault is one body";
+
+  std::vector<int64_t> ids = fill_past_one_read(u);
+  ids.insert(ids.begin(), list(u)[0].as_object().at("id").as_int64());
+  const boost::json::array items = list(u, &parts);
+  EXPECT_GE(parts, 2);
+  ASSERT_EQ(items.size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(items[i].as_object().at("id").as_int64(), ids[i]) << i;
+
+  // Writes between the parts: an entry deleted from a part already sent stays in it, one added
+  // meanwhile comes at the end, and no entry comes twice.
+  VaultList l = run(svc_->list(*who_, u, first_part(), "[", "]"));
+  ASSERT_TRUE(l.rest);
+  run(svc_->remove(*who_, u, ids.front()));
+  const int64_t added = run(svc_->add(*who_, u, entry("late")));
+  std::string body = std::move(l.body);
+  while (run(l.rest->next(body))) {
+  }
+  const boost::json::array seen = boost::json::parse(body).as_array();
+  ASSERT_EQ(seen.size(), ids.size() + 1);
+  EXPECT_EQ(seen.front().as_object().at("id").as_int64(), ids.front());
+  EXPECT_EQ(seen.back().as_object().at("id").as_int64(), added);
+}
+
+// Re-seals the chunk of an updated entry with one byte changed: a chunk that no longer opens.
+class SpoilingIndexer final : public storage::VaultIndexer {
+ public:
+  explicit SpoilingIndexer(EntryIndexer& real) : real_(real) {}
+  int64_t version() const override { return real_.version(); }
+  std::optional<storage::VaultIndexChunk> added(
+      const storage::VaultEntry& e, const std::optional<storage::VaultIndexChunk>& l) override {
+    return real_.added(e, l);
+  }
+  std::optional<std::string> updated(const storage::VaultEntry& e,
+                                     const storage::VaultIndexChunk& c) override {
+    auto blob = real_.updated(e, c);
+    if (blob) blob->back() ^= 1;
+    return blob;
+  }
+  std::optional<std::string> removed(int64_t id, const storage::VaultIndexChunk& c) override {
+    return real_.removed(id, c);
+  }
+  std::optional<std::vector<Built>> build(const std::vector<storage::VaultEntry>& es) override {
+    return real_.build(es);
+  }
+
+ private:
+  EntryIndexer& real_;
+};
+
+TEST_P(VaultServiceTest, APartThatDoesNotOpenEndsTheListAndTheIndexIsRebuilt) {
+  const std::string token = set_up_and_unlock();
+  const Unlocked u = svc_->open(*who_, key(uid_), token);
+  const std::vector<int64_t> ids = fill_past_one_read(u);
+  // The last entry's chunk (beyond the first part) is spoilt in storage.
+  auto row = r([&](storage::Repository& repo) { return repo.get_vault_entry(uid_, ids.back()); });
+  ASSERT_TRUE(row);
+  const vault::Entry fields = svc_->get(u, row).fields;
+  EntryIndexer real(u.session.data_key, uid_, &fields);
+  SpoilingIndexer spoil(real);
+  ASSERT_TRUE(w([&](storage::Repository& repo) {
+    return repo.update_vault_entry(uid_, ids.back(), row->ciphertext, 50, &spoil);
+  }));
+  ASSERT_EQ(key(uid_)->index_version, vault::kIndexVersion) << "the spoilt chunk went in as is";
+
+  VaultList l = run(svc_->list(*who_, u, first_part(), "[", "]"));
+  ASSERT_TRUE(l.rest) << "the first part opened";
+  std::string body = std::move(l.body);
+  const auto drain = [&] {
+    while (run(l.rest->next(body))) {
+    }
+  };
+  EXPECT_THROW(drain(), std::runtime_error);
+  EXPECT_NE(body.back(), ']') << "no end of the list after the part that failed";
+  // Rebuilt for the next list, which is whole.
+  const Unlocked again = svc_->open(*who_, key(uid_), token);
+  EXPECT_EQ(list(again).size(), ids.size());
 }
 
 TEST_P(VaultServiceTest, ChangePasswordRewrapsTheKeyAndEndsVaultSessions) {

@@ -191,7 +191,7 @@ class VaultIndexTest : public StorageTest {
   }
 
   std::vector<VaultIndexChunk> chunks(int64_t uid) {
-    return r([&](Repository& r) { return r.list_vault_index(uid); });
+    return r([&](Repository& r) { return r.list_vault_index(uid, 0, 1 << 20); });
   }
   std::vector<VaultEntry> entries(int64_t uid) {
     return r([&](Repository& r) { return r.list_vault_entries(uid); });
@@ -762,6 +762,44 @@ TEST_P(VaultIndexTest, ReadBatchReturnsOnlyThisUsersChunksInChunkOrder) {
   rb.want.vault_index = true;
   r([&](Repository& r) { r.read_batch(rb); });
   EXPECT_TRUE(rb.vault_index.empty());
+  EXPECT_TRUE(ia.errors.empty() && ib.errors.empty());
+}
+
+TEST_P(VaultIndexTest, TheIndexIsReadAPartAtATime) {
+  const int64_t a = make_user("a"), b = make_user("b");
+  make_vault(a);
+  make_vault(b);
+  TestIndexer ia(1, 1), ib(1, 1);  // one entry a chunk
+  const int64_t n = kIndexChunksPerRead + 5;
+  for (int64_t i = 0; i < n; ++i) {
+    add(a, &ia);
+    add(b, &ib);
+  }
+  ASSERT_EQ(static_cast<int64_t>(chunks(a).size()), n);
+  // The read batch (the gate's) holds the first part only.
+  ReadBatch rb;
+  rb.want.user_id = a;
+  rb.want.vault_index = true;
+  r([&](Repository& r) { r.read_batch(rb); });
+  ASSERT_EQ(static_cast<int64_t>(rb.vault_index.size()), kIndexChunksPerRead);
+  EXPECT_EQ(rb.vault_index.front().chunk, 1);
+  EXPECT_EQ(rb.vault_index.back().chunk, kIndexChunksPerRead);
+  // The rest: numbered above the last one read, at most limit of them, only the user's own.
+  const auto part = [&](int64_t uid, int64_t after, int64_t limit) {
+    std::vector<int64_t> numbers;
+    for (const auto& c : r([&](Repository& r) { return r.list_vault_index(uid, after, limit); }))
+      numbers.push_back(c.chunk);
+    return numbers;
+  };
+  std::vector<int64_t> rest;
+  for (int64_t c = kIndexChunksPerRead + 1; c <= n; ++c) rest.push_back(c);
+  EXPECT_EQ(part(a, kIndexChunksPerRead, kIndexChunksPerRead), rest);
+  EXPECT_EQ(part(a, 3, 2), (std::vector<int64_t>{4, 5}));
+  EXPECT_TRUE(part(a, n, kIndexChunksPerRead).empty());
+  for (const auto& c : r([&](Repository& r) { return r.list_vault_index(a, 0, 1 << 20); }))
+    for (const auto& [id, cipher] : parse(c.ciphertext))
+      EXPECT_TRUE(r([&](Repository& r) { return r.get_vault_entry(a, id); }))
+          << "entry " << id << " of another user";
   EXPECT_TRUE(ia.errors.empty() && ib.errors.empty());
 }
 
