@@ -407,6 +407,15 @@ bj::object operation(const Route& r, const std::set<std::string, std::less<>>& n
       {"operationId", operation_id(r)}, {"summary", r.summary}, {"tags", bj::array{tag(r)}}};
   bj::array params;
   if (r.param != Param::none) params.push_back(path_parameter(r.param));
+  for (const QueryParam& q : r.query) {
+    bj::object schema{{"type", "integer"}, {"minimum", q.minimum}};
+    if (q.maximum) schema["maximum"] = *q.maximum;
+    params.push_back(bj::object{{"name", q.name},
+                                {"in", "query"},
+                                {"required", false},
+                                {"description", q.description},
+                                {"schema", std::move(schema)}});
+  }
   params.push_back(ref("parameters", "X-Request-ID"));
   op["parameters"] = std::move(params);
   if (r.body) {

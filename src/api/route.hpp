@@ -1,6 +1,7 @@
 // One entry of the route table (api/routes.cpp): everything the router, the request gate and the
 // API description need to know about a route, declared in one place.
 #pragma once
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,15 @@ struct RouteLimit {
   std::string_view bucket = {};
 };
 
+// An optional integer parameter of the query string (GET /vault/entries?limit=&after=), for the
+// API description; the route's handler parses the query itself (400 on anything else).
+struct QueryParam {
+  std::string_view name;
+  std::string_view description;
+  int64_t minimum = 0;
+  std::optional<int64_t> maximum = std::nullopt;
+};
+
 // A response shape that several routes share, named in their Route::response ("Link").
 struct NamedShape {
   std::string_view name;
@@ -62,6 +72,7 @@ struct Route {
   Gate gate;
   std::string_view summary;  // one line, for people and for the API description
   Param param = Param::none;
+  std::vector<QueryParam> query = {};
   // The JSON body (415, then 400 with every field problem), parsed by the gate into
   // Call::fields; nullopt: the route reads no body.
   std::optional<json::Schema> body = std::nullopt;

@@ -366,6 +366,16 @@ std::vector<Route> route_table(const services::Passwords& pw) {
        .path = "/vault/entries",
        .gate = Gate::vault,
        .summary = "The entries, without their secrets; ?limit=N&after=ID: a page (SPEC 14)",
+       .query = {{.name = "limit",
+                  .description = "A page of at most this many entries (fewer once its body holds "
+                                 "1 MiB); without limit and after: the whole list",
+                  .minimum = 1,
+                  .maximum = services::VaultService::kMaxPage},
+                 {.name = "after",
+                  .description = "The page starts after this entry id (next_after of the page "
+                                 "before)",
+                  .minimum = 0,
+                  .maximum = 999999999999999999}},
        .reads = {.vault_index = true},
        .response = "{entries: [EntryItem], next_after?: integer|null}",
        .errors = {400},  // a malformed page query

@@ -137,6 +137,33 @@ def test_bounds_in_the_document_are_those_the_server_applies(server):
     assert checked > 50
 
 
+def query_operations(doc):
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            for p in op.get("parameters", []):
+                if p.get("in") == "query":
+                    yield method.upper(), path, p
+
+
+def test_query_parameters_in_the_document_are_those_the_server_applies(server):
+    """Each declared query parameter: its bounds are accepted, one past them is 400 naming it."""
+    user = unlocked(server)
+    declared = list(query_operations(openapi_checker().doc))
+    assert {(m, p, q["name"]) for m, p, q in declared} >= {("GET", "/vault/entries", "limit"),
+                                                          ("GET", "/vault/entries", "after")}
+    for method, path, q in declared:
+        name, schema = q["name"], q["schema"]
+        assert q["required"] is False and schema["type"] == "integer"
+        inside = [schema["minimum"]] + ([schema["maximum"]] if "maximum" in schema else [])
+        outside = [schema["minimum"] - 1] + ([schema["maximum"] + 1] if "maximum" in schema else [])
+        for value in inside:
+            r = send(server, user, method, f"{path}?{name}={value}", None)
+            assert r.status_code == 200, f"{method} {path}?{name}={value}: {r.status_code} {r.text[:200]}"
+        for value in outside:
+            fields = refused_fields(send(server, user, method, f"{path}?{name}={value}", None), name)
+            assert name in fields or "query" in fields, f"{method} {path}?{name}={value}: {fields}"
+
+
 def test_the_answer_check_names_the_route_and_can_fail():
     c = openapi_checker()
     json_headers = {"Content-Type": "application/json", "X-Request-ID": "x"}
