@@ -43,6 +43,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // Up to this size a body is copied behind the head and goes in one write; beyond it, it is sent
 // from its own buffer.
 constexpr std::size_t kInlineBody = 16 * 1024;
+// The buffer an idle connection waits with (read_first): room for a short request (a health
+// check, a Bearer GET) in one read; a longer one reads on from the worker's scratch space.
+constexpr std::size_t kFirstRead = 512;
 // Every buffer that holds request bytes zeroes itself when given back (http/wipe.hpp).
 using Body = bhttp::basic_string_body<char, std::char_traits<char>, WipingAllocator<char>>;
 using Fields = bhttp::basic_fields<WipingAllocator<char>>;
@@ -346,30 +349,34 @@ asio::awaitable<bool> Server::Impl::wait_readable(tcp::socket& sock) {
 }
 
 // The first bytes of a request, into a buffer allocated only once they are there: an idle
-// connection holds no buffer. Plain TCP reads into the worker's scratch space (the socket is
-// non-blocking: no data, no syscall beyond this recv) and waits for readiness only after a read
-// found nothing, so no edge of the edge-triggered reactor can be missed in between. Returns
-// End::idle with bytes in buf, else how the connection ended.
+// connection holds no read buffer, only this wait's small one. An asynchronous read is what keeps
+// the wait cheap: Asio's epoll reactor tries the recv at once, and when an earlier read came back
+// short (the socket drained) it skips that recv and just queues, with no epoll_ctl -- where
+// async_wait re-arms the descriptor with an epoll_ctl on every call (a syscall per keep-alive
+// request). A request longer than the small buffer gets the rest read from the worker's scratch
+// space in the same turn (the socket is non-blocking: no data, no wait). Returns End::idle with
+// bytes in buf, else how the connection ended.
 asio::awaitable<Server::Impl::End> Server::Impl::read_first(Conn& conn, tcp::socket& sock,
                                                             ReadBuffer& buf) {
+  std::array<char, kFirstRead> first;
+  auto [ec, n] = co_await sock.async_read_some(asio::buffer(first), use_tuple);
+  if (ec == asio::error::eof) co_return End::peer_closed;
+  if (ec) co_return End::drop;
+  buf.reserve(1000);  // glibc's thread cache serves up to 1032 bytes
+  asio::buffer_copy(buf.prepare(n), asio::buffer(first.data(), n));
+  buf.commit(n);
+  sodium_memzero(first.data(), n);  // request bytes: passwords, tokens
+  if (n < first.size()) co_return End::idle;
   // Used only between two suspensions: other connections of this thread cannot interleave.
   auto& scratch = conn.w->scratch;
-  for (;;) {
-    beast::error_code ec;
-    const std::size_t n = sock.read_some(asio::buffer(scratch), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) {
-      auto [wec] = co_await sock.async_wait(tcp::socket::wait_read, use_tuple);
-      if (wec) co_return End::drop;
-      continue;
-    }
-    if (ec == asio::error::eof) co_return End::peer_closed;
-    if (ec) co_return End::drop;
-    buf.reserve(std::max<std::size_t>(n, 1000));  // glibc's thread cache serves up to 1032 bytes
-    asio::buffer_copy(buf.prepare(n), asio::buffer(scratch.data(), n));
-    buf.commit(n);
-    sodium_memzero(scratch.data(), n);  // request bytes: passwords, tokens
-    co_return End::idle;
+  beast::error_code rec;
+  const std::size_t more = sock.read_some(asio::buffer(scratch), rec);
+  if (!rec && more > 0) {  // else: nothing yet, or an end that the next read reports again
+    asio::buffer_copy(buf.prepare(more), asio::buffer(scratch.data(), more));
+    buf.commit(more);
+    sodium_memzero(scratch.data(), more);
   }
+  co_return End::idle;
 }
 
 // TLS: decrypted bytes may already wait inside OpenSSL, which the socket cannot tell; read one
