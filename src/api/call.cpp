@@ -15,7 +15,11 @@ Call::Call(Context& c, const Route& r, http::Request& q)
       client_ip_(client_ip(q.peer_ip, q.header("X-Forwarded-For"), c.trusted_proxies)) {
   request_id = req.request_id;
   ip = client_ip_;
-  ip_key = "ip:" + rate_key_ip(client_ip_);
+}
+
+const std::string& Call::ip_key() {
+  if (ip_key_.empty()) ip_key_ = "ip:" + rate_key_ip(client_ip_);
+  return ip_key_;
 }
 
 Task<void> Call::limit(services::LimitKey key, std::string_view subject) {
@@ -25,7 +29,7 @@ Task<void> Call::limit(services::LimitKey key, std::string_view subject) {
     std::string k;
     switch (key) {
       case LimitKey::ip:
-        k = ip_key;
+        k = ip_key();
         break;
       case LimitKey::user:
         k = "user:" + std::to_string(user_id);

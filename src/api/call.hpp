@@ -44,7 +44,9 @@ class Call final : public services::Caller {
   Context& ctx;
   const Route& route;
   http::Request& req;
-  std::string ip_key;                  // "ip:" + rate_key_ip(ip): the per-IP rate-limit key
+  // "ip:" + rate_key_ip(ip): the per-IP rate-limit key, made on first use (most routes are
+  // limited per user and never need it).
+  const std::string& ip_key();
   std::optional<Principal> principal;  // gates user and vault
   int64_t id = 0;                      // the {id} parameter of a Param::row_id route
   std::string_view session_param;      // the {id} parameter of a Param::session_id route
@@ -74,6 +76,7 @@ class Call final : public services::Caller {
   http::Response respond(int status, std::string body) const;
 
  private:
+  std::string ip_key_;
   std::string client_ip_;  // what services::Caller::ip views
 };
 

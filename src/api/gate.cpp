@@ -151,7 +151,7 @@ void check_csrf(const Call& call, std::string_view expected, int64_t user_id) {
 }
 
 Task<void> refuse(Call& call, const ApiError& e) {
-  co_await call.check_limit("anonymous", call.ip_key);
+  co_await call.check_limit("anonymous", call.ip_key());
   call.ctx.metrics.inc("auth_failures_total",
                        "reason=\"" + std::string(code_name(e.code())) + "\"");
   throw e;
@@ -162,7 +162,7 @@ Task<void> general_limit(Call& call) {
     const std::string key = "user:" + std::to_string(call.principal->user_id);
     co_await call.check_limit("authenticated", key, false);
   } else {
-    co_await call.check_limit("anonymous", call.ip_key, false);
+    co_await call.check_limit("anonymous", call.ip_key(), false);
   }
 }
 

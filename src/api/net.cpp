@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <charconv>
 #include <cstring>
 #include <stdexcept>
 
@@ -50,9 +51,16 @@ std::string rate_key_ip(std::string_view ip) {
   auto a = net::parse_ip(ip);
   if (!a) return std::string(ip);
   char buf[INET6_ADDRSTRLEN] = {};
-  if (a->v4) {
-    inet_ntop(AF_INET, a->addr, buf, sizeof buf);
-    return buf;
+  if (a->v4) {  // dotted decimal by hand: inet_ntop formats through sprintf
+    std::string out;
+    out.reserve(15);
+    for (int i = 0; i < 4; ++i) {
+      char part[4];
+      const auto r = std::to_chars(part, part + sizeof part, a->addr[i]);
+      if (i > 0) out += '.';
+      out.append(part, r.ptr);
+    }
+    return out;
   }
   unsigned char prefix[16] = {};
   std::memcpy(prefix, a->addr, 8);
