@@ -123,7 +123,7 @@ TEST(Logging, AccessLineIsTheGenericLineAndKeepsEveryLineInOrderPerThread) {
                     .method = "GET",
                     .route = "/a\"b\n{id}",
                     .status = 200 + t,
-                    .latency_ns = 1234567 + i,
+                    .latency_ns = int64_t{i} * 9973,  // 0 ms, then every few us up to ~50 ms
                     .user_id = i % 2 ? i : 0,
                     .ip = ip});
     });
@@ -141,7 +141,8 @@ TEST(Logging, AccessLineIsTheGenericLineAndKeepsEveryLineInOrderPerThread) {
         << "order of thread " << t;
     // Byte for byte the line the generic logger writes for the same fields (SPEC 9 unchanged).
     const std::string rid = "rid-" + std::to_string(i), ip = "192.0.2." + std::to_string(t);
-    const double ms = static_cast<double>(1234567 + i) / 1e6;
+    // The access line has microseconds: i * 9973 ns rounded to the microsecond.
+    const double ms = static_cast<double>((int64_t{i} * 9973 + 500) / 1000) / 1e3;
     std::string generic = i % 2 ? format_line(Level::info, "access",
                                               {{"request_id", rid},
                                                {"method", "GET"},
