@@ -1,5 +1,6 @@
 #include "http/router.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sr::http {
@@ -114,11 +115,27 @@ void Router::add(Method m, std::string pattern, Handler h) {
     r.segments.emplace_back(s);
   }
   add_handler(r.handlers, m, std::move(h), pattern);
+  const bool literal = std::none_of(r.segments.begin(), r.segments.end(),
+                                    [](const std::string& s) { return is_param(s); });
+  if (literal) literals_.emplace(pattern, routes_.size());
   r.pattern = std::move(pattern);
   routes_.push_back(std::move(r));
 }
 
 std::optional<Router::Match> Router::match_exact(Method m, std::string_view path) const {
+  const Method want = m == Method::HEAD ? Method::GET : m;
+  // A route without parameters that is this very path and has the method is the most specific
+  // match there is: found without the scan below (which it would win).
+  if (const auto it = literals_.find(path); it != literals_.end()) {
+    const Route& r = routes_[it->second];
+    for (const auto& [hm, h] : r.handlers) {
+      if (hm != want) continue;
+      Match out;
+      out.handler = &h;
+      out.pattern = r.pattern;
+      return out;
+    }
+  }
   // Split the request path into at most 16 segments without allocating.
   constexpr std::size_t kMaxSegs = 16;
   std::string_view segs[kMaxSegs];
@@ -136,7 +153,6 @@ std::optional<Router::Match> Router::match_exact(Method m, std::string_view path
       }
     }
   }
-  const Method want = m == Method::HEAD ? Method::GET : m;
 
   const Route* best = nullptr;  // most specific route having the method
   const Handler* best_handler = nullptr;

@@ -3,6 +3,7 @@
 // (add_prefix) takes every path under its prefix that no exact route takes: the web interface's
 // page paths and assets (src/ui).
 #pragma once
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,6 +39,8 @@ class Router {
   };
   std::vector<Route> routes_;
   std::vector<Route> prefixes_;  // pattern = prefix + "*", no segments
+  // The routes without parameters, by pattern: index into routes_.
+  std::map<std::string, std::size_t, std::less<>> literals_;
 
   std::optional<Match> match_exact(Method m, std::string_view path) const;
   std::optional<Match> match_prefix(Method m, std::string_view path) const;

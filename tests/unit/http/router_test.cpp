@@ -93,6 +93,24 @@ TEST(Router, LiteralBeatsParameter) {
   EXPECT_EQ(m->params.at(0).second, "abc");
 }
 
+TEST(Router, ALiteralRouteWithoutTheMethodLeavesItToAParameterRoute) {
+  Router r;
+  r.add(Method::GET, "/auth/sessions/current", ok(1));
+  r.add(Method::DELETE_, "/auth/sessions/{id}", ok(2));
+  auto m = r.match(Method::DELETE_, "/auth/sessions/current");
+  ASSERT_TRUE(m);
+  ASSERT_NE(m->handler, nullptr);
+  EXPECT_EQ(m->pattern, "/auth/sessions/{id}");
+  EXPECT_EQ(m->params.at(0).second, "current");
+  m = r.match(Method::HEAD, "/auth/sessions/current");  // HEAD takes the literal GET
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->pattern, "/auth/sessions/current");
+  m = r.match(Method::PUT, "/auth/sessions/current");  // neither: 405 with both routes' methods
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->handler, nullptr);
+  EXPECT_EQ(m->allow, "GET, HEAD, DELETE, OPTIONS");
+}
+
 TEST(Router, RootAndQueryFreePaths) {
   Router r;
   r.add(Method::GET, "/", ok(1));
