@@ -6,7 +6,7 @@ Starts BINARY (test profile, SQLite, one network thread) under valgrind --tool=c
 signs in, adds a link, then for each route: 20 warm-up requests, zero the counters
 (callgrind_control -z), N requests, dump (callgrind_control -d); prints instructions per request
 (all threads of the process) as JSON. Compare two binaries in one sitting (docs/benchmarks.md)."""
-import json, os, subprocess, sys, tempfile, time, glob, re, requests
+import json, os, subprocess, sys, tempfile, threading, time, glob, re, requests
 BIN, N = sys.argv[1], int(sys.argv[2])
 d = tempfile.mkdtemp(prefix="cg-")
 out = os.path.join(d, "cg.out")
@@ -26,6 +26,9 @@ while time.time() - t0 < 120:
         continue
     if ev.get("event") == "listening":
         port = ev["port"]; break
+# The server logs a line a request to stdout: drain it, or the pipe fills, the logger blocks and
+# with it, once its queue is full, the server (a stall that looks like a hang of the server).
+threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
 u = f"http://127.0.0.1:{port}"
 s = requests.Session()
 pw = "correct horse battery staple 42"
