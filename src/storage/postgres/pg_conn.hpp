@@ -1,6 +1,8 @@
-// One libpq connection, driven in non-blocking mode with poll() and a deadline, so that neither a
-// dead server nor a black-holed network can hang a worker: connecting is bounded by the connect
-// timeout, every statement by statement_timeout (server side) plus a client-side margin.
+// One libpq connection, driven in non-blocking mode with a deadline, so that neither a dead server
+// nor a black-holed network can hang anyone: connecting is bounded by the connect timeout, every
+// statement by statement_timeout (server side) plus a client-side margin. It waits for its socket
+// with poll() (run_sync, the connector threads), or through a SocketWaiter that suspends the
+// calling fiber (a network thread's loop, pg_loop.hpp).
 // Parameters and results use the binary format: int8 as 8 big-endian bytes, bytea as raw bytes,
 // text as its UTF-8 bytes (the connection's client_encoding is always UTF8).
 #pragma once
@@ -9,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,9 +73,10 @@ class Batch {
   Params& add(const char* sql) { return items_.emplace_back(sql).params; }
   std::size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
+  const char* sql(std::size_t i) const { return items_[i].sql; }
+  const Params& params(std::size_t i) const { return items_[i].params; }
 
  private:
-  friend class Conn;
   struct Item {
     explicit Item(const char* s) : sql(s) {}
     const char* sql;
@@ -85,9 +89,37 @@ struct ConnOptions {
   std::string conninfo;
   int connect_timeout_ms = 1000;
   int statement_timeout_ms = 5000;
+  // default_transaction_read_only: a write on this connection fails loudly (the shared read
+  // connection of a loop, where another request's failure could roll an unnoticed write back).
+  bool read_only = false;
 };
 
-class Conn {
+// Where a repository runs its statements: a connection of its own (Conn), or its share of a
+// network thread's pipelined read connection (pg_loop.cpp). Same results, same error mapping.
+class Link {
+ public:
+  virtual ~Link() = default;
+  // A constant statement, prepared once per connection (keyed by the literal's address).
+  virtual Result exec(const char* sql, const Params& p) = 0;
+  // The statements of b in one round trip (see Conn::pipeline).
+  virtual std::vector<Result> pipeline(const Batch& b) = 0;
+};
+
+// How a Conn waits for its socket when it is not to block its thread in poll().
+class SocketWaiter {
+ public:
+  virtual ~SocketWaiter() = default;
+  // Returns when fd is ready for one of `events` (POLLIN, POLLOUT), false once `until` passed.
+  virtual bool wait(int fd, int events, std::chrono::steady_clock::time_point until) = 0;
+  // The connection is about to close fd.
+  virtual void closing(int fd) noexcept = 0;
+};
+
+// The exception a failed result stands for: 23505/23503 ConflictError; class 08, 57014, 57P0x,
+// 53300, 40001, 40P01, 25P03 UnavailableError; anything else std::runtime_error. Clears r.
+std::exception_ptr result_error(PGresult* r);
+
+class Conn final : public Link {
  public:
   explicit Conn(ConnOptions opts) : opts_(std::move(opts)) {}
   ~Conn() { reset(); }
@@ -103,7 +135,7 @@ class Conn {
   PGconn* handle() const { return c_; }
 
   // Executes a constant statement (prepared once per connection, keyed by the literal's address).
-  Result exec(const char* sql, const Params& p);
+  Result exec(const char* sql, const Params& p) override;
   // Simple-protocol execution of constant SQL text without parameters (BEGIN, migrations).
   void exec_script(const char* sql);
 
@@ -117,7 +149,18 @@ class Conn {
   // error is thrown, mapped as exec() maps it. A lost connection or a missed deadline (the
   // statement timeout plus a margin, renewed as each statement's result arrives) resets the
   // connection and throws UnavailableError.
-  std::vector<Result> pipeline(const Batch& b);
+  std::vector<Result> pipeline(const Batch& b) override;
+
+  // Waits through w instead of poll() (nullptr: poll() again).
+  void set_waiter(SocketWaiter* w) { waiter_ = w; }
+
+  // For a caller that drives libpq on this connection itself (the loop's pipelined connection):
+  // the statement names this connection has prepared (keyed like exec()), a fresh name, and the
+  // drop of a broken connection with UnavailableError.
+  const std::string* prepared(const char* sql) const;
+  std::string new_statement_name() { return "sr" + std::to_string(++next_name_); }
+  void remember(const char* sql, const std::string& name) { prepared_.emplace(sql, name); }
+  [[noreturn]] void lost(const char* what);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -126,10 +169,10 @@ class Conn {
   void flush(Clock::time_point deadline);
   // Collects every result of the command in flight; throws the first error after draining.
   PGresult* collect(Clock::time_point deadline);
-  [[noreturn]] void lost(const char* what);
 
   ConnOptions opts_;
   PGconn* c_ = nullptr;
+  SocketWaiter* waiter_ = nullptr;
   std::unordered_map<const char*, std::string> prepared_;
   uint64_t next_name_ = 0;  // statement names are never reused, even after a failed prepare
 };

@@ -144,6 +144,13 @@ bool storable(const std::string& s) {
 
 }  // namespace
 
+Conn& PgRepository::tx_conn() {
+  if (!own_)
+    throw std::logic_error(
+        "postgresql: a write or a transaction in a job run with Access::read (use Access::write)");
+  return *own_;
+}
+
 void PgRepository::read_batch(ReadBatch& b) {
   // Every query asked for goes out in one pipeline: one round trip, whatever the batch holds.
   // Same statements (and so the same user_id filters) and the same decoding as the single-row
@@ -161,7 +168,7 @@ void PgRepository::read_batch(ReadBatch& b) {
   if (w.vault_entry > 0) q.add(kGetVaultEntry).i(w.vault_entry).i(w.user_id);
   if (w.vault_index) q.add(kListIndex).i(w.user_id).i(kBeforeFirstChunk).i(kIndexChunksPerRead);
   if (q.empty()) return;
-  auto r = c_.pipeline(q);
+  auto r = l_.pipeline(q);
   std::size_t i = 0;  // the results come back in the order the statements were added
   if (session) b.session = first_row<Session>(r[i++], read_session);
   if (w.user) b.user = first_row<User>(r[i++], read_user);
@@ -174,13 +181,13 @@ void PgRepository::read_batch(ReadBatch& b) {
 }
 
 void PgRepository::ping() {
-  c_.exec("SELECT 1", Params());
+  l_.exec("SELECT 1", Params());
 }
 
 int64_t PgRepository::create_user(const std::string& username, const std::string& username_norm,
                                   const std::string& email, const std::string& password_hash,
                                   int64_t now) {
-  auto r = c_.exec(
+  auto r = l_.exec(
       "INSERT INTO users (username, username_norm, email, password_hash, created_at) "
       "VALUES ($1, $2, $3, $4, $5) RETURNING id",
       Params().t(username).t(username_norm).t(email).t(password_hash).i(now));
@@ -189,7 +196,7 @@ int64_t PgRepository::create_user(const std::string& username, const std::string
 
 std::optional<User> PgRepository::find_user_by_login(const std::string& login_lower) {
   if (!storable(login_lower)) return std::nullopt;
-  auto r = c_.exec("SELECT " USER_COLS
+  auto r = l_.exec("SELECT " USER_COLS
                    " FROM users WHERE username_norm = $1 OR email = $1 "
                    "ORDER BY (username_norm = $1) DESC LIMIT 1",
                    Params().t(login_lower));
@@ -198,12 +205,12 @@ std::optional<User> PgRepository::find_user_by_login(const std::string& login_lo
 }
 
 std::optional<User> PgRepository::find_user(int64_t id) {
-  return first_row<User>(c_.exec(kFindUser, Params().i(id)), read_user);
+  return first_row<User>(l_.exec(kFindUser, Params().i(id)), read_user);
 }
 
 bool PgRepository::update_password_hash(int64_t user_id, const std::string& expected_hash,
                                         const std::string& hash) {
-  return c_.exec("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+  return l_.exec("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
                  Params().t(hash).i(user_id).t(expected_hash))
              .affected() > 0;
 }
@@ -219,12 +226,12 @@ int64_t PgRepository::change_password(int64_t user_id, const std::string& hash,
   b.add("UPDATE users SET password_hash = $1 WHERE id = $2").t(hash).i(user_id);
   b.add(kRevokeUserSessions).i(now).i(user_id).t(keep_sid);
   b.add(kCommit);
-  auto r = c_.pipeline(b);
+  auto r = tx_conn().pipeline(b);
   return r[2].affected();
 }
 
 bool PgRepository::delete_user(int64_t user_id) {
-  return c_.exec("DELETE FROM users WHERE id = $1", Params().i(user_id)).affected() > 0;
+  return l_.exec("DELETE FROM users WHERE id = $1", Params().i(user_id)).affected() > 0;
 }
 
 bool PgRepository::create_session(const Session& s, const std::string* verified_hash) {
@@ -240,7 +247,7 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
       .t(s.ip)
       .i(s.vault_epoch);
   if (!verified_hash) {
-    return c_.exec("INSERT INTO sessions (" SESSION_COLS
+    return l_.exec("INSERT INTO sessions (" SESSION_COLS
                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                    p)
                .affected() > 0;
@@ -248,7 +255,7 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
   // FOR SHARE: a password change holding the user row makes this wait and then see the new hash
   // (no row); one that comes after waits for this insert and then revokes the session.
   p.t(*verified_hash);
-  return c_.exec("INSERT INTO sessions (" SESSION_COLS
+  return l_.exec("INSERT INTO sessions (" SESSION_COLS
                  ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS "
                  "(SELECT 1 FROM users WHERE id = $2 AND password_hash = $11 FOR SHARE)",
                  p)
@@ -257,14 +264,14 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
 
 std::optional<Session> PgRepository::find_session(const std::string& id) {
   if (!storable(id)) return std::nullopt;
-  return first_row<Session>(c_.exec(kFindSession, Params().t(id)), read_session);
+  return first_row<Session>(l_.exec(kFindSession, Params().t(id)), read_session);
 }
 
 bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old_jti,
                                   const std::string& new_jti, int64_t new_expires_at, int64_t now) {
   // One UPDATE with the old jti in its WHERE: under READ COMMITTED the second of two concurrent
   // rotations re-checks the row after the first commits, sees a different jti and updates nothing.
-  return c_.exec(
+  return l_.exec(
                "UPDATE sessions SET refresh_jti = $1, expires_at = $2, last_used_at = $3 "
                "WHERE id = $4 AND refresh_jti = $5 AND revoked_at IS NULL",
                Params().t(new_jti).i(new_expires_at).i(now).t(sid).t(old_jti))
@@ -272,23 +279,23 @@ bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old
 }
 
 void PgRepository::touch_session(const std::string& sid, int64_t now) {
-  c_.exec("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3",
+  l_.exec("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3",
           Params().i(now).t(sid).i(now - 60));
 }
 
 bool PgRepository::revoke_session(const std::string& sid, int64_t now) {
-  return c_.exec("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+  return l_.exec("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                  Params().i(now).t(sid))
              .affected() > 0;
 }
 
 int64_t PgRepository::revoke_user_sessions(int64_t user_id, const std::string& except_sid,
                                            int64_t now) {
-  return c_.exec(kRevokeUserSessions, Params().i(now).i(user_id).t(except_sid)).affected();
+  return l_.exec(kRevokeUserSessions, Params().i(now).i(user_id).t(except_sid)).affected();
 }
 
 std::vector<Session> PgRepository::list_active_sessions(int64_t user_id, int64_t now) {
-  auto r = c_.exec("SELECT " SESSION_COLS
+  auto r = l_.exec("SELECT " SESSION_COLS
                    " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 "
                    "ORDER BY created_at, id",
                    Params().i(user_id).i(now));
@@ -298,7 +305,7 @@ std::vector<Session> PgRepository::list_active_sessions(int64_t user_id, int64_t
 }
 
 int64_t PgRepository::bump_vault_epoch(const std::string& sid) {
-  auto r = c_.exec(
+  auto r = l_.exec(
       "UPDATE sessions SET vault_epoch = vault_epoch + 1 WHERE id = $1 RETURNING vault_epoch",
       Params().t(sid));
   return r.rows() ? r.i64(0, 0) : 0;
@@ -306,7 +313,7 @@ int64_t PgRepository::bump_vault_epoch(const std::string& sid) {
 
 void PgRepository::block_token(const std::string& jti, const std::string& sid, int64_t user_id,
                                int64_t expires_at) {
-  c_.exec(
+  l_.exec(
       "INSERT INTO token_blocklist (jti, session_id, user_id, expires_at) "
       "VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
       Params().t(jti).t(sid).i(user_id).i(expires_at));
@@ -314,12 +321,12 @@ void PgRepository::block_token(const std::string& jti, const std::string& sid, i
 
 bool PgRepository::is_token_blocked(const std::string& jti) {
   if (!storable(jti)) return false;
-  return c_.exec("SELECT 1 FROM token_blocklist WHERE jti = $1", Params().t(jti)).rows() > 0;
+  return l_.exec("SELECT 1 FROM token_blocklist WHERE jti = $1", Params().t(jti)).rows() > 0;
 }
 
 int64_t PgRepository::purge_expired(int64_t now) {
   // One statement, so one atomic snapshot and one round trip.
-  auto r = c_.exec(
+  auto r = l_.exec(
       "WITH s AS (DELETE FROM sessions WHERE expires_at < $1 RETURNING 1), "
       "b AS (DELETE FROM token_blocklist WHERE expires_at < $1 RETURNING 1), "
       "m AS (DELETE FROM mfa_challenges WHERE expires_at < $1 RETURNING 1) "
@@ -329,11 +336,11 @@ int64_t PgRepository::purge_expired(int64_t now) {
 }
 
 std::optional<Handbook> PgRepository::get_handbook(int64_t user_id) {
-  return first_row<Handbook>(c_.exec(kGetHandbook, Params().i(user_id)), read_handbook);
+  return first_row<Handbook>(l_.exec(kGetHandbook, Params().i(user_id)), read_handbook);
 }
 
 Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
-  auto r = c_.exec("INSERT INTO personal_handbook (user_id, " HANDBOOK_COLS
+  auto r = l_.exec("INSERT INTO personal_handbook (user_id, " HANDBOOK_COLS
                    ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
                    "ON CONFLICT (user_id) DO UPDATE SET full_name = excluded.full_name, "
                    "age = excluded.age, phone = excluded.phone, address = excluded.address, "
@@ -351,7 +358,7 @@ Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
 }
 
 std::vector<SocialLink> PgRepository::list_links(int64_t user_id) {
-  return all_rows<SocialLink>(c_.exec(kListLinks, Params().i(user_id)), read_link);
+  return all_rows<SocialLink>(l_.exec(kListLinks, Params().i(user_id)), read_link);
 }
 
 std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::string& platform,
@@ -374,7 +381,7 @@ std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::str
       .i(now)
       .i(cap);
   b.add(kCommit);
-  auto r = c_.pipeline(b);
+  auto r = tx_conn().pipeline(b);
   const Result &lock = r[1], &ins = r[2];
   // No user: the insert's foreign key check fails (ConflictError, thrown by pipeline()) unless the
   // count already refused it, which must not read as "cap reached".
@@ -385,7 +392,7 @@ std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::str
 std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
                                                     const std::string& platform,
                                                     const std::string& url) {
-  auto r = c_.exec(
+  auto r = l_.exec(
       "UPDATE social_links SET platform = $1, url = $2 "
       "WHERE id = $3 AND user_id = $4 RETURNING " LINK_COLS,
       Params().t(platform).t(url).i(id).i(user_id));
@@ -394,17 +401,17 @@ std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
 }
 
 bool PgRepository::delete_link(int64_t user_id, int64_t id) {
-  return c_.exec("DELETE FROM social_links WHERE id = $1 AND user_id = $2",
+  return l_.exec("DELETE FROM social_links WHERE id = $1 AND user_id = $2",
                  Params().i(id).i(user_id))
              .affected() > 0;
 }
 
 std::optional<VaultKey> PgRepository::get_vault_key(int64_t user_id) {
-  return first_row<VaultKey>(c_.exec(kGetVaultKey, Params().i(user_id)), read_vault_key);
+  return first_row<VaultKey>(l_.exec(kGetVaultKey, Params().i(user_id)), read_vault_key);
 }
 
 bool PgRepository::create_vault_key(const VaultKey& k) {
-  return c_.exec("INSERT INTO vault_keys (" VAULT_KEY_COLS
+  return l_.exec("INSERT INTO vault_keys (" VAULT_KEY_COLS
                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id) DO NOTHING",
                  Params()
                      .i(k.user_id)
@@ -420,7 +427,7 @@ bool PgRepository::create_vault_key(const VaultKey& k) {
 }
 
 bool PgRepository::update_vault_key(const VaultKey& k, int64_t expected_generation) {
-  return c_.exec(
+  return l_.exec(
                "UPDATE vault_keys SET kdf_salt = $1, kdf_mem_kib = $2, kdf_passes = $3, "
                "wrapped_key = $4, generation = generation + 1, updated_at = $5 "
                "WHERE user_id = $6 AND generation = $7",
@@ -443,7 +450,8 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
   // RETURNING id; the highest chunk), then seal(id) and the chunk edit on the client, then
   // (UPDATE; chunk; COMMIT). The transaction stays open across the client's work; a throw or a
   // failure rolls everything back.
-  Tx tx(c_, Tx::adopt);  // rolls back whatever the first pipeline left open
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);  // rolls back whatever the first pipeline left open
   Batch first;
   first.add(kBegin);
   first.add(kLockUser).i(user_id);
@@ -462,7 +470,7 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
           "SELECT chunk, ciphertext FROM vault_index WHERE user_id = $1 ORDER BY chunk DESC LIMIT "
           "1")
       .i(user_id);
-  auto r = c_.pipeline(first);
+  auto r = c.pipeline(first);
   const Result &lock = r[1], &key = r[2], &ins = r[4];
   if (lock.rows() == 0) no_such_user();
   if (ins.rows() == 0) return std::nullopt;
@@ -489,7 +497,7 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
   else if (has_index(key))
     second.add(kDropIndex).i(user_id);
   second.add(kCommit);
-  c_.pipeline(second);
+  c.pipeline(second);
   tx.committed();
   return e;
 }
@@ -510,23 +518,24 @@ void PgRepository::finish_index_edit(
   else if (has_index(lock))
     b.add(kDropIndex).i(user_id);
   b.add(kCommit);
-  c_.pipeline(b);
+  tx_conn().pipeline(b);
 }
 
 std::vector<VaultIndexChunk> PgRepository::list_vault_index(int64_t user_id, int64_t after_chunk,
                                                             int64_t limit) {
-  return all_rows<VaultIndexChunk>(c_.exec(kListIndex, Params().i(user_id).i(after_chunk).i(limit)),
+  return all_rows<VaultIndexChunk>(l_.exec(kListIndex, Params().i(user_id).i(after_chunk).i(limit)),
                                    read_chunk);
 }
 
 std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(int64_t user_id,
                                                                               VaultIndexer& index) {
-  Tx tx(c_, Tx::adopt);
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);
   Batch first;
   first.add(kBegin);
   first.add(kLockIndex).i(user_id);
   first.add(kListVaultEntries).i(user_id);
-  auto r = c_.pipeline(first);
+  auto r = c.pipeline(first);
   if (r[1].rows() == 0) return std::nullopt;  // no vault
   const auto entries = all_rows<VaultEntry>(r[2], read_entry);
   auto built = index.build(entries);
@@ -546,7 +555,7 @@ std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(in
       .i(index.version())
       .i(user_id);
   second.add(kCommit);
-  c_.pipeline(second);
+  c.pipeline(second);
   tx.committed();
   std::vector<VaultIndexChunk> out;
   for (auto& b : *built) out.push_back(std::move(b.chunk));
@@ -554,17 +563,17 @@ std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(in
 }
 
 std::vector<VaultEntry> PgRepository::list_vault_entries(int64_t user_id) {
-  return all_rows<VaultEntry>(c_.exec(kListVaultEntries, Params().i(user_id)), read_entry);
+  return all_rows<VaultEntry>(l_.exec(kListVaultEntries, Params().i(user_id)), read_entry);
 }
 
 std::vector<VaultEntry> PgRepository::list_vault_entries_after(int64_t user_id, int64_t after,
                                                                int64_t limit) {
   return all_rows<VaultEntry>(
-      c_.exec(kListVaultEntriesAfter, Params().i(user_id).i(after).i(limit)), read_entry);
+      l_.exec(kListVaultEntriesAfter, Params().i(user_id).i(after).i(limit)), read_entry);
 }
 
 std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t id) {
-  return first_row<VaultEntry>(c_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry);
+  return first_row<VaultEntry>(l_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry);
 }
 
 std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,
@@ -573,7 +582,8 @@ std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int6
                                                            const VaultBytes& bytes) {
   // Two round trips: (BEGIN; lock; the entry's old size; UPDATE RETURNING; the entry's chunk;
   // the vault's size), the chunk edit on the client, (chunk; COMMIT).
-  Tx tx(c_, Tx::adopt);
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);
   Batch first;
   first.add(kBegin);
   first.add(kLockIndex).i(user_id);
@@ -590,7 +600,7 @@ std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int6
       .i(user_id);
   first.add(kChunkOfEntry).i(id).i(user_id);
   first.add(kVaultBytes).i(user_id).i(bytes.overhead);
-  auto r = c_.pipeline(first);
+  auto r = c.pipeline(first);
   if (r[3].rows() == 0) return std::nullopt;  // rolled back by tx
   if (bytes.max > 0 && static_cast<int64_t>(ciphertext.size()) > r[2].i64(0, 0) &&
       r[5].i64(0, 0) > bytes.max)
@@ -603,13 +613,14 @@ std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int6
 }
 
 bool PgRepository::delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index) {
-  Tx tx(c_, Tx::adopt);
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);
   Batch first;
   first.add(kBegin);
   first.add(kLockIndex).i(user_id);
   first.add(kChunkOfEntry).i(id).i(user_id);
   first.add("DELETE FROM vault WHERE id = $1 AND user_id = $2").i(id).i(user_id);
-  auto r = c_.pipeline(first);
+  auto r = c.pipeline(first);
   if (r[3].affected() == 0) return false;
   finish_index_edit(user_id, r[1], index, r[2],
                     [&](const VaultIndexChunk& c) { return index->removed(id, c); });

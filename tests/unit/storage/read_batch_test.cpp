@@ -245,19 +245,6 @@ PgRepository& pg_repo(Repository& r) {
   return static_cast<PgRepository&>(r);
 }
 
-// pg_terminate_backend(pid) from a separate connection, with the pid as a parameter.
-void terminate_backend(const std::string& url, int64_t pid) {
-  PGconn* c = PQconnectdb(url.c_str());
-  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
-  std::string p = std::to_string(pid);
-  const char* vals[] = {p.c_str()};
-  PGresult* r = PQexecParams(c, "SELECT pg_terminate_backend($1::integer)", 1, nullptr, vals,
-                             nullptr, nullptr, 0);
-  EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
-  PQclear(r);
-  PQfinish(c);
-}
-
 constexpr char kInsertUser[] =
     "INSERT INTO users (username, username_norm, email, password_hash, created_at) "
     "VALUES ($1, $1, $2, 'h', 1) RETURNING id";
@@ -398,20 +385,13 @@ TEST_P(ReadBatchTest, PgPipelineOnAStoppedBackendFailsWithinTheDeadline) {
   st->run_sync(Access::read, [&](Repository& r) {
     pid = pg_repo(r).conn().exec("SELECT pg_backend_pid()::bigint", Params()).i64(0, 0);
   });
-  if (::kill(static_cast<pid_t>(pid), SIGSTOP) != 0) {
+  StoppedBackend stopped(url_, pid);
+  if (!stopped.stopped()) {
     // scripts/run-tests.sh runs a local server it can signal: only a hand-run may opt out.
     if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
     FAIL() << "cannot signal the server's backend (not the same user or host); "
               "SR_TEST_ALLOW_NO_PG=1 skips this";
   }
-  struct Resume {  // never leave a stopped backend behind
-    std::string url;
-    int64_t pid;
-    ~Resume() {
-      ::kill(static_cast<pid_t>(pid), SIGCONT);
-      terminate_backend(url, pid);
-    }
-  } resume{url_, pid};
 
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_THROW(st->run_sync(Access::read,
