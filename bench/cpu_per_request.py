@@ -95,7 +95,7 @@ def measure(binary, backend):
         pid = s.proc.pid
         perf = None
         if args.perf:
-            perf = subprocess.Popen(["perf", "record", "-q", "-F", "999", "--call-graph", "dwarf,16384", "-o",
+            perf = subprocess.Popen(["perf", "record", "-q", "-F", "2999", "-o",
                                      f"{args.perf}.{os.path.basename(binary)}.{backend}.data",
                                      "-p", str(pid)], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)

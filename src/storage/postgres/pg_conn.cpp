@@ -46,16 +46,18 @@ std::exception_ptr result_error(PGresult* r) {
 }
 
 void Params::add(Oid type, const char* data, std::size_t len) {
-  types_.push_back(type);
-  values_.push_back(data);
-  lengths_.push_back(static_cast<int>(len));
-  formats_.push_back(1);
+  if (n_ == kMax) throw std::logic_error("postgresql: too many parameters for Params");
+  types_[n_] = type;
+  values_[n_] = data;
+  lengths_[n_] = static_cast<int>(len);
+  formats_[n_] = 1;
+  ++n_;
 }
 
 Params& Params::i(int64_t v) {
-  uint64_t be = htobe64(static_cast<uint64_t>(v));
-  ints_.emplace_back(reinterpret_cast<const char*>(&be), 8);
-  add(kInt8, ints_.back().data(), 8);
+  if (n_ == kMax) throw std::logic_error("postgresql: too many parameters for Params");
+  ints_[n_] = htobe64(static_cast<uint64_t>(v));
+  add(kInt8, reinterpret_cast<const char*>(&ints_[n_]), 8);
   return *this;
 }
 

@@ -8,9 +8,9 @@
 #pragma once
 #include <libpq-fe.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -20,8 +20,11 @@
 
 namespace sr::storage::postgres {
 
+// A statement's parameters, stored in place (no allocation: every request builds some).
 class Params {
  public:
+  static constexpr int kMax = 16;  // more is a programming error (constant SQL): logic_error
+
   Params() = default;
   // values() points into ints_ (and into the caller's strings): a copy would dangle.
   Params(const Params&) = delete;
@@ -34,19 +37,20 @@ class Params {
   Params& ot(const std::optional<std::string>& v);
   Params& oi(const std::optional<int64_t>& v);
 
-  int size() const { return static_cast<int>(values_.size()); }
-  const Oid* types() const { return types_.data(); }
-  const char* const* values() const { return values_.data(); }
-  const int* lengths() const { return lengths_.data(); }
-  const int* formats() const { return formats_.data(); }
+  int size() const { return n_; }
+  const Oid* types() const { return types_; }
+  const char* const* values() const { return values_; }
+  const int* lengths() const { return lengths_; }
+  const int* formats() const { return formats_; }
 
  private:
   void add(Oid type, const char* data, std::size_t len);
-  std::vector<Oid> types_;
-  std::vector<const char*> values_;
-  std::vector<int> lengths_;
-  std::vector<int> formats_;
-  std::deque<std::string> ints_;  // stable storage for encoded integers
+  int n_ = 0;
+  Oid types_[kMax];
+  const char* values_[kMax];
+  int lengths_[kMax];
+  int formats_[kMax];
+  uint64_t ints_[kMax];  // encoded integers (big-endian), pointed to by values_
 };
 
 class Result {
@@ -70,19 +74,29 @@ class Result {
 // strings passed to b(): they must outlive the pipeline call.
 class Batch {
  public:
-  Params& add(const char* sql) { return items_.emplace_back(sql).params; }
-  std::size_t size() const { return items_.size(); }
-  bool empty() const { return items_.empty(); }
-  const char* sql(std::size_t i) const { return items_[i].sql; }
-  const Params& params(std::size_t i) const { return items_[i].params; }
+  Params& add(const char* sql) {
+    Item& it = n_ < kInline ? inline_[n_] : *more_.emplace_back(std::make_unique<Item>());
+    ++n_;
+    it.sql = sql;
+    return it.params;
+  }
+  std::size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const char* sql(std::size_t i) const { return item(i).sql; }
+  const Params& params(std::size_t i) const { return item(i).params; }
 
  private:
   struct Item {
-    explicit Item(const char* s) : sql(s) {}
-    const char* sql;
+    const char* sql = nullptr;
     Params params;
   };
-  std::deque<Item> items_;  // deque: add() hands out references that stay valid
+  // The first items in place (most batches are a few statements), the rest on the heap; either
+  // way an item never moves (its Params point into themselves).
+  static constexpr std::size_t kInline = 4;
+  const Item& item(std::size_t i) const { return i < kInline ? inline_[i] : *more_[i - kInline]; }
+  std::array<Item, kInline> inline_;
+  std::vector<std::unique_ptr<Item>> more_;
+  std::size_t n_ = 0;
 };
 
 struct ConnOptions {

@@ -22,6 +22,7 @@ constexpr int kClientMarginMs = 2000;  // beyond statement_timeout before a conn
 constexpr int kMaxRuns = 4096;         // jobs alive on one loop; beyond: 503 at once
 constexpr std::size_t kMaxLeaseWaiters = 1024;
 constexpr std::size_t kKeepStacks = 256;
+constexpr int kBatchesInFlight = 2;  // per read connection (Pipe::flush)
 
 std::exception_ptr unavailable(const std::string& what) {
   return std::make_exception_ptr(sr::UnavailableError(what));
@@ -245,6 +246,12 @@ class Pipe {
     // before a request goes out on it.
     if (conn_ && sent_.empty() && ready_now(PQsocket(pg()), POLLIN)) drop();
     if (!conn_) return connect();
+    // A batch goes out only when fewer than kBatchesInFlight are unanswered: what arrives
+    // meanwhile waits and joins the next batch. The server always has the next batch queued
+    // behind the one it works on, and batches grow with the load instead of following the
+    // server's output buffer (it sends answers in 8 KiB pieces, each of which would otherwise
+    // wake a few requests that go out on their own).
+    if (in_flight_ >= kBatchesInFlight) return;
     const bool was_idle = sent_.empty();
     std::unordered_map<const char*, std::string> preparing;  // first use on this connection
     while (!queued_.empty()) {
@@ -271,6 +278,7 @@ class Pipe {
       }
     }
     sent_.push_back({Slot::sync, nullptr, nullptr, {}});
+    ++in_flight_;
     if (!PQpipelineSync(pg())) return lost("send failed");
     if (was_idle) deadline_ = window();
     write();
@@ -313,16 +321,18 @@ class Pipe {
         if (closing_ && sent_.empty()) drop();
         read();
       }
+      loop_.disarm_if_idle();
       wake_all();
     });
   }
 
-  // Reads until the socket has nothing more (see ready_now), handing out what is complete.
+  // Reads and hands out what is complete, again while an answer is incomplete and the socket
+  // already holds more (see ready_now).
   void consume() {
     do {
       if (!PQconsumeInput(pg())) return lost("connection lost");
       drain();
-    } while (conn_ && ready_now(PQsocket(pg()), POLLIN));
+    } while (conn_ && !sent_.empty() && PQisBusy(pg()) && ready_now(PQsocket(pg()), POLLIN));
   }
 
   void drain() {
@@ -340,6 +350,7 @@ class Pipe {
         PQclear(r);
         if (s.kind != Slot::sync) return lost("pipeline out of step");
         sent_.pop_front();
+        --in_flight_;
         // Skipped because another request of the batch failed: they go out again, in order.
         for (auto it = retry_.rbegin(); it != retry_.rend(); ++it) queued_.push_front(*it);
         retry_.clear();
@@ -415,6 +426,7 @@ class Pipe {
       if (s.req) finish(s.req, e);
     for (Req* q : retry_) finish(q, e);
     sent_.clear();
+    in_flight_ = 0;
     retry_.clear();
     drop();
     if (!queued_.empty()) schedule_flush();
@@ -473,6 +485,7 @@ class Pipe {
   bool closing_ = false;
   std::deque<Req*> queued_;  // not sent yet
   std::deque<Slot> sent_;    // sent, not fully answered
+  int in_flight_ = 0;        // batches sent and not answered up to their Sync
   std::vector<Req*> retry_;  // skipped in the current batch: sent again after its Sync
   std::vector<Run*> wake_;   // answered, resumed once the handler is done with the pipe
   PgLoop::Clock::time_point deadline_;
@@ -702,16 +715,32 @@ void PgLoop::watch(WriteConn* w) {
 
 void PgLoop::unwatch(WriteConn* w) {
   std::erase(watched_, w);
+  disarm_if_idle();
+}
+
+bool PgLoop::idle() const {
+  return watched_.empty() && !pipe_->busy();
 }
 
 void PgLoop::arm_watchdog() {
-  if (ticking_ || !timer_ || (watched_.empty() && !pipe_->busy())) return;
+  if (ticking_ || !timer_ || idle()) return;
   ticking_ = true;
   timer_->expires_after(kTick);
-  timer_->async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    self->ticking_ = false;
-    if (!ec) self->tick();
-  });
+  timer_->async_wait(
+      [self = shared_from_this(), gen = ++tick_gen_](const boost::system::error_code& ec) {
+        if (gen != self->tick_gen_) return;  // disarmed meanwhile
+        self->ticking_ = false;
+        if (!ec) self->tick();
+      });
+}
+
+// An armed timer is work for the io_context: an idle loop must not keep io_context::run() from
+// returning for up to a tick.
+void PgLoop::disarm_if_idle() {
+  if (!ticking_ || !idle()) return;
+  ticking_ = false;
+  ++tick_gen_;
+  timer_->cancel();
 }
 
 void PgLoop::tick() {

@@ -142,6 +142,7 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
   void watch(class WriteConn* w);
   void unwatch(class WriteConn* w);
   void arm_watchdog();
+  void disarm_if_idle();
 
  private:
   friend class Pipe;
@@ -151,6 +152,7 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
   void release(std::shared_ptr<WriteConn> w, bool reusable);
   void close_here();
   void tick();
+  bool idle() const;
 
   std::shared_ptr<Shared> shared_;
   Strand strand_;
@@ -159,6 +161,7 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
   std::optional<boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, Strand>>
       timer_;
   bool ticking_ = false;
+  uint64_t tick_gen_ = 0;
   std::vector<WriteConn*> watched_;
   std::vector<std::shared_ptr<WriteConn>> idle_;  // write connections not leased
   int writers_ = 0;                               // leased + idle + being opened

@@ -1,6 +1,9 @@
 #include "storage/postgres/pg_repository.hpp"
 
+#include <array>
+#include <bit>
 #include <stdexcept>
+#include <string_view>
 
 #include "storage/detail/vault_index.hpp"
 #include "util/error.hpp"
@@ -20,6 +23,7 @@ namespace {
 #define VAULT_KEY_COLS                                                                            \
   "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at, " \
   "index_version"
+#define CHUNK_COLS "chunk, ciphertext"
 
 // Statements used by more than one method (a single-row method and read_batch, or a method and
 // its pipelined form) are named here, so the text exists once. Conn prepares a statement per
@@ -54,7 +58,7 @@ constexpr char kLockIndex[] =
     "SELECT index_version FROM vault_keys WHERE user_id = $1 FOR NO KEY UPDATE";
 constexpr char kDropIndex[] = "UPDATE vault_keys SET index_version = 0 WHERE user_id = $1";
 constexpr char kListIndex[] =
-    "SELECT chunk, ciphertext FROM vault_index WHERE user_id = $1 AND chunk > $2 ORDER BY chunk "
+    "SELECT " CHUNK_COLS " FROM vault_index WHERE user_id = $1 AND chunk > $2 ORDER BY chunk "
     "LIMIT $3";
 constexpr char kPutChunk[] =
     "INSERT INTO vault_index (user_id, chunk, ciphertext) VALUES ($1, $2, $3) "
@@ -65,45 +69,124 @@ constexpr char kChunkOfEntry[] =
     "SELECT i.chunk, i.ciphertext FROM vault v JOIN vault_index i "
     "ON i.user_id = v.user_id AND i.chunk = v.index_chunk WHERE v.id = $1 AND v.user_id = $2";
 
-User read_user(const Result& r, int i) {
-  return User{r.i64(i, 0), r.bytes(i, 1), r.bytes(i, 2), r.bytes(i, 3), r.i64(i, 4)};
+// Row i of r, its columns from c on (c > 0: one part of read_batch's joined statement).
+User read_user(const Result& r, int i, int c = 0) {
+  return User{r.i64(i, c), r.bytes(i, c + 1), r.bytes(i, c + 2), r.bytes(i, c + 3),
+              r.i64(i, c + 4)};
 }
 
-Session read_session(const Result& r, int i) {
+Session read_session(const Result& r, int i, int c = 0) {
   Session s;
-  s.id = r.bytes(i, 0);
-  s.user_id = r.i64(i, 1);
-  s.refresh_jti = r.bytes(i, 2);
-  s.created_at = r.i64(i, 3);
-  s.last_used_at = r.i64(i, 4);
-  s.expires_at = r.i64(i, 5);
-  s.revoked_at = r.opt_i64(i, 6);
-  s.user_agent = r.bytes(i, 7);
-  s.ip = r.bytes(i, 8);
-  s.vault_epoch = r.i64(i, 9);
+  s.id = r.bytes(i, c);
+  s.user_id = r.i64(i, c + 1);
+  s.refresh_jti = r.bytes(i, c + 2);
+  s.created_at = r.i64(i, c + 3);
+  s.last_used_at = r.i64(i, c + 4);
+  s.expires_at = r.i64(i, c + 5);
+  s.revoked_at = r.opt_i64(i, c + 6);
+  s.user_agent = r.bytes(i, c + 7);
+  s.ip = r.bytes(i, c + 8);
+  s.vault_epoch = r.i64(i, c + 9);
   return s;
 }
 
-SocialLink read_link(const Result& r, int i) {
-  return SocialLink{r.i64(i, 0), r.i64(i, 1), r.bytes(i, 2), r.bytes(i, 3), r.i64(i, 4)};
+SocialLink read_link(const Result& r, int i, int c = 0) {
+  return SocialLink{r.i64(i, c), r.i64(i, c + 1), r.bytes(i, c + 2), r.bytes(i, c + 3),
+                    r.i64(i, c + 4)};
 }
 
-VaultEntry read_entry(const Result& r, int i) {
-  return VaultEntry{r.i64(i, 0), r.i64(i, 1), r.bytes(i, 2), r.i64(i, 3), r.i64(i, 4)};
+VaultEntry read_entry(const Result& r, int i, int c = 0) {
+  return VaultEntry{r.i64(i, c), r.i64(i, c + 1), r.bytes(i, c + 2), r.i64(i, c + 3),
+                    r.i64(i, c + 4)};
 }
 
-Handbook read_handbook(const Result& r, int i) {
-  return Handbook{r.opt_bytes(i, 0), r.opt_i64(i, 1),   r.opt_bytes(i, 2),
-                  r.opt_bytes(i, 3), r.opt_bytes(i, 4), r.i64(i, 5)};
+Handbook read_handbook(const Result& r, int i, int c = 0) {
+  return Handbook{r.opt_bytes(i, c),     r.opt_i64(i, c + 1),   r.opt_bytes(i, c + 2),
+                  r.opt_bytes(i, c + 3), r.opt_bytes(i, c + 4), r.i64(i, c + 5)};
 }
 
-VaultKey read_vault_key(const Result& r, int i) {
-  return VaultKey{r.i64(i, 0), r.bytes(i, 1), r.i64(i, 2), r.i64(i, 3), r.bytes(i, 4),
-                  r.i64(i, 5), r.i64(i, 6),   r.i64(i, 7), r.i64(i, 8)};
+VaultKey read_vault_key(const Result& r, int i, int c = 0) {
+  return VaultKey{r.i64(i, c),     r.bytes(i, c + 1), r.i64(i, c + 2),
+                  r.i64(i, c + 3), r.bytes(i, c + 4), r.i64(i, c + 5),
+                  r.i64(i, c + 6), r.i64(i, c + 7),   r.i64(i, c + 8)};
 }
 
-VaultIndexChunk read_chunk(const Result& r, int i) {
-  return VaultIndexChunk{r.i64(i, 0), r.bytes(i, 1)};
+VaultIndexChunk read_chunk(const Result& r, int i, int c = 0) {
+  return VaultIndexChunk{r.i64(i, c), r.bytes(i, c + 1)};
+}
+
+// The parts of a ReadBatch: each is one of the single methods' statements on its own, and joins
+// the others in read_batch's one statement. There, $1 is the session id, $2 the user, $3 the
+// vault entry; every part is a LEFT JOIN on its key, so a missing row is a part of NULLs and the
+// rest still comes back.
+enum Part {
+  kSessionPart,
+  kUserPart,
+  kHandbookPart,
+  kVaultKeyPart,
+  kVaultEntryPart,
+  kLinksPart,
+  kVaultEntriesPart,
+  kVaultIndexPart,
+  kParts
+};
+struct PartSql {
+  const char* alone;  // the single method's statement
+  const char* join;   // "table alias ON ..."
+  const char* alias;
+  const char* cols;
+  int present;        // a column that is NOT NULL in every row of the table
+  const char* order;  // lists: their order
+};
+constexpr PartSql kPartSql[kParts] = {
+    {kFindSession, "sessions s ON s.id = $1", "s", SESSION_COLS, 0, nullptr},
+    {kFindUser, "users u ON u.id = $2", "u", USER_COLS, 0, nullptr},
+    {kGetHandbook, "personal_handbook h ON h.user_id = $2", "h", HANDBOOK_COLS, 5, nullptr},
+    {kGetVaultKey, "vault_keys k ON k.user_id = $2", "k", VAULT_KEY_COLS, 0, nullptr},
+    {kGetVaultEntry, "vault e ON e.id = $3 AND e.user_id = $2", "e", ENTRY_COLS, 0, nullptr},
+    {kListLinks, "social_links l ON l.user_id = $2", "l", LINK_COLS, 0, "l.id"},
+    {kListVaultEntries, "vault v ON v.user_id = $2", "v", ENTRY_COLS, 0, "v.id"},
+    // The list index is read kIndexChunksPerRead chunks at a time (its LIMIT bounds the memory
+    // of a list): it never joins, a LEFT JOIN would bring every chunk.
+    {kListIndex, nullptr, "x", CHUNK_COLS, 0, "x.chunk"},
+};
+// The number of columns of a part (its cols are "a, b, c").
+constexpr int width(int p) {
+  int n = 1;
+  for (const char* c = kPartSql[p].cols; *c; ++c) n += *c == ',';
+  return n;
+}
+constexpr unsigned kListParts =
+    (1u << kLinksPart) | (1u << kVaultEntriesPart) | (1u << kVaultIndexPart);
+constexpr unsigned kNeverJoined = 1u << kVaultIndexPart;  // parts without a join
+
+// The joined statement of a set of parts (bit i: part i; at most one list, rows of the list with
+// the single-row parts repeated on each). Built once per set from the constants above, never
+// from data; each text lives as long as the program, so a connection prepares it once.
+const char* joined_statement(unsigned parts) {
+  static const std::array<std::string, 1u << kParts> table = [] {
+    std::array<std::string, 1u << kParts> t;
+    for (unsigned m = 0; m < t.size(); ++m) {
+      if (std::popcount(m) < 2 || std::popcount(m & kListParts) > 1 || (m & kNeverJoined))
+        continue;
+      std::string select, from = " FROM (SELECT 1) AS one", order;
+      for (int p = 0; p < kParts; ++p) {
+        if (!(m & (1u << p))) continue;
+        const PartSql& ps = kPartSql[p];
+        for (std::string_view cols = ps.cols; !cols.empty();) {
+          auto comma = cols.find(", ");
+          select += (select.empty() ? "SELECT " : ", ") + std::string(ps.alias) + "." +
+                    std::string(cols.substr(0, comma));
+          cols = comma == std::string_view::npos ? "" : cols.substr(comma + 2);
+        }
+        from += " LEFT JOIN " + std::string(ps.join);
+        if (ps.order) order = std::string(" ORDER BY ") + ps.order;
+      }
+      t[m] = select + from + order;
+    }
+    return t;
+  }();
+  return table[parts].c_str();
 }
 
 // Whether `index` keeps this vault's index, from kLockIndex's result (no row: no vault).
@@ -118,14 +201,14 @@ bool has_index(const Result& lock) {
 template <class T, class F>
 std::optional<T> first_row(const Result& r, F read) {
   if (r.rows() == 0) return std::nullopt;
-  return read(r, 0);
+  return read(r, 0, 0);
 }
 
 template <class T, class F>
 std::vector<T> all_rows(const Result& r, F read) {
   std::vector<T> out;
   out.reserve(static_cast<std::size_t>(r.rows()));
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read(r, i));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read(r, i, 0));
   return out;
 }
 
@@ -152,32 +235,101 @@ Conn& PgRepository::tx_conn() {
 }
 
 void PgRepository::read_batch(ReadBatch& b) {
-  // Every query asked for goes out in one pipeline: one round trip, whatever the batch holds.
-  // Same statements (and so the same user_id filters) and the same decoding as the single-row
-  // methods. The statements run in one implicit transaction, each with its own snapshot (READ
-  // COMMITTED), as the single methods would one after the other.
+  // One statement for the session and every single-row part and one list (an authenticated GET
+  // is one statement: one plan, one snapshot, one result); a second list, which would multiply
+  // the rows, goes as its own statement in the same pipeline: one round trip either way.
   const auto& w = b.want;
-  const bool session = !w.session.empty() && storable(w.session);
+  unsigned parts = 0;
+  if (!w.session.empty() && storable(w.session)) parts |= 1u << kSessionPart;
+  if (w.user) parts |= 1u << kUserPart;
+  if (w.handbook) parts |= 1u << kHandbookPart;
+  if (w.vault_key) parts |= 1u << kVaultKeyPart;
+  if (w.vault_entry > 0) parts |= 1u << kVaultEntryPart;
+  if (w.links) parts |= 1u << kLinksPart;
+  if (w.vault_entries) parts |= 1u << kVaultEntriesPart;
+  if (w.vault_index) parts |= 1u << kVaultIndexPart;
+  if (!parts) return;
+  unsigned joined = 0, alone = 0;
+  for (int p = 0; p < kParts; ++p) {
+    const unsigned bit = 1u << p;
+    if (!(parts & bit)) continue;
+    if (!(bit & kNeverJoined) && (!(bit & kListParts) || !(joined & kListParts)))
+      joined |= bit;
+    else
+      alone |= bit;
+  }
+  if (std::popcount(joined) < 2) {  // one part: its own statement
+    alone |= joined;
+    joined = 0;
+  }
   Batch q;
-  if (session) q.add(kFindSession).t(w.session);
-  if (w.user) q.add(kFindUser).i(w.user_id);
-  if (w.handbook) q.add(kGetHandbook).i(w.user_id);
-  if (w.links) q.add(kListLinks).i(w.user_id);
-  if (w.vault_key) q.add(kGetVaultKey).i(w.user_id);
-  if (w.vault_entries) q.add(kListVaultEntries).i(w.user_id);
-  if (w.vault_entry > 0) q.add(kGetVaultEntry).i(w.vault_entry).i(w.user_id);
-  if (w.vault_index) q.add(kListIndex).i(w.user_id).i(kBeforeFirstChunk).i(kIndexChunksPerRead);
-  if (q.empty()) return;
+  // Every parameter is bound even where the statement does not use it: a session id TEXT cannot
+  // hold (not storable, so not a part) would fail the whole statement, so $1 is then empty.
+  static const std::string kNoSession;
+  const std::string& sid = parts & (1u << kSessionPart) ? w.session : kNoSession;
+  if (joined) q.add(joined_statement(joined)).t(sid).i(w.user_id).i(w.vault_entry);
+  for (int p = 0; p < kParts; ++p) {
+    if (!(alone & (1u << p))) continue;
+    Params& ps = q.add(kPartSql[p].alone);
+    if (p == kSessionPart)
+      ps.t(w.session);
+    else if (p == kVaultEntryPart)
+      ps.i(w.vault_entry).i(w.user_id);
+    else if (p == kVaultIndexPart)
+      ps.i(w.user_id).i(kBeforeFirstChunk).i(kIndexChunksPerRead);
+    else
+      ps.i(w.user_id);
+  }
   auto r = l_.pipeline(q);
-  std::size_t i = 0;  // the results come back in the order the statements were added
-  if (session) b.session = first_row<Session>(r[i++], read_session);
-  if (w.user) b.user = first_row<User>(r[i++], read_user);
-  if (w.handbook) b.handbook = first_row<Handbook>(r[i++], read_handbook);
-  if (w.links) b.links = all_rows<SocialLink>(r[i++], read_link);
-  if (w.vault_key) b.vault_key = first_row<VaultKey>(r[i++], read_vault_key);
-  if (w.vault_entries) b.vault_entries = all_rows<VaultEntry>(r[i++], read_entry);
-  if (w.vault_entry > 0) b.vault_entry = first_row<VaultEntry>(r[i++], read_entry);
-  if (w.vault_index) b.vault_index = all_rows<VaultIndexChunk>(r[i++], read_chunk);
+
+  // Part p of result `res`, its columns from c: a single row (from row 0; absent when its
+  // NOT NULL column is NULL, or there is no row) or a list (every row that has one).
+  auto take = [&](int p, const Result& res, int c) {
+    const int present = c + kPartSql[p].present;
+    auto rows = [&](auto read, auto& out) {
+      for (int i = 0; i < res.rows(); ++i)
+        if (!res.is_null(i, present)) out.push_back(read(res, i, c));
+    };
+    const bool one = res.rows() > 0 && !res.is_null(0, present);
+    switch (p) {
+      case kSessionPart:
+        if (one) b.session = read_session(res, 0, c);
+        break;
+      case kUserPart:
+        if (one) b.user = read_user(res, 0, c);
+        break;
+      case kHandbookPart:
+        if (one) b.handbook = read_handbook(res, 0, c);
+        break;
+      case kVaultKeyPart:
+        if (one) b.vault_key = read_vault_key(res, 0, c);
+        break;
+      case kVaultEntryPart:
+        if (one) b.vault_entry = read_entry(res, 0, c);
+        break;
+      case kLinksPart:
+        rows(read_link, b.links);
+        break;
+      case kVaultEntriesPart:
+        rows(read_entry, b.vault_entries);
+        break;
+      case kVaultIndexPart:
+        rows(read_chunk, b.vault_index);
+        break;
+    }
+  };
+  std::size_t next = 0;  // results come back in the order the statements were added
+  if (joined) {
+    int c = 0;
+    for (int p = 0; p < kParts; ++p) {
+      if (!(joined & (1u << p))) continue;
+      take(p, r[next], c);
+      c += width(p);
+    }
+    ++next;
+  }
+  for (int p = 0; p < kParts; ++p)
+    if (alone & (1u << p)) take(p, r[next++], 0);
 }
 
 void PgRepository::ping() {
