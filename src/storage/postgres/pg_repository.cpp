@@ -57,9 +57,9 @@ constexpr char kListVaultEntriesAfter[] =
 constexpr char kLockIndex[] =
     "SELECT index_version FROM vault_keys WHERE user_id = $1 FOR NO KEY UPDATE";
 constexpr char kDropIndex[] = "UPDATE vault_keys SET index_version = 0 WHERE user_id = $1";
-constexpr char kListIndex[] =
-    "SELECT " CHUNK_COLS " FROM vault_index WHERE user_id = $1 AND chunk > $2 ORDER BY chunk "
-    "LIMIT $3";
+constexpr char kListIndex[] = "SELECT " CHUNK_COLS
+                              " FROM vault_index WHERE user_id = $1 AND chunk > $2 ORDER BY chunk "
+                              "LIMIT $3";
 constexpr char kPutChunk[] =
     "INSERT INTO vault_index (user_id, chunk, ciphertext) VALUES ($1, $2, $3) "
     "ON CONFLICT (user_id, chunk) DO UPDATE SET ciphertext = excluded.ciphertext";
@@ -167,8 +167,7 @@ const char* joined_statement(unsigned parts) {
   static const std::array<std::string, 1u << kParts> table = [] {
     std::array<std::string, 1u << kParts> t;
     for (unsigned m = 0; m < t.size(); ++m) {
-      if (std::popcount(m) < 2 || std::popcount(m & kListParts) > 1 || (m & kNeverJoined))
-        continue;
+      if (std::popcount(m) < 2 || std::popcount(m & kListParts) > 1 || (m & kNeverJoined)) continue;
       std::string select, from = " FROM (SELECT 1) AS one", order;
       for (int p = 0; p < kParts; ++p) {
         if (!(m & (1u << p))) continue;
