@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # Debian packages the project needs to build, test and benchmark.
 DEB_PACKAGES := build-essential cmake pkg-config \
-  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev \
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-context1.81-dev \
   libsodium-dev libssl-dev libsqlite3-dev libpq-dev libhiredis-dev libtomlplusplus-dev \
   libcli11-dev libspdlog-dev libfmt-dev libcrypt-dev libgtest-dev libbenchmark-dev libqrencode-dev \
   postgresql redis-server python3 python3-pytest python3-requests python3-werkzeug python3-cryptography \

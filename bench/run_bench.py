@@ -25,7 +25,8 @@ ap.add_argument("--duration", default="8s")
 args = ap.parse_args()
 os.environ["STRONGROOM_BIN"] = os.path.join(args.build, "strongroom")
 import conftest  # noqa: E402
-from conftest import Client, Server  # noqa: E402
+from bench_server import BenchServer  # noqa: E402
+from conftest import Client  # noqa: E402
 
 LUA = os.path.join(os.path.dirname(__file__), "lua")
 out = []
@@ -62,28 +63,6 @@ def rss_kib(pid):
 
 def fmt(r):
     return f"{r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['non2xx']}"
-
-
-class BenchServer(Server):
-    """The server with stdout going straight to a file (no Python pipe in the access log's way)."""
-
-    def start(self, timeout=15):
-        self.logf = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([conftest.BIN, "serve", *self.args], env=self.env, stdout=self.logf,
-                                     stderr=subprocess.STDOUT, cwd=self.data_dir)
-        deadline = time.time() + timeout
-        while time.time() < deadline and self.port is None:
-            for line in open(self.log_path, "rb").read().splitlines():
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    continue
-                if ev.get("event") == "listening":
-                    self.port = ev["port"]
-            time.sleep(0.05)
-        if self.port is None:
-            raise RuntimeError("strongroom did not report listening")
-        return self
 
 
 def cpu_seconds(pid):

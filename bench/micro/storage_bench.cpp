@@ -1,6 +1,7 @@
 // Storage micro-benchmark: primary-key reads and inserts per second through the Storage API
-// (run_sync), on SQLite (temp dir) and PostgreSQL (SR_TEST_PG_URL; skipped when unset).
-// Inserts are durable commits (SQLite synchronous=FULL, PostgreSQL fsync on).
+// (run_sync; the /personal/me read also through run() on an io_context), on SQLite (temp dir) and
+// PostgreSQL (SR_TEST_PG_URL; skipped when unset). Inserts are durable commits (SQLite
+// synchronous=FULL, PostgreSQL fsync on).
 //
 // Pipeline mode (PostgreSQL): N primary-key SELECTs in one job, one after the other (N round
 // trips) or in one pipeline (one round trip); items/s = queries/s. And the /personal/me shape
@@ -8,6 +9,11 @@
 // each; items/s = requests/s.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 
 #include <atomic>
 #include <filesystem>
@@ -199,6 +205,57 @@ void me_sequential(benchmark::State& state, Db* db) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// GET /personal/me's read as the network threads do it: Storage::run() from coroutines on one
+// io_context run by the benchmark's thread, in bursts of `k` requests started together (as a
+// turn of a busy event loop starts them; PostgreSQL: the jobs on fibers of this thread, their
+// reads in one batch on the thread's read connection). Counter cpu_us: this thread's CPU per
+// request -- the storage path's own cost, without HTTP and without the database's CPU, and,
+// unlike a closed loop, not dependent on how fast the database answers (which sets batch sizes).
+void me_on_loop(benchmark::State& state, Db* db) {
+  if (!db) return state.SkipWithError("SR_TEST_PG_URL not set");
+  constexpr int kBursts = 20;
+  const auto k = static_cast<int>(state.range(0));
+  boost::asio::io_context io{1};
+  auto thread_cpu = [] {
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  };
+  double cpu = 0;
+  bool failed = false;
+  for (auto _ : state) {
+    for (int burst = 0; burst < kBursts; ++burst) {
+      for (int w = 0; w < k; ++w)
+        boost::asio::co_spawn(
+            io,
+            [&]() -> sr::Task<void> {
+              ReadBatch b;
+              b.want.session = db->session_id;
+              b.want.user_id = db->user_id;
+              b.want.user = b.want.handbook = true;
+              co_await db->st->run(Access::read, [&](Repository& r) { r.read_batch(b); });
+              if (!b.session || !b.user || !b.handbook) failed = true;
+            },
+            boost::asio::detached);
+      const double t0 = thread_cpu();
+      io.run();
+      cpu += thread_cpu() - t0;
+      io.restart();
+    }
+  }
+  if (failed) state.SkipWithError("rows not found");
+  const double n = static_cast<double>(state.iterations()) * kBursts * k;
+  state.counters["cpu_us"] = cpu / n * 1e6;
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+}
+
+void BM_SqliteMeOnLoop(benchmark::State& s) {
+  me_on_loop(s, sqlite_db());
+}
+void BM_PgMeOnLoop(benchmark::State& s) {
+  me_on_loop(s, pg_db());
+}
+
 void BM_SqlitePkRead(benchmark::State& s) {
   pk_read(s, sqlite_db());
 }
@@ -249,6 +306,8 @@ BENCHMARK(BM_SqliteMeReadBatch)->Threads(1)->UseRealTime();
 BENCHMARK(BM_SqliteMeSequential)->Threads(1)->UseRealTime();
 BENCHMARK(BM_PgMeReadBatch)->Threads(1)->Threads(4)->UseRealTime();
 BENCHMARK(BM_PgMeSequential)->Threads(1)->Threads(4)->UseRealTime();
+BENCHMARK(BM_SqliteMeOnLoop)->Arg(1)->Arg(64)->UseRealTime();
+BENCHMARK(BM_PgMeOnLoop)->Arg(1)->Arg(64)->UseRealTime();
 
 }  // namespace
 

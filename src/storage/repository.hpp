@@ -355,9 +355,10 @@ enum class Access { read, write };
 
 // The storage engine: owns connections and the threads that use them. Network threads call run();
 // the work executes where the backend decides (SQLite: reads inline on the calling thread with a
-// per-thread connection, writes on one writer thread; PostgreSQL: a pool of db_pool_size
-// connections on worker threads) and the coroutine resumes on the caller's executor. Network
-// threads never block on the database for longer than one brief SQLite read.
+// per-thread connection, writes on one writer thread; PostgreSQL: on a fiber of the calling
+// thread, whose waits for the database suspend only that fiber) and the coroutine resumes on the
+// caller's executor. Network threads never block on the database for longer than one brief
+// SQLite read.
 class Storage {
  public:
   virtual ~Storage() = default;

@@ -1,7 +1,9 @@
-// Jobs handed from network threads to storage threads (the SQLite writer, the PostgreSQL pool),
-// and the bounded queue they wait in. A job runs the caller's function against the worker's
-// Repository and completes the caller: a coroutine is resumed on its own executor, a blocking
-// caller (run_sync) is woken through a promise. Exceptions travel back to the caller either way.
+// Jobs: a caller's work function and how to complete the caller, run by a storage thread (the
+// SQLite writer) or on a fiber of the caller's own thread (PostgreSQL, pg_loop.hpp); and the
+// bounded queue the SQLite writer's jobs wait in. A job runs the caller's function against the
+// worker's Repository and completes the caller: a coroutine is resumed on its own executor, a
+// blocking caller (run_sync) is woken through a promise. Exceptions travel back to the caller
+// either way.
 #pragma once
 #include <condition_variable>
 #include <cstddef>

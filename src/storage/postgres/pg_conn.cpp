@@ -25,32 +25,39 @@ std::string first_line(const char* s) {
 }
 
 [[noreturn]] void throw_result_error(PGresult* r) {
-  const char* st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-  std::string state = st ? st : "";
-  std::string msg = first_line(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
-  PQclear(r);
-  if (state == "23505") throw sr::ConflictError("already exists");
-  if (state == "23503") throw sr::ConflictError("the referenced row does not exist");
-  if (state.rfind("08", 0) == 0 || state == "57014" || state == "57P01" || state == "57P02" ||
-      state == "57P03" || state == "53300" || state == "40001" || state == "40P01" ||
-      state == "25P03" || state.empty())
-    throw sr::UnavailableError("postgresql: " + state + " " + msg);
-  throw std::runtime_error("postgresql: " + state + " " + msg);
+  std::rethrow_exception(result_error(r));
 }
 
 }  // namespace
 
+std::exception_ptr result_error(PGresult* r) {
+  const char* st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  std::string state = st ? st : "";
+  std::string msg = first_line(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+  PQclear(r);
+  if (state == "23505") return std::make_exception_ptr(sr::ConflictError("already exists"));
+  if (state == "23503")
+    return std::make_exception_ptr(sr::ConflictError("the referenced row does not exist"));
+  if (state.rfind("08", 0) == 0 || state == "57014" || state == "57P01" || state == "57P02" ||
+      state == "57P03" || state == "53300" || state == "40001" || state == "40P01" ||
+      state == "25P03" || state.empty())
+    return std::make_exception_ptr(sr::UnavailableError("postgresql: " + state + " " + msg));
+  return std::make_exception_ptr(std::runtime_error("postgresql: " + state + " " + msg));
+}
+
 void Params::add(Oid type, const char* data, std::size_t len) {
-  types_.push_back(type);
-  values_.push_back(data);
-  lengths_.push_back(static_cast<int>(len));
-  formats_.push_back(1);
+  if (n_ == kMax) throw std::logic_error("postgresql: too many parameters for Params");
+  types_[n_] = type;
+  values_[n_] = data;
+  lengths_[n_] = static_cast<int>(len);
+  formats_[n_] = 1;
+  ++n_;
 }
 
 Params& Params::i(int64_t v) {
-  uint64_t be = htobe64(static_cast<uint64_t>(v));
-  ints_.emplace_back(reinterpret_cast<const char*>(&be), 8);
-  add(kInt8, ints_.back().data(), 8);
+  if (n_ == kMax) throw std::logic_error("postgresql: too many parameters for Params");
+  ints_[n_] = htobe64(static_cast<uint64_t>(v));
+  add(kInt8, reinterpret_cast<const char*>(&ints_[n_]), 8);
   return *this;
 }
 
@@ -122,6 +129,7 @@ int64_t Result::affected() const {
 }
 
 void Conn::reset() {
+  if (c_ && waiter_) waiter_->closing(PQsocket(c_));
   if (c_) PQfinish(c_);
   c_ = nullptr;
   prepared_.clear();
@@ -172,8 +180,14 @@ void Conn::connect() {
   std::string idle = std::to_string(std::max(60000, opts_.statement_timeout_ms * 4));
   exec(
       "SELECT set_config('statement_timeout', $1, false), "
-      "set_config('idle_in_transaction_session_timeout', $2, false)",
-      Params().t(timeout).t(idle));
+      "set_config('idle_in_transaction_session_timeout', $2, false), "
+      "set_config('default_transaction_read_only', $3, false)",
+      Params().t(timeout).t(idle).t(opts_.read_only ? "on" : "off"));
+}
+
+const std::string* Conn::prepared(const char* sql) const {
+  auto it = prepared_.find(sql);
+  return it == prepared_.end() ? nullptr : &it->second;
 }
 
 bool Conn::healthy() {
@@ -191,6 +205,11 @@ Conn::Clock::time_point Conn::deadline() const {
 }
 
 void Conn::wait(int events, Clock::time_point until) {
+  if (waiter_) {
+    if (!waiter_->wait(PQsocket(c_), events, until))
+      lost("statement timed out (no answer from the server)");
+    return;
+  }
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
     if (left.count() <= 0) lost("statement timed out (no answer from the server)");
@@ -256,7 +275,7 @@ Result Conn::exec(const char* sql, const Params& p) {
   auto until = deadline();
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
-    std::string name = "sr" + std::to_string(++next_name_);
+    std::string name = new_statement_name();
     if (!PQsendPrepare(c_, name.c_str(), sql, p.size(), p.types())) lost("send failed");
     flush(until);
     PQclear(collect(until));
@@ -287,7 +306,7 @@ std::vector<Result> Conn::pipeline(const Batch& b) {
   // used twice in the batch is prepared once; a name becomes known only when its prepare
   // succeeded (an aborted prepare created nothing on the server).
   struct Slot {
-    int item;          // index into b.items_ of the query, or -1 for a prepare
+    int item;          // index of the query in b, or -1 for a prepare
     const char* sql;   // prepare: the statement it prepares
     std::string name;  // prepare: the statement name
   };
@@ -295,20 +314,20 @@ std::vector<Result> Conn::pipeline(const Batch& b) {
   slots.reserve(b.size() * 2);
   std::unordered_map<const char*, std::string> pending;
   int n = 0;
-  for (const auto& it : b.items_) {
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    const char* sql = b.sql(i);
+    const Params& p = b.params(i);
     const std::string* name;
-    if (auto p = prepared_.find(it.sql); p != prepared_.end()) {
-      name = &p->second;
-    } else if (auto q = pending.find(it.sql); q != pending.end()) {
+    if (auto known = prepared_.find(sql); known != prepared_.end()) {
+      name = &known->second;
+    } else if (auto q = pending.find(sql); q != pending.end()) {
       name = &q->second;
     } else {
-      auto& fresh = pending.emplace(it.sql, "sr" + std::to_string(++next_name_)).first->second;
-      if (!PQsendPrepare(c_, fresh.c_str(), it.sql, it.params.size(), it.params.types()))
-        lost("send failed");
-      slots.push_back({-1, it.sql, fresh});
+      auto& fresh = pending.emplace(sql, new_statement_name()).first->second;
+      if (!PQsendPrepare(c_, fresh.c_str(), sql, p.size(), p.types())) lost("send failed");
+      slots.push_back({-1, sql, fresh});
       name = &fresh;
     }
-    const Params& p = it.params;
     if (!PQsendQueryPrepared(c_, name->c_str(), p.size(), p.values(), p.lengths(), p.formats(), 1))
       lost("send failed");
     slots.push_back({n++, nullptr, {}});

@@ -1,14 +1,17 @@
-// One libpq connection, driven in non-blocking mode with poll() and a deadline, so that neither a
-// dead server nor a black-holed network can hang a worker: connecting is bounded by the connect
-// timeout, every statement by statement_timeout (server side) plus a client-side margin.
+// One libpq connection, driven in non-blocking mode with a deadline, so that neither a dead server
+// nor a black-holed network can hang anyone: connecting is bounded by the connect timeout, every
+// statement by statement_timeout (server side) plus a client-side margin. It waits for its socket
+// with poll() (run_sync, the connector threads), or through a SocketWaiter that suspends the
+// calling fiber (a network thread's loop, pg_loop.hpp).
 // Parameters and results use the binary format: int8 as 8 big-endian bytes, bytea as raw bytes,
 // text as its UTF-8 bytes (the connection's client_encoding is always UTF8).
 #pragma once
 #include <libpq-fe.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,8 +20,11 @@
 
 namespace sr::storage::postgres {
 
+// A statement's parameters, stored in place (no allocation: every request builds some).
 class Params {
  public:
+  static constexpr int kMax = 16;  // more is a programming error (constant SQL): logic_error
+
   Params() = default;
   // values() points into ints_ (and into the caller's strings): a copy would dangle.
   Params(const Params&) = delete;
@@ -31,19 +37,20 @@ class Params {
   Params& ot(const std::optional<std::string>& v);
   Params& oi(const std::optional<int64_t>& v);
 
-  int size() const { return static_cast<int>(values_.size()); }
-  const Oid* types() const { return types_.data(); }
-  const char* const* values() const { return values_.data(); }
-  const int* lengths() const { return lengths_.data(); }
-  const int* formats() const { return formats_.data(); }
+  int size() const { return n_; }
+  const Oid* types() const { return types_; }
+  const char* const* values() const { return values_; }
+  const int* lengths() const { return lengths_; }
+  const int* formats() const { return formats_; }
 
  private:
   void add(Oid type, const char* data, std::size_t len);
-  std::vector<Oid> types_;
-  std::vector<const char*> values_;
-  std::vector<int> lengths_;
-  std::vector<int> formats_;
-  std::deque<std::string> ints_;  // stable storage for encoded integers
+  int n_ = 0;
+  Oid types_[kMax];
+  const char* values_[kMax];
+  int lengths_[kMax];
+  int formats_[kMax];
+  uint64_t ints_[kMax];  // encoded integers (big-endian), pointed to by values_
 };
 
 class Result {
@@ -67,27 +74,66 @@ class Result {
 // strings passed to b(): they must outlive the pipeline call.
 class Batch {
  public:
-  Params& add(const char* sql) { return items_.emplace_back(sql).params; }
-  std::size_t size() const { return items_.size(); }
-  bool empty() const { return items_.empty(); }
+  Params& add(const char* sql) {
+    Item& it = n_ < kInline ? inline_[n_] : *more_.emplace_back(std::make_unique<Item>());
+    ++n_;
+    it.sql = sql;
+    return it.params;
+  }
+  std::size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const char* sql(std::size_t i) const { return item(i).sql; }
+  const Params& params(std::size_t i) const { return item(i).params; }
 
  private:
-  friend class Conn;
   struct Item {
-    explicit Item(const char* s) : sql(s) {}
-    const char* sql;
+    const char* sql = nullptr;
     Params params;
   };
-  std::deque<Item> items_;  // deque: add() hands out references that stay valid
+  // The first items in place (most batches are a few statements), the rest on the heap; either
+  // way an item never moves (its Params point into themselves).
+  static constexpr std::size_t kInline = 4;
+  const Item& item(std::size_t i) const { return i < kInline ? inline_[i] : *more_[i - kInline]; }
+  std::array<Item, kInline> inline_;
+  std::vector<std::unique_ptr<Item>> more_;
+  std::size_t n_ = 0;
 };
 
 struct ConnOptions {
   std::string conninfo;
   int connect_timeout_ms = 1000;
   int statement_timeout_ms = 5000;
+  // default_transaction_read_only: a write on this connection fails loudly (the shared read
+  // connection of a loop, where another request's failure could roll an unnoticed write back).
+  bool read_only = false;
 };
 
-class Conn {
+// Where a repository runs its statements: a connection of its own (Conn), or its share of a
+// network thread's pipelined read connection (pg_loop.cpp). Same results, same error mapping.
+class Link {
+ public:
+  virtual ~Link() = default;
+  // A constant statement, prepared once per connection (keyed by the literal's address).
+  virtual Result exec(const char* sql, const Params& p) = 0;
+  // The statements of b in one round trip (see Conn::pipeline).
+  virtual std::vector<Result> pipeline(const Batch& b) = 0;
+};
+
+// How a Conn waits for its socket when it is not to block its thread in poll().
+class SocketWaiter {
+ public:
+  virtual ~SocketWaiter() = default;
+  // Returns when fd is ready for one of `events` (POLLIN, POLLOUT), false once `until` passed.
+  virtual bool wait(int fd, int events, std::chrono::steady_clock::time_point until) = 0;
+  // The connection is about to close fd.
+  virtual void closing(int fd) noexcept = 0;
+};
+
+// The exception a failed result stands for: 23505/23503 ConflictError; class 08, 57014, 57P0x,
+// 53300, 40001, 40P01, 25P03 UnavailableError; anything else std::runtime_error. Clears r.
+std::exception_ptr result_error(PGresult* r);
+
+class Conn final : public Link {
  public:
   explicit Conn(ConnOptions opts) : opts_(std::move(opts)) {}
   ~Conn() { reset(); }
@@ -103,7 +149,7 @@ class Conn {
   PGconn* handle() const { return c_; }
 
   // Executes a constant statement (prepared once per connection, keyed by the literal's address).
-  Result exec(const char* sql, const Params& p);
+  Result exec(const char* sql, const Params& p) override;
   // Simple-protocol execution of constant SQL text without parameters (BEGIN, migrations).
   void exec_script(const char* sql);
 
@@ -117,7 +163,18 @@ class Conn {
   // error is thrown, mapped as exec() maps it. A lost connection or a missed deadline (the
   // statement timeout plus a margin, renewed as each statement's result arrives) resets the
   // connection and throws UnavailableError.
-  std::vector<Result> pipeline(const Batch& b);
+  std::vector<Result> pipeline(const Batch& b) override;
+
+  // Waits through w instead of poll() (nullptr: poll() again).
+  void set_waiter(SocketWaiter* w) { waiter_ = w; }
+
+  // For a caller that drives libpq on this connection itself (the loop's pipelined connection):
+  // the statement names this connection has prepared (keyed like exec()), a fresh name, and the
+  // drop of a broken connection with UnavailableError.
+  const std::string* prepared(const char* sql) const;
+  std::string new_statement_name() { return "sr" + std::to_string(++next_name_); }
+  void remember(const char* sql, const std::string& name) { prepared_.emplace(sql, name); }
+  [[noreturn]] void lost(const char* what);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -126,10 +183,10 @@ class Conn {
   void flush(Clock::time_point deadline);
   // Collects every result of the command in flight; throws the first error after draining.
   PGresult* collect(Clock::time_point deadline);
-  [[noreturn]] void lost(const char* what);
 
   ConnOptions opts_;
   PGconn* c_ = nullptr;
+  SocketWaiter* waiter_ = nullptr;
   std::unordered_map<const char*, std::string> prepared_;
   uint64_t next_name_ = 0;  // statement names are never reused, even after a failed prepare
 };

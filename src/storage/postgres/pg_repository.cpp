@@ -1,6 +1,9 @@
 #include "storage/postgres/pg_repository.hpp"
 
+#include <array>
+#include <bit>
 #include <stdexcept>
+#include <string_view>
 
 #include "storage/detail/vault_index.hpp"
 #include "util/error.hpp"
@@ -20,6 +23,7 @@ namespace {
 #define VAULT_KEY_COLS                                                                            \
   "user_id, kdf_salt, kdf_mem_kib, kdf_passes, wrapped_key, generation, created_at, updated_at, " \
   "index_version"
+#define CHUNK_COLS "chunk, ciphertext"
 
 // Statements used by more than one method (a single-row method and read_batch, or a method and
 // its pipelined form) are named here, so the text exists once. Conn prepares a statement per
@@ -53,9 +57,9 @@ constexpr char kListVaultEntriesAfter[] =
 constexpr char kLockIndex[] =
     "SELECT index_version FROM vault_keys WHERE user_id = $1 FOR NO KEY UPDATE";
 constexpr char kDropIndex[] = "UPDATE vault_keys SET index_version = 0 WHERE user_id = $1";
-constexpr char kListIndex[] =
-    "SELECT chunk, ciphertext FROM vault_index WHERE user_id = $1 AND chunk > $2 ORDER BY chunk "
-    "LIMIT $3";
+constexpr char kListIndex[] = "SELECT " CHUNK_COLS
+                              " FROM vault_index WHERE user_id = $1 AND chunk > $2 ORDER BY chunk "
+                              "LIMIT $3";
 constexpr char kPutChunk[] =
     "INSERT INTO vault_index (user_id, chunk, ciphertext) VALUES ($1, $2, $3) "
     "ON CONFLICT (user_id, chunk) DO UPDATE SET ciphertext = excluded.ciphertext";
@@ -65,45 +69,123 @@ constexpr char kChunkOfEntry[] =
     "SELECT i.chunk, i.ciphertext FROM vault v JOIN vault_index i "
     "ON i.user_id = v.user_id AND i.chunk = v.index_chunk WHERE v.id = $1 AND v.user_id = $2";
 
-User read_user(const Result& r, int i) {
-  return User{r.i64(i, 0), r.bytes(i, 1), r.bytes(i, 2), r.bytes(i, 3), r.i64(i, 4)};
+// Row i of r, its columns from c on (c > 0: one part of read_batch's joined statement).
+User read_user(const Result& r, int i, int c = 0) {
+  return User{r.i64(i, c), r.bytes(i, c + 1), r.bytes(i, c + 2), r.bytes(i, c + 3),
+              r.i64(i, c + 4)};
 }
 
-Session read_session(const Result& r, int i) {
+Session read_session(const Result& r, int i, int c = 0) {
   Session s;
-  s.id = r.bytes(i, 0);
-  s.user_id = r.i64(i, 1);
-  s.refresh_jti = r.bytes(i, 2);
-  s.created_at = r.i64(i, 3);
-  s.last_used_at = r.i64(i, 4);
-  s.expires_at = r.i64(i, 5);
-  s.revoked_at = r.opt_i64(i, 6);
-  s.user_agent = r.bytes(i, 7);
-  s.ip = r.bytes(i, 8);
-  s.vault_epoch = r.i64(i, 9);
+  s.id = r.bytes(i, c);
+  s.user_id = r.i64(i, c + 1);
+  s.refresh_jti = r.bytes(i, c + 2);
+  s.created_at = r.i64(i, c + 3);
+  s.last_used_at = r.i64(i, c + 4);
+  s.expires_at = r.i64(i, c + 5);
+  s.revoked_at = r.opt_i64(i, c + 6);
+  s.user_agent = r.bytes(i, c + 7);
+  s.ip = r.bytes(i, c + 8);
+  s.vault_epoch = r.i64(i, c + 9);
   return s;
 }
 
-SocialLink read_link(const Result& r, int i) {
-  return SocialLink{r.i64(i, 0), r.i64(i, 1), r.bytes(i, 2), r.bytes(i, 3), r.i64(i, 4)};
+SocialLink read_link(const Result& r, int i, int c = 0) {
+  return SocialLink{r.i64(i, c), r.i64(i, c + 1), r.bytes(i, c + 2), r.bytes(i, c + 3),
+                    r.i64(i, c + 4)};
 }
 
-VaultEntry read_entry(const Result& r, int i) {
-  return VaultEntry{r.i64(i, 0), r.i64(i, 1), r.bytes(i, 2), r.i64(i, 3), r.i64(i, 4)};
+VaultEntry read_entry(const Result& r, int i, int c = 0) {
+  return VaultEntry{r.i64(i, c), r.i64(i, c + 1), r.bytes(i, c + 2), r.i64(i, c + 3),
+                    r.i64(i, c + 4)};
 }
 
-Handbook read_handbook(const Result& r, int i) {
-  return Handbook{r.opt_bytes(i, 0), r.opt_i64(i, 1),   r.opt_bytes(i, 2),
-                  r.opt_bytes(i, 3), r.opt_bytes(i, 4), r.i64(i, 5)};
+Handbook read_handbook(const Result& r, int i, int c = 0) {
+  return Handbook{r.opt_bytes(i, c),     r.opt_i64(i, c + 1),   r.opt_bytes(i, c + 2),
+                  r.opt_bytes(i, c + 3), r.opt_bytes(i, c + 4), r.i64(i, c + 5)};
 }
 
-VaultKey read_vault_key(const Result& r, int i) {
-  return VaultKey{r.i64(i, 0), r.bytes(i, 1), r.i64(i, 2), r.i64(i, 3), r.bytes(i, 4),
-                  r.i64(i, 5), r.i64(i, 6),   r.i64(i, 7), r.i64(i, 8)};
+VaultKey read_vault_key(const Result& r, int i, int c = 0) {
+  return VaultKey{r.i64(i, c),     r.bytes(i, c + 1), r.i64(i, c + 2),
+                  r.i64(i, c + 3), r.bytes(i, c + 4), r.i64(i, c + 5),
+                  r.i64(i, c + 6), r.i64(i, c + 7),   r.i64(i, c + 8)};
 }
 
-VaultIndexChunk read_chunk(const Result& r, int i) {
-  return VaultIndexChunk{r.i64(i, 0), r.bytes(i, 1)};
+VaultIndexChunk read_chunk(const Result& r, int i, int c = 0) {
+  return VaultIndexChunk{r.i64(i, c), r.bytes(i, c + 1)};
+}
+
+// The parts of a ReadBatch: each is one of the single methods' statements on its own, and joins
+// the others in read_batch's one statement. There, $1 is the session id, $2 the user, $3 the
+// vault entry; every part is a LEFT JOIN on its key, so a missing row is a part of NULLs and the
+// rest still comes back.
+enum Part {
+  kSessionPart,
+  kUserPart,
+  kHandbookPart,
+  kVaultKeyPart,
+  kVaultEntryPart,
+  kLinksPart,
+  kVaultEntriesPart,
+  kVaultIndexPart,
+  kParts
+};
+struct PartSql {
+  const char* alone;  // the single method's statement
+  const char* join;   // "table alias ON ..."
+  const char* alias;
+  const char* cols;
+  int present;        // a column that is NOT NULL in every row of the table
+  const char* order;  // lists: their order
+};
+constexpr PartSql kPartSql[kParts] = {
+    {kFindSession, "sessions s ON s.id = $1", "s", SESSION_COLS, 0, nullptr},
+    {kFindUser, "users u ON u.id = $2", "u", USER_COLS, 0, nullptr},
+    {kGetHandbook, "personal_handbook h ON h.user_id = $2", "h", HANDBOOK_COLS, 5, nullptr},
+    {kGetVaultKey, "vault_keys k ON k.user_id = $2", "k", VAULT_KEY_COLS, 0, nullptr},
+    {kGetVaultEntry, "vault e ON e.id = $3 AND e.user_id = $2", "e", ENTRY_COLS, 0, nullptr},
+    {kListLinks, "social_links l ON l.user_id = $2", "l", LINK_COLS, 0, "l.id"},
+    {kListVaultEntries, "vault v ON v.user_id = $2", "v", ENTRY_COLS, 0, "v.id"},
+    // The list index is read kIndexChunksPerRead chunks at a time (its LIMIT bounds the memory
+    // of a list): it never joins, a LEFT JOIN would bring every chunk.
+    {kListIndex, nullptr, "x", CHUNK_COLS, 0, "x.chunk"},
+};
+// The number of columns of a part (its cols are "a, b, c").
+constexpr int width(int p) {
+  int n = 1;
+  for (const char* c = kPartSql[p].cols; *c; ++c) n += *c == ',';
+  return n;
+}
+constexpr unsigned kListParts =
+    (1u << kLinksPart) | (1u << kVaultEntriesPart) | (1u << kVaultIndexPart);
+constexpr unsigned kNeverJoined = 1u << kVaultIndexPart;  // parts without a join
+
+// The joined statement of a set of parts (bit i: part i; at most one list, rows of the list with
+// the single-row parts repeated on each). Built once per set from the constants above, never
+// from data; each text lives as long as the program, so a connection prepares it once.
+const char* joined_statement(unsigned parts) {
+  static const std::array<std::string, 1u << kParts> table = [] {
+    std::array<std::string, 1u << kParts> t;
+    for (unsigned m = 0; m < t.size(); ++m) {
+      if (std::popcount(m) < 2 || std::popcount(m & kListParts) > 1 || (m & kNeverJoined)) continue;
+      std::string select, from = " FROM (SELECT 1) AS one", order;
+      for (int p = 0; p < kParts; ++p) {
+        if (!(m & (1u << p))) continue;
+        const PartSql& ps = kPartSql[p];
+        for (std::string_view cols = ps.cols; !cols.empty();) {
+          auto comma = cols.find(", ");
+          select += (select.empty() ? "SELECT " : ", ") + std::string(ps.alias) + "." +
+                    std::string(cols.substr(0, comma));
+          cols = comma == std::string_view::npos ? "" : cols.substr(comma + 2);
+        }
+        from += " LEFT JOIN " + std::string(ps.join);
+        if (ps.order) order = std::string(" ORDER BY ") + ps.order;
+      }
+      t[m] = select + from + order;
+    }
+    return t;
+  }();
+  return table[parts].c_str();
 }
 
 // Whether `index` keeps this vault's index, from kLockIndex's result (no row: no vault).
@@ -118,14 +200,14 @@ bool has_index(const Result& lock) {
 template <class T, class F>
 std::optional<T> first_row(const Result& r, F read) {
   if (r.rows() == 0) return std::nullopt;
-  return read(r, 0);
+  return read(r, 0, 0);
 }
 
 template <class T, class F>
 std::vector<T> all_rows(const Result& r, F read) {
   std::vector<T> out;
   out.reserve(static_cast<std::size_t>(r.rows()));
-  for (int i = 0; i < r.rows(); ++i) out.push_back(read(r, i));
+  for (int i = 0; i < r.rows(); ++i) out.push_back(read(r, i, 0));
   return out;
 }
 
@@ -144,43 +226,119 @@ bool storable(const std::string& s) {
 
 }  // namespace
 
+Conn& PgRepository::tx_conn() {
+  if (!own_)
+    throw std::logic_error(
+        "postgresql: a write or a transaction in a job run with Access::read (use Access::write)");
+  return *own_;
+}
+
 void PgRepository::read_batch(ReadBatch& b) {
-  // Every query asked for goes out in one pipeline: one round trip, whatever the batch holds.
-  // Same statements (and so the same user_id filters) and the same decoding as the single-row
-  // methods. The statements run in one implicit transaction, each with its own snapshot (READ
-  // COMMITTED), as the single methods would one after the other.
+  // One statement for the session and every single-row part and one list (an authenticated GET
+  // is one statement: one plan, one snapshot, one result); a second list, which would multiply
+  // the rows, goes as its own statement in the same pipeline: one round trip either way.
   const auto& w = b.want;
-  const bool session = !w.session.empty() && storable(w.session);
+  unsigned parts = 0;
+  if (!w.session.empty() && storable(w.session)) parts |= 1u << kSessionPart;
+  if (w.user) parts |= 1u << kUserPart;
+  if (w.handbook) parts |= 1u << kHandbookPart;
+  if (w.vault_key) parts |= 1u << kVaultKeyPart;
+  if (w.vault_entry > 0) parts |= 1u << kVaultEntryPart;
+  if (w.links) parts |= 1u << kLinksPart;
+  if (w.vault_entries) parts |= 1u << kVaultEntriesPart;
+  if (w.vault_index) parts |= 1u << kVaultIndexPart;
+  if (!parts) return;
+  unsigned joined = 0, alone = 0;
+  for (int p = 0; p < kParts; ++p) {
+    const unsigned bit = 1u << p;
+    if (!(parts & bit)) continue;
+    if (!(bit & kNeverJoined) && (!(bit & kListParts) || !(joined & kListParts)))
+      joined |= bit;
+    else
+      alone |= bit;
+  }
+  if (std::popcount(joined) < 2) {  // one part: its own statement
+    alone |= joined;
+    joined = 0;
+  }
   Batch q;
-  if (session) q.add(kFindSession).t(w.session);
-  if (w.user) q.add(kFindUser).i(w.user_id);
-  if (w.handbook) q.add(kGetHandbook).i(w.user_id);
-  if (w.links) q.add(kListLinks).i(w.user_id);
-  if (w.vault_key) q.add(kGetVaultKey).i(w.user_id);
-  if (w.vault_entries) q.add(kListVaultEntries).i(w.user_id);
-  if (w.vault_entry > 0) q.add(kGetVaultEntry).i(w.vault_entry).i(w.user_id);
-  if (w.vault_index) q.add(kListIndex).i(w.user_id).i(kBeforeFirstChunk).i(kIndexChunksPerRead);
-  if (q.empty()) return;
-  auto r = c_.pipeline(q);
-  std::size_t i = 0;  // the results come back in the order the statements were added
-  if (session) b.session = first_row<Session>(r[i++], read_session);
-  if (w.user) b.user = first_row<User>(r[i++], read_user);
-  if (w.handbook) b.handbook = first_row<Handbook>(r[i++], read_handbook);
-  if (w.links) b.links = all_rows<SocialLink>(r[i++], read_link);
-  if (w.vault_key) b.vault_key = first_row<VaultKey>(r[i++], read_vault_key);
-  if (w.vault_entries) b.vault_entries = all_rows<VaultEntry>(r[i++], read_entry);
-  if (w.vault_entry > 0) b.vault_entry = first_row<VaultEntry>(r[i++], read_entry);
-  if (w.vault_index) b.vault_index = all_rows<VaultIndexChunk>(r[i++], read_chunk);
+  // Every parameter is bound even where the statement does not use it: a session id TEXT cannot
+  // hold (not storable, so not a part) would fail the whole statement, so $1 is then empty.
+  static const std::string kNoSession;
+  const std::string& sid = parts & (1u << kSessionPart) ? w.session : kNoSession;
+  if (joined) q.add(joined_statement(joined)).t(sid).i(w.user_id).i(w.vault_entry);
+  for (int p = 0; p < kParts; ++p) {
+    if (!(alone & (1u << p))) continue;
+    Params& ps = q.add(kPartSql[p].alone);
+    if (p == kSessionPart)
+      ps.t(w.session);
+    else if (p == kVaultEntryPart)
+      ps.i(w.vault_entry).i(w.user_id);
+    else if (p == kVaultIndexPart)
+      ps.i(w.user_id).i(kBeforeFirstChunk).i(kIndexChunksPerRead);
+    else
+      ps.i(w.user_id);
+  }
+  auto r = l_.pipeline(q);
+
+  // Part p of result `res`, its columns from c: a single row (from row 0; absent when its
+  // NOT NULL column is NULL, or there is no row) or a list (every row that has one).
+  auto take = [&](int p, const Result& res, int c) {
+    const int present = c + kPartSql[p].present;
+    auto rows = [&](auto read, auto& out) {
+      for (int i = 0; i < res.rows(); ++i)
+        if (!res.is_null(i, present)) out.push_back(read(res, i, c));
+    };
+    const bool one = res.rows() > 0 && !res.is_null(0, present);
+    switch (p) {
+      case kSessionPart:
+        if (one) b.session = read_session(res, 0, c);
+        break;
+      case kUserPart:
+        if (one) b.user = read_user(res, 0, c);
+        break;
+      case kHandbookPart:
+        if (one) b.handbook = read_handbook(res, 0, c);
+        break;
+      case kVaultKeyPart:
+        if (one) b.vault_key = read_vault_key(res, 0, c);
+        break;
+      case kVaultEntryPart:
+        if (one) b.vault_entry = read_entry(res, 0, c);
+        break;
+      case kLinksPart:
+        rows(read_link, b.links);
+        break;
+      case kVaultEntriesPart:
+        rows(read_entry, b.vault_entries);
+        break;
+      case kVaultIndexPart:
+        rows(read_chunk, b.vault_index);
+        break;
+    }
+  };
+  std::size_t next = 0;  // results come back in the order the statements were added
+  if (joined) {
+    int c = 0;
+    for (int p = 0; p < kParts; ++p) {
+      if (!(joined & (1u << p))) continue;
+      take(p, r[next], c);
+      c += width(p);
+    }
+    ++next;
+  }
+  for (int p = 0; p < kParts; ++p)
+    if (alone & (1u << p)) take(p, r[next++], 0);
 }
 
 void PgRepository::ping() {
-  c_.exec("SELECT 1", Params());
+  l_.exec("SELECT 1", Params());
 }
 
 int64_t PgRepository::create_user(const std::string& username, const std::string& username_norm,
                                   const std::string& email, const std::string& password_hash,
                                   int64_t now) {
-  auto r = c_.exec(
+  auto r = l_.exec(
       "INSERT INTO users (username, username_norm, email, password_hash, created_at) "
       "VALUES ($1, $2, $3, $4, $5) RETURNING id",
       Params().t(username).t(username_norm).t(email).t(password_hash).i(now));
@@ -189,7 +347,7 @@ int64_t PgRepository::create_user(const std::string& username, const std::string
 
 std::optional<User> PgRepository::find_user_by_login(const std::string& login_lower) {
   if (!storable(login_lower)) return std::nullopt;
-  auto r = c_.exec("SELECT " USER_COLS
+  auto r = l_.exec("SELECT " USER_COLS
                    " FROM users WHERE username_norm = $1 OR email = $1 "
                    "ORDER BY (username_norm = $1) DESC LIMIT 1",
                    Params().t(login_lower));
@@ -198,12 +356,12 @@ std::optional<User> PgRepository::find_user_by_login(const std::string& login_lo
 }
 
 std::optional<User> PgRepository::find_user(int64_t id) {
-  return first_row<User>(c_.exec(kFindUser, Params().i(id)), read_user);
+  return first_row<User>(l_.exec(kFindUser, Params().i(id)), read_user);
 }
 
 bool PgRepository::update_password_hash(int64_t user_id, const std::string& expected_hash,
                                         const std::string& hash) {
-  return c_.exec("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+  return l_.exec("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
                  Params().t(hash).i(user_id).t(expected_hash))
              .affected() > 0;
 }
@@ -219,12 +377,12 @@ int64_t PgRepository::change_password(int64_t user_id, const std::string& hash,
   b.add("UPDATE users SET password_hash = $1 WHERE id = $2").t(hash).i(user_id);
   b.add(kRevokeUserSessions).i(now).i(user_id).t(keep_sid);
   b.add(kCommit);
-  auto r = c_.pipeline(b);
+  auto r = tx_conn().pipeline(b);
   return r[2].affected();
 }
 
 bool PgRepository::delete_user(int64_t user_id) {
-  return c_.exec("DELETE FROM users WHERE id = $1", Params().i(user_id)).affected() > 0;
+  return l_.exec("DELETE FROM users WHERE id = $1", Params().i(user_id)).affected() > 0;
 }
 
 bool PgRepository::create_session(const Session& s, const std::string* verified_hash) {
@@ -240,7 +398,7 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
       .t(s.ip)
       .i(s.vault_epoch);
   if (!verified_hash) {
-    return c_.exec("INSERT INTO sessions (" SESSION_COLS
+    return l_.exec("INSERT INTO sessions (" SESSION_COLS
                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                    p)
                .affected() > 0;
@@ -248,7 +406,7 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
   // FOR SHARE: a password change holding the user row makes this wait and then see the new hash
   // (no row); one that comes after waits for this insert and then revokes the session.
   p.t(*verified_hash);
-  return c_.exec("INSERT INTO sessions (" SESSION_COLS
+  return l_.exec("INSERT INTO sessions (" SESSION_COLS
                  ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS "
                  "(SELECT 1 FROM users WHERE id = $2 AND password_hash = $11 FOR SHARE)",
                  p)
@@ -257,14 +415,14 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
 
 std::optional<Session> PgRepository::find_session(const std::string& id) {
   if (!storable(id)) return std::nullopt;
-  return first_row<Session>(c_.exec(kFindSession, Params().t(id)), read_session);
+  return first_row<Session>(l_.exec(kFindSession, Params().t(id)), read_session);
 }
 
 bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old_jti,
                                   const std::string& new_jti, int64_t new_expires_at, int64_t now) {
   // One UPDATE with the old jti in its WHERE: under READ COMMITTED the second of two concurrent
   // rotations re-checks the row after the first commits, sees a different jti and updates nothing.
-  return c_.exec(
+  return l_.exec(
                "UPDATE sessions SET refresh_jti = $1, expires_at = $2, last_used_at = $3 "
                "WHERE id = $4 AND refresh_jti = $5 AND revoked_at IS NULL",
                Params().t(new_jti).i(new_expires_at).i(now).t(sid).t(old_jti))
@@ -272,23 +430,23 @@ bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old
 }
 
 void PgRepository::touch_session(const std::string& sid, int64_t now) {
-  c_.exec("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3",
+  l_.exec("UPDATE sessions SET last_used_at = $1 WHERE id = $2 AND last_used_at < $3",
           Params().i(now).t(sid).i(now - 60));
 }
 
 bool PgRepository::revoke_session(const std::string& sid, int64_t now) {
-  return c_.exec("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+  return l_.exec("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                  Params().i(now).t(sid))
              .affected() > 0;
 }
 
 int64_t PgRepository::revoke_user_sessions(int64_t user_id, const std::string& except_sid,
                                            int64_t now) {
-  return c_.exec(kRevokeUserSessions, Params().i(now).i(user_id).t(except_sid)).affected();
+  return l_.exec(kRevokeUserSessions, Params().i(now).i(user_id).t(except_sid)).affected();
 }
 
 std::vector<Session> PgRepository::list_active_sessions(int64_t user_id, int64_t now) {
-  auto r = c_.exec("SELECT " SESSION_COLS
+  auto r = l_.exec("SELECT " SESSION_COLS
                    " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 "
                    "ORDER BY created_at, id",
                    Params().i(user_id).i(now));
@@ -298,7 +456,7 @@ std::vector<Session> PgRepository::list_active_sessions(int64_t user_id, int64_t
 }
 
 int64_t PgRepository::bump_vault_epoch(const std::string& sid) {
-  auto r = c_.exec(
+  auto r = l_.exec(
       "UPDATE sessions SET vault_epoch = vault_epoch + 1 WHERE id = $1 RETURNING vault_epoch",
       Params().t(sid));
   return r.rows() ? r.i64(0, 0) : 0;
@@ -306,7 +464,7 @@ int64_t PgRepository::bump_vault_epoch(const std::string& sid) {
 
 void PgRepository::block_token(const std::string& jti, const std::string& sid, int64_t user_id,
                                int64_t expires_at) {
-  c_.exec(
+  l_.exec(
       "INSERT INTO token_blocklist (jti, session_id, user_id, expires_at) "
       "VALUES ($1, $2, $3, $4) ON CONFLICT (jti) DO NOTHING",
       Params().t(jti).t(sid).i(user_id).i(expires_at));
@@ -314,12 +472,12 @@ void PgRepository::block_token(const std::string& jti, const std::string& sid, i
 
 bool PgRepository::is_token_blocked(const std::string& jti) {
   if (!storable(jti)) return false;
-  return c_.exec("SELECT 1 FROM token_blocklist WHERE jti = $1", Params().t(jti)).rows() > 0;
+  return l_.exec("SELECT 1 FROM token_blocklist WHERE jti = $1", Params().t(jti)).rows() > 0;
 }
 
 int64_t PgRepository::purge_expired(int64_t now) {
   // One statement, so one atomic snapshot and one round trip.
-  auto r = c_.exec(
+  auto r = l_.exec(
       "WITH s AS (DELETE FROM sessions WHERE expires_at < $1 RETURNING 1), "
       "b AS (DELETE FROM token_blocklist WHERE expires_at < $1 RETURNING 1), "
       "m AS (DELETE FROM mfa_challenges WHERE expires_at < $1 RETURNING 1) "
@@ -329,11 +487,11 @@ int64_t PgRepository::purge_expired(int64_t now) {
 }
 
 std::optional<Handbook> PgRepository::get_handbook(int64_t user_id) {
-  return first_row<Handbook>(c_.exec(kGetHandbook, Params().i(user_id)), read_handbook);
+  return first_row<Handbook>(l_.exec(kGetHandbook, Params().i(user_id)), read_handbook);
 }
 
 Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
-  auto r = c_.exec("INSERT INTO personal_handbook (user_id, " HANDBOOK_COLS
+  auto r = l_.exec("INSERT INTO personal_handbook (user_id, " HANDBOOK_COLS
                    ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
                    "ON CONFLICT (user_id) DO UPDATE SET full_name = excluded.full_name, "
                    "age = excluded.age, phone = excluded.phone, address = excluded.address, "
@@ -351,7 +509,7 @@ Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
 }
 
 std::vector<SocialLink> PgRepository::list_links(int64_t user_id) {
-  return all_rows<SocialLink>(c_.exec(kListLinks, Params().i(user_id)), read_link);
+  return all_rows<SocialLink>(l_.exec(kListLinks, Params().i(user_id)), read_link);
 }
 
 std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::string& platform,
@@ -374,7 +532,7 @@ std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::str
       .i(now)
       .i(cap);
   b.add(kCommit);
-  auto r = c_.pipeline(b);
+  auto r = tx_conn().pipeline(b);
   const Result &lock = r[1], &ins = r[2];
   // No user: the insert's foreign key check fails (ConflictError, thrown by pipeline()) unless the
   // count already refused it, which must not read as "cap reached".
@@ -385,7 +543,7 @@ std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::str
 std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
                                                     const std::string& platform,
                                                     const std::string& url) {
-  auto r = c_.exec(
+  auto r = l_.exec(
       "UPDATE social_links SET platform = $1, url = $2 "
       "WHERE id = $3 AND user_id = $4 RETURNING " LINK_COLS,
       Params().t(platform).t(url).i(id).i(user_id));
@@ -394,17 +552,17 @@ std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
 }
 
 bool PgRepository::delete_link(int64_t user_id, int64_t id) {
-  return c_.exec("DELETE FROM social_links WHERE id = $1 AND user_id = $2",
+  return l_.exec("DELETE FROM social_links WHERE id = $1 AND user_id = $2",
                  Params().i(id).i(user_id))
              .affected() > 0;
 }
 
 std::optional<VaultKey> PgRepository::get_vault_key(int64_t user_id) {
-  return first_row<VaultKey>(c_.exec(kGetVaultKey, Params().i(user_id)), read_vault_key);
+  return first_row<VaultKey>(l_.exec(kGetVaultKey, Params().i(user_id)), read_vault_key);
 }
 
 bool PgRepository::create_vault_key(const VaultKey& k) {
-  return c_.exec("INSERT INTO vault_keys (" VAULT_KEY_COLS
+  return l_.exec("INSERT INTO vault_keys (" VAULT_KEY_COLS
                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (user_id) DO NOTHING",
                  Params()
                      .i(k.user_id)
@@ -420,7 +578,7 @@ bool PgRepository::create_vault_key(const VaultKey& k) {
 }
 
 bool PgRepository::update_vault_key(const VaultKey& k, int64_t expected_generation) {
-  return c_.exec(
+  return l_.exec(
                "UPDATE vault_keys SET kdf_salt = $1, kdf_mem_kib = $2, kdf_passes = $3, "
                "wrapped_key = $4, generation = generation + 1, updated_at = $5 "
                "WHERE user_id = $6 AND generation = $7",
@@ -443,7 +601,8 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
   // RETURNING id; the highest chunk), then seal(id) and the chunk edit on the client, then
   // (UPDATE; chunk; COMMIT). The transaction stays open across the client's work; a throw or a
   // failure rolls everything back.
-  Tx tx(c_, Tx::adopt);  // rolls back whatever the first pipeline left open
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);  // rolls back whatever the first pipeline left open
   Batch first;
   first.add(kBegin);
   first.add(kLockUser).i(user_id);
@@ -462,7 +621,7 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
           "SELECT chunk, ciphertext FROM vault_index WHERE user_id = $1 ORDER BY chunk DESC LIMIT "
           "1")
       .i(user_id);
-  auto r = c_.pipeline(first);
+  auto r = c.pipeline(first);
   const Result &lock = r[1], &key = r[2], &ins = r[4];
   if (lock.rows() == 0) no_such_user();
   if (ins.rows() == 0) return std::nullopt;
@@ -489,7 +648,7 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
   else if (has_index(key))
     second.add(kDropIndex).i(user_id);
   second.add(kCommit);
-  c_.pipeline(second);
+  c.pipeline(second);
   tx.committed();
   return e;
 }
@@ -510,23 +669,24 @@ void PgRepository::finish_index_edit(
   else if (has_index(lock))
     b.add(kDropIndex).i(user_id);
   b.add(kCommit);
-  c_.pipeline(b);
+  tx_conn().pipeline(b);
 }
 
 std::vector<VaultIndexChunk> PgRepository::list_vault_index(int64_t user_id, int64_t after_chunk,
                                                             int64_t limit) {
-  return all_rows<VaultIndexChunk>(c_.exec(kListIndex, Params().i(user_id).i(after_chunk).i(limit)),
+  return all_rows<VaultIndexChunk>(l_.exec(kListIndex, Params().i(user_id).i(after_chunk).i(limit)),
                                    read_chunk);
 }
 
 std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(int64_t user_id,
                                                                               VaultIndexer& index) {
-  Tx tx(c_, Tx::adopt);
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);
   Batch first;
   first.add(kBegin);
   first.add(kLockIndex).i(user_id);
   first.add(kListVaultEntries).i(user_id);
-  auto r = c_.pipeline(first);
+  auto r = c.pipeline(first);
   if (r[1].rows() == 0) return std::nullopt;  // no vault
   const auto entries = all_rows<VaultEntry>(r[2], read_entry);
   auto built = index.build(entries);
@@ -546,7 +706,7 @@ std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(in
       .i(index.version())
       .i(user_id);
   second.add(kCommit);
-  c_.pipeline(second);
+  c.pipeline(second);
   tx.committed();
   std::vector<VaultIndexChunk> out;
   for (auto& b : *built) out.push_back(std::move(b.chunk));
@@ -554,17 +714,17 @@ std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(in
 }
 
 std::vector<VaultEntry> PgRepository::list_vault_entries(int64_t user_id) {
-  return all_rows<VaultEntry>(c_.exec(kListVaultEntries, Params().i(user_id)), read_entry);
+  return all_rows<VaultEntry>(l_.exec(kListVaultEntries, Params().i(user_id)), read_entry);
 }
 
 std::vector<VaultEntry> PgRepository::list_vault_entries_after(int64_t user_id, int64_t after,
                                                                int64_t limit) {
   return all_rows<VaultEntry>(
-      c_.exec(kListVaultEntriesAfter, Params().i(user_id).i(after).i(limit)), read_entry);
+      l_.exec(kListVaultEntriesAfter, Params().i(user_id).i(after).i(limit)), read_entry);
 }
 
 std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t id) {
-  return first_row<VaultEntry>(c_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry);
+  return first_row<VaultEntry>(l_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry);
 }
 
 std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,
@@ -573,7 +733,8 @@ std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int6
                                                            const VaultBytes& bytes) {
   // Two round trips: (BEGIN; lock; the entry's old size; UPDATE RETURNING; the entry's chunk;
   // the vault's size), the chunk edit on the client, (chunk; COMMIT).
-  Tx tx(c_, Tx::adopt);
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);
   Batch first;
   first.add(kBegin);
   first.add(kLockIndex).i(user_id);
@@ -590,7 +751,7 @@ std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int6
       .i(user_id);
   first.add(kChunkOfEntry).i(id).i(user_id);
   first.add(kVaultBytes).i(user_id).i(bytes.overhead);
-  auto r = c_.pipeline(first);
+  auto r = c.pipeline(first);
   if (r[3].rows() == 0) return std::nullopt;  // rolled back by tx
   if (bytes.max > 0 && static_cast<int64_t>(ciphertext.size()) > r[2].i64(0, 0) &&
       r[5].i64(0, 0) > bytes.max)
@@ -603,13 +764,14 @@ std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int6
 }
 
 bool PgRepository::delete_vault_entry(int64_t user_id, int64_t id, VaultIndexer* index) {
-  Tx tx(c_, Tx::adopt);
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);
   Batch first;
   first.add(kBegin);
   first.add(kLockIndex).i(user_id);
   first.add(kChunkOfEntry).i(id).i(user_id);
   first.add("DELETE FROM vault WHERE id = $1 AND user_id = $2").i(id).i(user_id);
-  auto r = c_.pipeline(first);
+  auto r = c.pipeline(first);
   if (r[3].affected() == 0) return false;
   finish_index_edit(user_id, r[1], index, r[2],
                     [&](const VaultIndexChunk& c) { return index->removed(id, c); });

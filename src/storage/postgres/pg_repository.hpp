@@ -4,10 +4,16 @@
 
 namespace sr::storage::postgres {
 
+// Statements go through `link`: the job's own connection, or (a read job on a network thread) its
+// share of the thread's pipelined read connection. Methods that hold a transaction across round
+// trips need a connection of their own (`own`): without one (Access::read on a network thread)
+// they throw std::logic_error -- as every write does there, since that connection is read-only.
 class PgRepository final : public Repository {
  public:
-  explicit PgRepository(Conn& conn) : c_(conn) {}
-  Conn& conn() { return c_; }
+  explicit PgRepository(Conn& conn) : l_(conn), own_(&conn) {}
+  PgRepository(Link& link, Conn* own) : l_(link), own_(own) {}
+  Conn& conn() { return tx_conn(); }  // the job's own connection (run_sync, write jobs)
+  Link& link() { return l_; }
 
   // All the queries of the batch in one pipeline (one round trip).
   void read_batch(ReadBatch& b) override;
@@ -98,7 +104,9 @@ class PgRepository final : public Repository {
   // Inside the caller's transaction: the user's recovery codes become code_hashes.
   void put_recovery_codes(int64_t user_id, const std::vector<std::string>& code_hashes,
                           int64_t now);
-  Conn& c_;
+  Conn& tx_conn();
+  Link& l_;
+  Conn* own_;
 };
 
 }  // namespace sr::storage::postgres

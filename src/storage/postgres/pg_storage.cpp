@@ -1,23 +1,33 @@
-// PostgreSQL engine: a bounded job queue feeding db_pool_size worker threads, one connection each.
-// A network thread only enqueues and awaits (run() never blocks it); a full queue or an
-// unreachable database fails the job at once with UnavailableError.
+// PostgreSQL engine.
 //
-// Outage behaviour: a worker whose connection is broken (or found closed while idle) reconnects
-// before its next job, with the connect bounded by connect_timeout. After a failed connect, the
-// whole pool fails jobs immediately for kRetryAfter instead of queueing connect attempts, so
-// requests get their 503 quickly; the first job after that window tries again, and service
-// resumes by itself once the database answers.
+// run() -- the network threads: the job runs on a fiber of the calling thread's io_context
+// (PgLoop, pg_loop.hpp). Read jobs share the thread's pipelined read connection; write jobs lease
+// a connection of the thread's own. No job hops threads; only connecting does (Connector).
+//
+// run_sync() -- the CLI, the purger, tests: the job runs on the calling thread, blocking it, on a
+// connection of a small pool (at most db_pool_size, opened on demand, kept).
+//
+// Outage behaviour, both paths: a connection found broken (or closed while idle) is replaced
+// before use, the connect bounded by connect_timeout; after a failed connect every request fails
+// at once for Shared::kRetryAfter instead of queueing connect attempts, so requests get their 503
+// quickly; the first one after that window tries again, and service resumes by itself.
 #include "storage/postgres/pg_storage.hpp"
 
 #include <atomic>
-#include <chrono>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 #include "storage/detail/jobs.hpp"
 #include "storage/migrations/migrations.hpp"
 #include "storage/postgres/pg_conn.hpp"
+#include "storage/postgres/pg_loop.hpp"
 #include "storage/postgres/pg_repository.hpp"
 #include "util/error.hpp"
 
@@ -25,32 +35,130 @@ namespace sr::storage::postgres {
 
 namespace {
 
-constexpr auto kRetryAfter = std::chrono::milliseconds(500);
-constexpr std::size_t kQueuePerConnection = 256;
 // Any constant: serializes `migrate` across processes sharing a database.
 constexpr int64_t kMigrationLockKey = 0x5352'4d49'4752;  // "SRMIGR"
+
+std::atomic<uint64_t> next_storage_id{1};
+
+// The connections of run_sync: taken by one caller at a time, reconnected when found broken.
+class SyncPool {
+ public:
+  explicit SyncPool(Shared& s) : shared_(s) {}
+
+  std::unique_ptr<Conn> take() {
+    std::unique_ptr<Conn> c;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return closed_ || !idle_.empty() || count_ < shared_.pool_size; });
+      if (closed_) throw sr::UnavailableError("storage is closed");
+      if (!idle_.empty()) {
+        c = std::move(idle_.back());
+        idle_.pop_back();
+      } else {
+        ++count_;
+      }
+    }
+    if (!c) c = std::make_unique<Conn>(shared_.opts);
+    try {
+      ensure_connected(*c);
+    } catch (...) {
+      give(std::move(c));  // it reconnects for a later caller
+      throw;
+    }
+    return c;
+  }
+
+  void give(std::unique_ptr<Conn> c) {
+    // Never hand the next caller a connection stuck inside a transaction.
+    if (c->connected() && PQtransactionStatus(c->handle()) != PQTRANS_IDLE) c->reset();
+    std::lock_guard lock(mu_);
+    if (closed_) {
+      --count_;
+      return;  // closed here, outside nobody's way
+    }
+    idle_.push_back(std::move(c));
+    cv_.notify_one();
+  }
+
+  void close() {
+    std::vector<std::unique_ptr<Conn>> idle;
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+      idle.swap(idle_);
+      count_ -= static_cast<int>(idle.size());
+      cv_.notify_all();
+    }
+  }
+
+ private:
+  void ensure_connected(Conn& c) {
+    if (c.healthy()) return;
+    c.reset();
+    if (shared_.retry_later())
+      throw sr::UnavailableError("postgresql: database unavailable (retrying shortly)");
+    try {
+      c.connect();
+    } catch (...) {
+      shared_.connect_failed();
+      throw;
+    }
+  }
+
+  Shared& shared_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Conn>> idle_;
+  int count_ = 0;
+  bool closed_ = false;
+};
+
+// The repository of the run_sync job running on this thread (nested run_sync reuses it).
+thread_local const void* tls_sync_owner = nullptr;
+thread_local Repository* tls_sync_repo = nullptr;
 
 class PgStorage final : public Storage {
  public:
   PgStorage(std::string conninfo, const StorageOptions& opts)
-      : pool_size_(std::max(1, opts.pool_size)),
-        queue_(kQueuePerConnection * static_cast<std::size_t>(pool_size_)) {
-    conn_opts_.conninfo = std::move(conninfo);
-    conn_opts_.connect_timeout_ms = std::max(1, opts.connect_timeout_s) * 1000;
-    conn_opts_.statement_timeout_ms = std::max(1, opts.statement_timeout_ms);
-    workers_.reserve(static_cast<std::size_t>(pool_size_));
-    for (int i = 0; i < pool_size_; ++i) workers_.emplace_back([this] { worker_loop(); });
-  }
+      : shared_(std::make_shared<Shared>(next_storage_id.fetch_add(1), conn_options(conninfo, opts),
+                                         std::max(1, opts.pool_size))),
+        sync_(*shared_) {}
 
   ~PgStorage() override { close(); }
 
-  Task<void> run(Access, std::function<void(Repository&)> work) override {
-    co_await detail::await_job(queue_, std::move(work));
+  Task<void> run(Access access, std::function<void(Repository&)> work) override {
+    if (shared_->closed) throw sr::UnavailableError("storage is closed");
+    auto ex = co_await boost::asio::this_coro::executor;
+    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
+    auto loop = boost::asio::use_service<PgService>(ctx).loop(ex, shared_);
+    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                         void(std::exception_ptr)>(
+        [&](auto handler) {
+          using H = decltype(handler);
+          loop->start(access,
+                      std::make_unique<detail::AsyncJob<H>>(std::move(work), std::move(handler)));
+        },
+        boost::asio::use_awaitable);
   }
 
   void run_sync(Access, const std::function<void(Repository&)>& work) override {
-    if (tls_repo_ && tls_owner_ == this) return work(*tls_repo_);  // nested, on a worker
-    detail::run_job_sync(queue_, work);
+    if (Repository* nested = current()) return work(*nested);
+    auto c = sync_.take();
+    struct Give {  // the connection goes back whatever the work does
+      SyncPool& pool;
+      std::unique_ptr<Conn>& c;
+      const void* owner;
+      Repository* repo;
+      ~Give() {
+        tls_sync_owner = owner;
+        tls_sync_repo = repo;
+        pool.give(std::move(c));
+      }
+    } give{sync_, c, tls_sync_owner, tls_sync_repo};
+    PgRepository repo(*c);
+    tls_sync_owner = this;
+    tls_sync_repo = &repo;
+    work(repo);
   }
 
   void migrate() override {
@@ -90,61 +198,44 @@ class PgStorage final : public Storage {
 
   const char* dialect() const override { return "postgresql"; }
 
+  // Jobs running on the loops finish on their threads; the loops close their connections once
+  // idle (or with their io_context). Connect attempts under way finish within the connect
+  // timeout.
   void close() override {
-    if (closed_.exchange(true)) return;
-    queue_.close();  // workers drain what is queued, then exit
-    for (auto& t : workers_)
-      if (t.joinable()) t.join();
+    if (shared_->closed.exchange(true)) return;
+    std::vector<std::shared_ptr<PgLoop>> loops;
+    {
+      std::lock_guard lock(shared_->mu);
+      for (auto& w : shared_->registry)
+        if (auto l = w.lock()) loops.push_back(std::move(l));
+      shared_->registry.clear();
+    }
+    for (auto& l : loops) l->close();
+    sync_.close();
+    shared_->connector.stop();
   }
 
  private:
-  void worker_loop() {
-    Conn conn(conn_opts_);
-    PgRepository repo(conn);
-    tls_repo_ = &repo;
-    tls_owner_ = this;
-    while (auto job = queue_.pop()) {
-      std::exception_ptr err;
-      try {
-        ensure_connected(conn);
-      } catch (...) {
-        err = std::current_exception();
-      }
-      job->execute(err ? nullptr : &repo, err);
-      // Never hand the next job a connection stuck inside a transaction.
-      if (conn.connected() && PQtransactionStatus(conn.handle()) != PQTRANS_IDLE) conn.reset();
-    }
-    tls_repo_ = nullptr;
-    tls_owner_ = nullptr;
+  static ConnOptions conn_options(const std::string& conninfo, const StorageOptions& opts) {
+    ConnOptions o;
+    o.conninfo = conninfo;
+    o.connect_timeout_ms = std::max(1, opts.connect_timeout_s) * 1000;
+    o.statement_timeout_ms = std::max(1, opts.statement_timeout_ms);
+    return o;
   }
 
-  void ensure_connected(Conn& conn) {
-    if (conn.healthy()) return;
-    conn.reset();
-    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-    if (now < retry_at_.load())
-      throw sr::UnavailableError("postgresql: database unavailable (retrying shortly)");
-    try {
-      conn.connect();
-    } catch (...) {
-      retry_at_.store((std::chrono::steady_clock::now() + kRetryAfter).time_since_epoch().count());
-      throw;
-    }
+  // The repository of a job of this storage running on this thread: a run_sync job, or the job
+  // of the fiber that is running.
+  Repository* current() const {
+    if (tls_sync_owner == this) return tls_sync_repo;
+    if (auto* r = static_cast<Run*>(Fiber::current()); r && r->owner == shared_.get())
+      return r->repo;
+    return nullptr;
   }
 
-  static thread_local PgRepository* tls_repo_;
-  static thread_local PgStorage* tls_owner_;
-
-  int pool_size_;
-  ConnOptions conn_opts_;
-  detail::JobQueue queue_;
-  std::vector<std::thread> workers_;
-  std::atomic<bool> closed_{false};
-  std::atomic<std::chrono::steady_clock::rep> retry_at_{0};
+  std::shared_ptr<Shared> shared_;
+  SyncPool sync_;
 };
-
-thread_local PgRepository* PgStorage::tls_repo_ = nullptr;
-thread_local PgStorage* PgStorage::tls_owner_ = nullptr;
 
 }  // namespace
 

@@ -43,7 +43,7 @@ void add_factor(Batch& b, int64_t user_id, const SecondFactor& f, int64_t now) {
 }  // namespace
 
 std::optional<TotpState> PgRepository::get_totp(int64_t user_id) {
-  auto r = c_.exec(
+  auto r = l_.exec(
       "SELECT secret, pending, last_step, enabled_at, "
       "(SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL) "
       "FROM user_totp WHERE user_id = $1",
@@ -53,7 +53,7 @@ std::optional<TotpState> PgRepository::get_totp(int64_t user_id) {
 }
 
 bool PgRepository::set_totp_pending(int64_t user_id, const std::string& sealed, int64_t now) {
-  return c_.exec(
+  return l_.exec(
                "INSERT INTO user_totp (user_id, pending, updated_at) VALUES ($1, $2, $3) "
                "ON CONFLICT (user_id) DO UPDATE SET pending = excluded.pending, "
                "updated_at = excluded.updated_at WHERE user_totp.secret IS NULL",
@@ -71,18 +71,19 @@ void PgRepository::put_recovery_codes(int64_t user_id, const std::vector<std::st
         .b(h)
         .i(now);
   }
-  c_.pipeline(b);
+  tx_conn().pipeline(b);
 }
 
 std::optional<int64_t> PgRepository::enable_totp(int64_t user_id, const std::string& pending,
                                                  int64_t step,
                                                  const std::vector<std::string>& code_hashes,
                                                  const std::string& keep_sid, int64_t now) {
-  Tx tx(c_);
-  if (c_.exec("UPDATE user_totp SET secret = pending, pending = NULL, last_step = $1, "
-              "enabled_at = $2, updated_at = $2 "
-              "WHERE user_id = $3 AND secret IS NULL AND pending = $4",
-              Params().i(step).i(now).i(user_id).b(pending))
+  Conn& c = tx_conn();
+  Tx tx(c);
+  if (c.exec("UPDATE user_totp SET secret = pending, pending = NULL, last_step = $1, "
+             "enabled_at = $2, updated_at = $2 "
+             "WHERE user_id = $3 AND secret IS NULL AND pending = $4",
+             Params().i(step).i(now).i(user_id).b(pending))
           .affected() != 1) {
     return std::nullopt;  // rolled back by tx
   }
@@ -93,13 +94,14 @@ std::optional<int64_t> PgRepository::enable_totp(int64_t user_id, const std::str
 }
 
 bool PgRepository::disable_totp(int64_t user_id) {
-  Tx tx(c_, Tx::adopt);
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);
   Batch b;
   b.add(kBeginTx);
   b.add("DELETE FROM mfa_challenges WHERE user_id = $1").i(user_id);
   b.add("DELETE FROM user_totp WHERE user_id = $1 AND secret IS NOT NULL").i(user_id);
   b.add("DELETE FROM recovery_codes WHERE user_id = $1").i(user_id);
-  auto r = c_.pipeline(b);
+  auto r = c.pipeline(b);
   if (r[2].affected() != 1) return false;  // 2FA was off: rolled back by tx
   tx.commit();
   return true;
@@ -109,16 +111,17 @@ bool PgRepository::use_second_factor(int64_t user_id, const SecondFactor& f, int
   if (!well_formed(f)) return false;
   Batch b;
   add_factor(b, user_id, f, now);
-  return c_.pipeline(b)[0].affected() == 1;
+  return l_.pipeline(b)[0].affected() == 1;
 }
 
 bool PgRepository::replace_recovery_codes(int64_t user_id,
                                           const std::vector<std::string>& code_hashes,
                                           int64_t now) {
-  Tx tx(c_);
+  Conn& c = tx_conn();
+  Tx tx(c);
   // FOR SHARE: a concurrent disable waits for the new set, then deletes it with the secret.
-  if (c_.exec("SELECT 1 FROM user_totp WHERE user_id = $1 AND secret IS NOT NULL FOR SHARE",
-              Params().i(user_id))
+  if (c.exec("SELECT 1 FROM user_totp WHERE user_id = $1 AND secret IS NOT NULL FOR SHARE",
+             Params().i(user_id))
           .rows() == 0) {
     return false;
   }
@@ -128,7 +131,7 @@ bool PgRepository::replace_recovery_codes(int64_t user_id,
 }
 
 void PgRepository::create_mfa_challenge(const MfaChallenge& c) {
-  c_.exec("INSERT INTO mfa_challenges (" CHALLENGE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+  l_.exec("INSERT INTO mfa_challenges (" CHALLENGE_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
           Params()
               .b(c.token_hash)
               .i(c.user_id)
@@ -141,7 +144,7 @@ void PgRepository::create_mfa_challenge(const MfaChallenge& c) {
 
 std::optional<MfaChallenge> PgRepository::claim_mfa_attempt(const std::string& token_hash,
                                                             int64_t now, int64_t max_attempts) {
-  auto r = c_.exec(
+  auto r = l_.exec(
       "UPDATE mfa_challenges SET attempts = attempts + 1 "
       "WHERE token_hash = $1 AND spent_at IS NULL AND expires_at > $2 AND attempts < $3 "
       "RETURNING " CHALLENGE_COLS,
@@ -154,7 +157,8 @@ MfaFinish PgRepository::finish_mfa(const std::string& token_hash, int64_t user_i
                                    const SecondFactor& f, int64_t now) {
   if (!well_formed(f)) return MfaFinish::code_rejected;
   // One round trip for both conditional updates, then COMMIT only when both took effect.
-  Tx tx(c_, Tx::adopt);
+  Conn& c = tx_conn();
+  Tx tx(c, Tx::adopt);
   Batch b;
   b.add(kBeginTx);
   b.add(
@@ -164,7 +168,7 @@ MfaFinish PgRepository::finish_mfa(const std::string& token_hash, int64_t user_i
       .b(token_hash)
       .i(user_id);
   add_factor(b, user_id, f, now);
-  auto r = c_.pipeline(b);
+  auto r = c.pipeline(b);
   if (r[1].affected() != 1) return MfaFinish::challenge_gone;  // rolled back by tx
   if (r[2].affected() != 1) return MfaFinish::code_rejected;
   tx.commit();

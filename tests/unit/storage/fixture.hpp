@@ -4,13 +4,22 @@
 #pragma once
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -120,6 +129,68 @@ struct RawPg {
   PGconn* c;
 };
 
+// pg_terminate_backend(pid) from a connection of the test's own; returns once the backend is gone
+// (or after 5 s, failing the test).
+inline void terminate_backend(const std::string& url, int64_t pid) {
+  RawPg c(url);
+  ASSERT_TRUE(c.ok());
+  ASSERT_TRUE(c.exec("SELECT pg_terminate_backend(" + std::to_string(pid) + ")"));
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+       std::chrono::steady_clock::now() < until;) {
+    if (c.rows("SELECT 1 FROM pg_stat_activity WHERE pid = " + std::to_string(pid)).empty()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "backend " << pid << " did not go away";
+}
+
+// A backend stopped with SIGSTOP (what a black-holed network looks like to the client); on
+// destruction it is continued and terminated, never left behind. stopped() is false when the
+// signal could not be sent (the server runs as another user or on another host).
+class StoppedBackend {
+ public:
+  StoppedBackend(std::string url, int64_t pid)
+      : url_(std::move(url)), pid_(pid), stopped_(::kill(static_cast<pid_t>(pid), SIGSTOP) == 0) {}
+  ~StoppedBackend() {
+    if (!stopped_) return;
+    ::kill(static_cast<pid_t>(pid_), SIGCONT);
+    terminate_backend(url_, pid_);
+  }
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::string url_;
+  int64_t pid_;
+  bool stopped_;
+};
+
+// The test cluster stopped for real (pg_ctl -m immediate) and started again; needs PGTEST_DIR and
+// PGTEST_PORT (exported from scripts/pg-test.sh's env file). Never leaves the server down for the
+// rest of the suite: the destructor starts it again.
+class PgOutage {
+ public:
+  static bool possible() { return std::getenv("PGTEST_DIR") && std::getenv("PGTEST_PORT"); }
+  ~PgOutage() {
+    if (down_) start();
+  }
+  bool stop() { return down_ = pg_ctl("-m immediate -w stop") == 0; }
+  bool start() {
+    const std::string dir = std::getenv("PGTEST_DIR"), port = std::getenv("PGTEST_PORT");
+    const bool ok = pg_ctl("-l " + dir + "/log -w -o \"-k " + dir + "/sock -p " + port +
+                           " -c listen_addresses='' -c max_connections=200\" start") == 0;
+    if (ok) down_ = false;
+    return ok;
+  }
+
+ private:
+  static int pg_ctl(const std::string& args) {
+    std::string cmd = "/usr/lib/postgresql/15/bin/pg_ctl -D " +
+                      std::string(std::getenv("PGTEST_DIR")) + "/data " + args + " >/dev/null 2>&1";
+    if (::geteuid() == 0) cmd = "runuser -u srtest -- " + cmd;
+    return std::system(cmd.c_str());
+  }
+  bool down_ = false;
+};
+
 inline void sqlite_exec(const std::string& path, const char* sql) {
   sqlite3* db = nullptr;
   sqlite3_open(path.c_str(), &db);
@@ -131,9 +202,43 @@ inline void sqlite_exec(const std::string& path, const char* sql) {
   if (rc != SQLITE_OK) throw std::runtime_error("test: " + std::string(sql) + ": " + m);
 }
 
+// A network thread as the server has them: one io_context run by one thread. Storage::run() from
+// a coroutine on it is the path every request takes (PostgreSQL: the job on a fiber of this
+// thread); the fixture's w() and r() go through it.
+class NetThread {
+ public:
+  NetThread() : guard_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~NetThread() {
+    guard_.reset();
+    io_.stop();  // what is still pending (an idle connection's read) goes with the io_context
+    thread_.join();
+  }
+  boost::asio::io_context& io() { return io_; }
+
+  // Runs f through st.run(a, ...) on this thread and waits for it; rethrows what it threw.
+  void run(Storage& st, Access a, const std::function<void(Repository&)>& f) {
+    std::promise<void> done;
+    boost::asio::co_spawn(
+        io_, [&]() -> Task<void> { co_await st.run(a, f); },
+        [&](std::exception_ptr e) {
+          if (e)
+            done.set_exception(e);
+          else
+            done.set_value();
+        });
+    done.get_future().get();
+  }
+
+ private:
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
 class StorageTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
+    net_ = std::make_unique<NetThread>();
     if (GetParam() == Backend::postgresql) {
       SR_REQUIRE_PG();
       url_ = pg_url();
@@ -149,6 +254,7 @@ class StorageTest : public ::testing::TestWithParam<Backend> {
 
   void TearDown() override {
     if (st_) st_->close();
+    net_.reset();
   }
 
   std::unique_ptr<Storage> open(int pool = 4, int statement_timeout_ms = 5000) {
@@ -162,15 +268,16 @@ class StorageTest : public ::testing::TestWithParam<Backend> {
 
   bool pg() const { return GetParam() == Backend::postgresql; }
 
-  // Runs f(Repository&) through the storage and returns its result.
+  // Runs f(Repository&) through the storage, as a request of a network thread would, and returns
+  // its result.
   template <class F>
   auto w(F&& f, Access a = Access::write) {
     using R = std::invoke_result_t<F, Repository&>;
     if constexpr (std::is_void_v<R>) {
-      st_->run_sync(a, [&](Repository& r) { f(r); });
+      net_->run(*st_, a, [&](Repository& r) { f(r); });
     } else {
       std::optional<R> out;
-      st_->run_sync(a, [&](Repository& r) { out.emplace(f(r)); });
+      net_->run(*st_, a, [&](Repository& r) { out.emplace(f(r)); });
       return std::move(*out);
     }
   }
@@ -200,6 +307,7 @@ class StorageTest : public ::testing::TestWithParam<Backend> {
     return s;
   }
 
+  std::unique_ptr<NetThread> net_;
   std::unique_ptr<TempDir> dir_;
   std::string db_path_;
   std::string url_;

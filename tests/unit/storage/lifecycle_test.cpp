@@ -271,36 +271,19 @@ TEST_P(StorageTest, PgUnreachableFailsFastWithUnavailable) {
 namespace sr::storage::test {
 namespace {
 
-// Stops the throwaway server for real (scripts/pg-test.sh exports PGTEST_DIR and PGTEST_PORT),
-// checks that requests fail fast with UnavailableError, restarts it, checks that the same Storage
-// recovers by itself.
-int pg_ctl(const std::string& args) {
-  const char* dir = std::getenv("PGTEST_DIR");
-  std::string cmd = "/usr/lib/postgresql/15/bin/pg_ctl -D " + std::string(dir) + "/data " + args +
-                    " >/dev/null 2>&1";
-  if (::geteuid() == 0) cmd = "runuser -u srtest -- " + cmd;
-  return std::system(cmd.c_str());
-}
-
+// Stops the throwaway server for real, checks that requests fail fast with UnavailableError,
+// restarts it, checks that the same Storage recovers by itself.
 TEST_P(StorageTest, PgOutageFailsFastAndRecovers) {
   if (!pg()) GTEST_SKIP() << "PostgreSQL only";
-  if (!std::getenv("PGTEST_DIR") || !std::getenv("PGTEST_PORT")) {
+  if (!PgOutage::possible()) {
     if (pg_may_skip()) GTEST_SKIP() << "needs PGTEST_DIR and PGTEST_PORT";
     FAIL() << "needs PGTEST_DIR and PGTEST_PORT (exported from scripts/pg-test.sh's env file); "
               "SR_TEST_ALLOW_NO_PG=1 skips this";
   }
   auto st = open(3);
   for (int i = 0; i < 6; ++i) st->run_sync(Access::read, [](Repository& r) { r.ping(); });
-  ASSERT_EQ(pg_ctl("-m immediate -w stop"), 0);
-  std::string dir = std::getenv("PGTEST_DIR"), port = std::getenv("PGTEST_PORT");
-  struct Restart {  // never leave the server down for the rest of the suite
-    std::string opts;
-    ~Restart() {
-      if (!opts.empty())
-        pg_ctl("-l " + std::string(std::getenv("PGTEST_DIR")) + "/log -w -o \"" + opts +
-               "\" start");
-    }
-  } restart{"-k " + dir + "/sock -p " + port + " -c listen_addresses='' -c max_connections=200"};
+  PgOutage outage;
+  ASSERT_TRUE(outage.stop());
 
   int unavailable = 0;
   for (int i = 0; i < 10; ++i) {
@@ -314,8 +297,7 @@ TEST_P(StorageTest, PgOutageFailsFastAndRecovers) {
   }
   EXPECT_EQ(unavailable, 10);
 
-  ASSERT_EQ(pg_ctl("-l " + dir + "/log -w -o \"" + restart.opts + "\" start"), 0);
-  restart.opts.clear();
+  ASSERT_TRUE(outage.start());
   // Recovery: within a couple of seconds every pooled connection works again.
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   int ok_in_a_row = 0;

@@ -223,6 +223,14 @@ TEST_P(ReadBatchTest, MissingSessionIsNulloptAndTheRestStillLoads) {
   EXPECT_TRUE(got.user);
   got = batch({.session = std::string("\0", 1)});
   EXPECT_FALSE(got.session);
+  // Ids no stored session can have (a NUL, invalid UTF-8) alongside other parts: no session, the
+  // rest still loads (PostgreSQL's TEXT would refuse them as parameters).
+  for (const std::string& sid : {std::string("a\0b", 3), std::string("\xc3\x28\xff")}) {
+    got = batch({.session = sid, .user_id = a.uid, .user = true, .handbook = true, .links = true});
+    EXPECT_FALSE(got.session);
+    EXPECT_TRUE(got.user && got.handbook);
+    EXPECT_EQ(got.links.size(), 3u);
+  }
   // A session id that is a prefix of a real one does not match it (cut before the last character,
   // and inside it).
   got = batch({.session = a.sid.substr(0, a.sid.size() - 3)});
@@ -245,19 +253,6 @@ PgRepository& pg_repo(Repository& r) {
   return static_cast<PgRepository&>(r);
 }
 
-// pg_terminate_backend(pid) from a separate connection, with the pid as a parameter.
-void terminate_backend(const std::string& url, int64_t pid) {
-  PGconn* c = PQconnectdb(url.c_str());
-  ASSERT_EQ(PQstatus(c), CONNECTION_OK);
-  std::string p = std::to_string(pid);
-  const char* vals[] = {p.c_str()};
-  PGresult* r = PQexecParams(c, "SELECT pg_terminate_backend($1::integer)", 1, nullptr, vals,
-                             nullptr, nullptr, 0);
-  EXPECT_EQ(PQresultStatus(r), PGRES_TUPLES_OK);
-  PQclear(r);
-  PQfinish(c);
-}
-
 constexpr char kInsertUser[] =
     "INSERT INTO users (username, username_norm, email, password_hash, created_at) "
     "VALUES ($1, $1, $2, 'h', 1) RETURNING id";
@@ -268,6 +263,46 @@ constexpr char kSelectOne[] = "SELECT 1";
 
 int64_t count_users(Conn& c, const std::string& name) {
   return c.exec(kCountUsers, Params().t(name)).i64(0, 0);
+}
+
+// An authenticated GET's read is one statement: the session and the route's rows joined, each
+// on its index (the statement as the storage prepared it, planned with sequential scans off).
+TEST_P(ReadBatchTest, PgAuthenticatedReadIsOneStatementOnItsIndexes) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  Owned a = populate("alice");
+  auto st = open(1);  // a fresh connection: only what this read prepared is there
+  std::vector<std::vector<std::string>> prepared;
+  st->run_sync(Access::read, [&](Repository& r) {
+    ReadBatch b;
+    b.want = {.session = a.sid, .user_id = a.uid, .user = true, .handbook = true};
+    r.read_batch(b);
+    EXPECT_TRUE(b.session && b.user && b.handbook);
+    auto res = pg_repo(r).conn().exec(
+        "SELECT statement, parameter_types::text FROM pg_prepared_statements", Params());
+    for (int i = 0; i < res.rows(); ++i) prepared.push_back({res.bytes(i, 0), res.bytes(i, 1)});
+  });
+  std::vector<std::vector<std::string>> reads;
+  for (const auto& p : prepared)
+    if (p[0].find("sessions") != std::string::npos || p[0].find("users") != std::string::npos)
+      reads.push_back(p);
+  ASSERT_EQ(reads.size(), 1u) << "the read took more than one statement";
+  const std::string& sql = reads[0][0];
+  EXPECT_NE(sql.find("personal_handbook"), std::string::npos) << sql;
+  EXPECT_EQ(reads[0][1], "{text,bigint,bigint}");
+  RawPg raw(url_);
+  ASSERT_TRUE(raw.ok());
+  ASSERT_TRUE(raw.exec("SET enable_seqscan = off"));
+  ASSERT_TRUE(raw.exec("PREPARE q(text, bigint, bigint) AS " + sql));
+  char* sid = PQescapeLiteral(raw.c, a.sid.data(), a.sid.size());
+  std::string plan;
+  for (const auto& row :
+       raw.rows("EXPLAIN EXECUTE q(" + std::string(sid) + ", " + std::to_string(a.uid) + ", 0)"))
+    plan += row[0] + "\n";
+  PQfreemem(sid);
+  for (const char* index : {"sessions_pkey", "users_pkey", "personal_handbook_pkey"})
+    EXPECT_NE(plan.find(index), std::string::npos) << index << "\n" << plan;
+  EXPECT_EQ(plan.find("Seq Scan"), std::string::npos) << plan;
+  st->close();
 }
 
 TEST_P(ReadBatchTest, PgPipelineReturnsOneResultPerStatementInOrder) {
@@ -398,20 +433,13 @@ TEST_P(ReadBatchTest, PgPipelineOnAStoppedBackendFailsWithinTheDeadline) {
   st->run_sync(Access::read, [&](Repository& r) {
     pid = pg_repo(r).conn().exec("SELECT pg_backend_pid()::bigint", Params()).i64(0, 0);
   });
-  if (::kill(static_cast<pid_t>(pid), SIGSTOP) != 0) {
+  StoppedBackend stopped(url_, pid);
+  if (!stopped.stopped()) {
     // scripts/run-tests.sh runs a local server it can signal: only a hand-run may opt out.
     if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
     FAIL() << "cannot signal the server's backend (not the same user or host); "
               "SR_TEST_ALLOW_NO_PG=1 skips this";
   }
-  struct Resume {  // never leave a stopped backend behind
-    std::string url;
-    int64_t pid;
-    ~Resume() {
-      ::kill(static_cast<pid_t>(pid), SIGCONT);
-      terminate_backend(url, pid);
-    }
-  } resume{url_, pid};
 
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_THROW(st->run_sync(Access::read,

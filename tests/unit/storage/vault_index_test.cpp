@@ -784,6 +784,16 @@ TEST_P(VaultIndexTest, TheIndexIsReadAPartAtATime) {
   ASSERT_EQ(static_cast<int64_t>(rb.vault_index.size()), kIndexChunksPerRead);
   EXPECT_EQ(rb.vault_index.front().chunk, 1);
   EXPECT_EQ(rb.vault_index.back().chunk, kIndexChunksPerRead);
+  // The same next to the session and single-row parts (PostgreSQL joins those into one
+  // statement: the index must stay out of it, or its LIMIT would be lost).
+  ReadBatch with;
+  with.want.session = make_session(a, "sid-a").id;
+  with.want.user_id = a;
+  with.want.user = with.want.vault_key = with.want.vault_index = true;
+  r([&](Repository& r) { r.read_batch(with); });
+  ASSERT_TRUE(with.session && with.user && with.vault_key);
+  ASSERT_EQ(static_cast<int64_t>(with.vault_index.size()), kIndexChunksPerRead);
+  EXPECT_EQ(with.vault_index.back().chunk, kIndexChunksPerRead);
   // The rest: numbered above the last one read, at most limit of them, only the user's own.
   const auto part = [&](int64_t uid, int64_t after, int64_t limit) {
     std::vector<int64_t> numbers;
