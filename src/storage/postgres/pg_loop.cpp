@@ -516,7 +516,7 @@ PgLoop::PgLoop(const boost::asio::any_io_executor& ex, std::shared_ptr<Shared> s
       strand_(boost::asio::make_strand(ex)),
       stacks_(kKeepStacks),
       pipe_(std::make_unique<Pipe>(*this)) {
-  timer_.emplace(strand_);
+  timer_.emplace(*strand_);
   ++shared_->loops;
 }
 
@@ -525,7 +525,7 @@ PgLoop::~PgLoop() {
 }
 
 void PgLoop::start(Access a, detail::JobPtr job) {
-  boost::asio::dispatch(strand_, [self = shared_from_this(), a, job = std::move(job)]() mutable {
+  boost::asio::dispatch(*strand_, [self = shared_from_this(), a, job = std::move(job)]() mutable {
     self->start_here(a, std::move(job));
   });
 }
@@ -553,12 +553,12 @@ void PgLoop::resume(Run* r) {
 }
 
 void PgLoop::resume_later(Run* r) {
-  boost::asio::post(strand_, [self = shared_from_this(), r] { self->resume(r); });
+  boost::asio::post(*strand_, [self = shared_from_this(), r] { self->resume(r); });
 }
 
 void PgLoop::post_from_outside(std::function<void()> fn) {
   std::lock_guard lock(alive_mu_);
-  if (alive_) boost::asio::post(strand_, std::move(fn));
+  if (alive_) boost::asio::post(*strand_, std::move(fn));
 }
 
 void PgLoop::body(Run* r) {
@@ -676,7 +676,8 @@ void PgLoop::release(std::shared_ptr<WriteConn> w, bool reusable) {
 }
 
 void PgLoop::close() {
-  boost::asio::post(strand_, [self = shared_from_this()] { self->close_here(); });
+  // Through the same guard as a connector: an abandoned loop (its io_context gone) has no strand.
+  post_from_outside([self = shared_from_this()] { self->close_here(); });
 }
 
 void PgLoop::close_here() {
@@ -691,7 +692,7 @@ void PgLoop::close_here() {
     resume(r);
   }
   auto& svc = boost::asio::use_service<PgService>(
-      boost::asio::query(strand_.get_inner_executor(), boost::asio::execution::context));
+      boost::asio::query(strand_->get_inner_executor(), boost::asio::execution::context));
   svc.erase(shared_->id);
 }
 
@@ -706,6 +707,7 @@ void PgLoop::abandon() noexcept {
   lease_waiters_.clear();
   watched_.clear();
   timer_.reset();
+  strand_.reset();  // its service goes with the io_context; the loop itself may live on
 }
 
 void PgLoop::watch(WriteConn* w) {

@@ -125,7 +125,7 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
   void abandon() noexcept;
 
   // --- for the parts of the loop (pg_loop.cpp)
-  Strand& strand() { return strand_; }
+  Strand& strand() { return *strand_; }
   Shared& shared() { return *shared_; }
   // Continues r (from the loop's own handlers, never from inside another fiber).
   void resume(Run* r);
@@ -155,7 +155,9 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
   bool idle() const;
 
   std::shared_ptr<Shared> shared_;
-  Strand strand_;
+  // Reset by abandon(), while the io_context's services still exist: a loop kept alive by a
+  // connector's job past its io_context must not touch the strand service in its destructor.
+  std::optional<Strand> strand_;
   StackPool stacks_;
   std::unique_ptr<class Pipe> pipe_;
   std::optional<boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, Strand>>
