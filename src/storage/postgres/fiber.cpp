@@ -7,6 +7,7 @@
 #include <utility>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define SR_ASAN_FIBERS 1
 #endif
@@ -35,9 +36,17 @@ void leaving(void** fake, const void* to_bottom, std::size_t to_size) {
 void arrived(void* fake, const void** from_bottom, std::size_t* from_size) {
   __sanitizer_finish_switch_fiber(fake, from_bottom, from_size);
 }
+// The frames that lived on a stack leave their redzones poisoned: the fiber's first frames never
+// return (the fiber ends by switching away). The shadow outlives the stack, and munmap does not
+// clear it: without this, the next fiber on the stack, or whatever is mapped there later (SQLite's
+// WAL did), would be reported as overflowing a stack.
+void forget_poison(const boost::context::stack_context& sc) noexcept {
+  __asan_unpoison_memory_region(static_cast<char*>(sc.sp) - sc.size, sc.size);
+}
 #else
 void leaving(void**, const void*, std::size_t) {}
 void arrived(void*, const void**, std::size_t*) {}
+void forget_poison(const boost::context::stack_context&) noexcept {}
 #endif
 
 }  // namespace
@@ -76,6 +85,7 @@ boost::context::stack_context StackPool::allocate() {
 }
 
 void StackPool::deallocate(boost::context::stack_context& sc) noexcept {
+  forget_poison(sc);
   if (free_.size() < keep_) {
     try {
       free_.push_back(sc);
