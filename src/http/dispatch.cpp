@@ -322,53 +322,54 @@ bool has_body(const Response& r, const SerializeOptions& o) noexcept {
 
 template <class String>
 void serialize_head(String& out, const Response& r, const SerializeOptions& o) {
+  using namespace std::string_view_literals;  // appends of known length, no strlen
   int status = (r.status >= 100 && r.status <= 999) ? r.status : 500;
   const bool no_body = bodiless_status(status);
-  out += o.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += o.version == 10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv;
   append_int(out, static_cast<uint64_t>(status));
   out += ' ';
   out += reason_phrase(status);
-  out += "\r\n";
+  out += "\r\n"sv;
   out += date_header();
   if (r.csp.empty() && r.cache_control.empty())
     out += security_block(o.hsts);
   else
     append_security_block(out, o.hsts, r.csp, r.cache_control);
   if (!o.request_id.empty()) {
-    out += "X-Request-ID: ";
+    out += "X-Request-ID: "sv;
     out += o.request_id;
-    out += "\r\n";
+    out += "\r\n"sv;
   }
   if (!no_body && !r.content_type.empty() && header_value_ok(r.content_type)) {
-    out += "Content-Type: ";
+    out += "Content-Type: "sv;
     out += r.content_type;
-    out += "\r\n";
+    out += "\r\n"sv;
   }
   for (const auto& [k, v] : r.headers) {
     if (!header_name_ok(k) || !header_value_ok(v) || reserved_header(k)) continue;
     out += k;
-    out += ": ";
+    out += ": "sv;
     out += v;
-    out += "\r\n";
+    out += "\r\n"sv;
   }
   for (const auto& c : r.set_cookies) {
     if (!header_value_ok(c)) continue;
-    out += "Set-Cookie: ";
+    out += "Set-Cookie: "sv;
     out += c;
-    out += "\r\n";
+    out += "\r\n"sv;
   }
   if (!no_body && !r.more) {
-    out += "Content-Length: ";
+    out += "Content-Length: "sv;
     append_int(out, r.body.size());
-    out += "\r\n";
+    out += "\r\n"sv;
   } else if (!no_body && o.version != 10) {
-    out += "Transfer-Encoding: chunked\r\n";
+    out += "Transfer-Encoding: chunked\r\n"sv;
   }
   if (!o.keep_alive)
-    out += "Connection: close\r\n";
+    out += "Connection: close\r\n"sv;
   else if (o.version == 10)
-    out += "Connection: keep-alive\r\n";
-  out += "\r\n";
+    out += "Connection: keep-alive\r\n"sv;
+  out += "\r\n"sv;
 }
 
 template <class String>
