@@ -143,6 +143,16 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   signal(SIGPIPE, SIG_IGN);
 
   obs::init_logging({true, cfg.log_file, parse_level(cfg.log_level)});
+  // Every way out of here -- the early returns (2, 3, 4) and exceptions included -- stops the
+  // log's flusher thread, after everything declared below is gone. Left running into exit(), it
+  // walked the per-thread log buffers while static destruction freed them (a heap-use-after-free
+  // whose ASan report then deadlocked with the leak check: a hung server in the ASan suite).
+  struct StopLogging {
+    StopLogging() = default;
+    StopLogging(const StopLogging&) = delete;
+    StopLogging& operator=(const StopLogging&) = delete;
+    ~StopLogging() { obs::shutdown_logging(); }
+  } stop_logging;
   for (auto& w : cfg.warnings) obs::log(obs::Level::warn, "config.warning", {{"detail", w}});
 
   if (cfg.profile == "production") {
@@ -279,8 +289,7 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   backups.reset();
   db->close();
   obs::log(obs::Level::info, "stopped");
-  obs::shutdown_logging();
-  return 0;
+  return 0;  // stop_logging hands the last lines over
 }
 
 int migrate(const config::Config& cfg) {

@@ -188,14 +188,23 @@ struct ThreadBuf {
   std::mutex mu;
   std::string buf;
 };
-std::mutex g_bufs_mu;
-std::vector<std::shared_ptr<ThreadBuf>> g_bufs;
+// Never destroyed, like state(): a line may be logged, and the flusher may run, while the
+// process exits.
+struct Bufs {
+  std::mutex mu;
+  std::vector<std::shared_ptr<ThreadBuf>> all;
+};
+Bufs& bufs() {
+  static Bufs* b = new Bufs;
+  return *b;
+}
 
 ThreadBuf& local_buf() {
   thread_local std::shared_ptr<ThreadBuf> tb = [] {
     auto p = std::make_shared<ThreadBuf>();
-    std::lock_guard lock(g_bufs_mu);
-    g_bufs.push_back(p);
+    Bufs& b = bufs();
+    std::lock_guard lock(b.mu);
+    b.all.push_back(p);
     return p;
   }();
   return *tb;
@@ -211,12 +220,13 @@ void hand_over(spdlog::async_logger* lg, ThreadBuf& tb, Level level) {
 
 // Hands every thread's pending lines to the logger; forgets buffers of finished threads.
 void hand_over_all(spdlog::async_logger* lg) {
-  std::lock_guard lock(g_bufs_mu);
-  for (auto& tb : g_bufs) {
+  Bufs& b = bufs();
+  std::lock_guard lock(b.mu);
+  for (auto& tb : b.all) {
     std::lock_guard l(tb->mu);
     if (lg) hand_over(lg, *tb, Level::info);
   }
-  std::erase_if(g_bufs, [](const auto& p) { return p.use_count() == 1 && p->buf.empty(); });
+  std::erase_if(b.all, [](const auto& p) { return p.use_count() == 1 && p->buf.empty(); });
 }
 
 void emit(Level level, const std::string& line) {

@@ -109,10 +109,42 @@ class Server:
         self.proc = subprocess.Popen([BIN, "serve", *self.args], env=self.env, stdout=subprocess.PIPE,
                                      stderr=self.logf, cwd=self.data_dir)
         deadline = time.time() + timeout
+        # readline() blocks: a server that neither reports listening nor exits (a hang on the
+        # way out) is killed after the timeout, and the error says so instead of the test
+        # hanging the run.
+        import threading
+        proc = self.proc
+        hung = threading.Event()
+
+        def watchdog():
+            if proc.poll() is None:
+                hung.set()
+                proc.kill()
+        timer = threading.Timer(timeout + 5, watchdog)
+        timer.daemon = True
+        timer.start()
+        try:
+            self._await_listening(deadline, hung)
+        finally:
+            timer.cancel()
+        # Keep draining stdout into the log file.
+
+        def pump():
+            for l in self.proc.stdout:
+                self.logf.write(l)
+                self.logf.flush()
+        self.pump = threading.Thread(target=pump, daemon=True)
+        self.pump.start()
+        return self
+
+    def _await_listening(self, deadline, hung):
         while time.time() < deadline:
             line = self.proc.stdout.readline()
             if not line:
                 if self.proc.poll() is not None:
+                    if hung.is_set():
+                        raise RuntimeError("strongroom neither started nor exited in time (killed): "
+                                           + self.read_log()[-2000:])
                     raise RuntimeError(f"strongroom exited with {self.proc.returncode}: {self.read_log()[-2000:]}")
                 continue
             self.logf.write(line)
@@ -125,16 +157,6 @@ class Server:
                 break
         else:
             raise RuntimeError("strongroom did not report listening")
-        # Keep draining stdout into the log file.
-        import threading
-
-        def pump():
-            for l in self.proc.stdout:
-                self.logf.write(l)
-                self.logf.flush()
-        self.pump = threading.Thread(target=pump, daemon=True)
-        self.pump.start()
-        return self
 
     @property
     def url(self):

@@ -47,6 +47,7 @@ def test_sqlite_database_belongs_to_one_server(make_server):
         with pytest.raises(RuntimeError) as e:
             make_server(backend="sqlite", data_dir=d)
         assert "in use by another process" in str(e.value) and "sqlite_exclusive" in str(e.value)
+        assert "strongroom exited with 3:" in str(e.value)  # the storage's code, not killed hanging
         assert time.time() - t0 < 10
         # Neither is the shell's sqlite3 let in.
         import sqlite3

@@ -256,4 +256,7 @@ def test_broken_pair_refuses_to_start(certs):
     with pytest.raises(RuntimeError) as err:
         s.start()
     assert "does not match" in str(err.value)
+    # Exit 4 (cannot listen), on its own: not killed hanging on the way out (the log's flusher
+    # thread once outlived serve() into static destruction).
+    assert "strongroom exited with 4:" in str(err.value)
     s.cleanup()
