@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "vault/crypto.hpp"
@@ -47,7 +48,7 @@ std::optional<std::string> EntryIndexer::removed(int64_t id, const storage::Vaul
 }
 
 std::optional<std::vector<EntryIndexer::Built>> EntryIndexer::build(
-    const std::vector<storage::VaultEntry>& entries) {
+    const std::vector<storage::VaultEntry>& entries, int64_t first_chunk) {
   std::vector<std::string> json;
   WipeOnExit wipe_json(json);
   json.reserve(entries.size());
@@ -55,7 +56,7 @@ std::optional<std::vector<EntryIndexer::Built>> EntryIndexer::build(
   std::vector<Built> out;
   std::vector<vault::IndexItem> items;
   auto close = [&] {
-    const int64_t no = static_cast<int64_t>(out.size()) + 1;
+    const int64_t no = first_chunk + static_cast<int64_t>(out.size());
     Built b{{no, seal(no, items)}, {}};
     for (const auto& it : items) b.ids.push_back(it.id);
     out.push_back(std::move(b));
@@ -92,7 +93,8 @@ std::optional<std::string> EntryIndexer::edit(const storage::VaultIndexChunk& c,
 }
 
 bool open_chunks_into(std::string& body, const SecretBytes& dk, int64_t uid,
-                      const std::vector<storage::VaultIndexChunk>& chunks, int64_t& last_id) {
+                      const std::vector<storage::VaultIndexChunk>& chunks, int64_t& last_id,
+                      bool resync) {
   const std::size_t start = body.size();
   std::size_t room = chunks.size();
   for (const auto& c : chunks) {
@@ -110,15 +112,29 @@ bool open_chunks_into(std::string& body, const SecretBytes& dk, int64_t uid,
   std::size_t at = start;
   int64_t last = last_id;
   for (const auto& c : chunks) {
-    if (last != 0) body[at++] = ',';
-    char* out = body.data() + at;
+    const std::size_t sep = last != 0 ? 1 : 0;  // the ',' before this chunk's items
+    char* out = body.data() + at + sep;
     if (!vault::open_index_chunk_into(dk, uid, c.chunk, c.ciphertext, out)) return fail();
     auto v = vault::parse_index_chunk({out, *vault::index_chunk_plaintext_size(c.ciphertext)});
-    if (!v || v->items.empty() || v->items.front().id <= last) return fail();
+    if (!v || v->items.empty()) return fail();
+    std::string_view keep = v->region;
+    if (v->items.front().id <= last) {
+      if (!resync) return fail();
+      auto it = std::find_if(v->items.begin(), v->items.end(),
+                             [&](const vault::IndexItem& i) { return i.id > last; });
+      if (it == v->items.end()) continue;  // all sent already (zeroed below, or overwritten)
+      keep = std::string_view(
+          it->json.data(),
+          static_cast<std::size_t>(v->region.data() + v->region.size() - it->json.data()));
+    }
+    if (sep) body[at] = ',';
+    if (keep.data() != body.data() + at + sep)
+      std::memmove(body.data() + at + sep, keep.data(), keep.size());
     last = v->items.back().id;
-    at += v->region.size();  // the next chunk overwrites this one's table
+    at += sep + keep.size();  // the next chunk overwrites this one's table
   }
-  sodium_memzero(body.data() + at, body.size() - at);  // the last table (ids and lengths)
+  // The last table (ids and lengths), and what resync left behind.
+  sodium_memzero(body.data() + at, body.size() - at);
   body.resize(at);
   last_id = last;
   return true;

@@ -41,7 +41,8 @@ class EntryIndexer final : public storage::VaultIndexer {
   std::optional<std::string> updated(const storage::VaultEntry& e,
                                      const storage::VaultIndexChunk& c) override;
   std::optional<std::string> removed(int64_t id, const storage::VaultIndexChunk& c) override;
-  std::optional<std::vector<Built>> build(const std::vector<storage::VaultEntry>& entries) override;
+  std::optional<std::vector<Built>> build(const std::vector<storage::VaultEntry>& entries,
+                                          int64_t first_chunk) override;
 
  private:
   std::string seal(int64_t chunk, std::span<const vault::IndexItem> items) const;
@@ -63,7 +64,13 @@ class EntryIndexer final : public storage::VaultIndexer {
 // of the last item so far, updated). false when the index cannot be used as it is: a chunk that
 // does not open or parse, or ids that do not ascend from last_id on; body then holds what it
 // held before.
+//
+// resync: the chunks continue a list whose items up to last_id were sent already, and the index
+// may have been rebuilt since (a rebuild numbers its chunks above every earlier one, so the rest
+// of the list then reads the new index from its beginning): items up to last_id are left out
+// instead of refused, and the list goes on from the first item above last_id.
 bool open_chunks_into(std::string& body, const SecretBytes& data_key, int64_t user_id,
-                      const std::vector<storage::VaultIndexChunk>& chunks, int64_t& last_id);
+                      const std::vector<storage::VaultIndexChunk>& chunks, int64_t& last_id,
+                      bool resync = false);
 
 }  // namespace sr::services

@@ -291,7 +291,7 @@ Task<bool> VaultListRest::next(std::string& out) {
   co_await svc_.db_.run(Access::read, [&](Repository& r) {
     chunks = r.list_vault_index(user_id_, after_chunk_, storage::kIndexChunksPerRead);
   });
-  if (!open_chunks_into(out, data_key_, user_id_, chunks, last_id_)) {
+  if (!open_chunks_into(out, data_key_, user_id_, chunks, last_id_, /*resync=*/true)) {
     // The answer cannot be taken back now; the next list finds the index rebuilt.
     VaultService::index_rejected(request_id_, ip_, user_id_);
     co_await svc_.rebuild_index(user_id_, data_key_);

@@ -109,12 +109,16 @@ class VaultIndexer {
   // row is deleted).
   virtual std::optional<std::string> removed(int64_t id, const VaultIndexChunk& c) = 0;
   // The whole index from every entry of the user (id order): chunks in order, each with the ids
-  // it holds (every entry in exactly one).
+  // it holds (every entry in exactly one), numbered from first_chunk on. The storage passes one
+  // above every chunk the user has now: a rebuilt index never reuses a number, so a list being
+  // streamed from the old one (it reads the chunks above the last it sent) finds the new one
+  // from its beginning, never from somewhere in its middle.
   struct Built {
     VaultIndexChunk chunk;
     std::vector<int64_t> ids;
   };
-  virtual std::optional<std::vector<Built>> build(const std::vector<VaultEntry>& entries) = 0;
+  virtual std::optional<std::vector<Built>> build(const std::vector<VaultEntry>& entries,
+                                                  int64_t first_chunk) = 0;
 };
 
 // The two-step sign-in of a user (SPEC 13; migration 4). Secrets are sealed by the caller
@@ -303,8 +307,9 @@ class Repository {
   // reads a large index a part at a time (kIndexChunksPerRead).
   virtual std::vector<VaultIndexChunk> list_vault_index(int64_t user_id, int64_t after_chunk,
                                                         int64_t limit) = 0;
-  // In one transaction: builds the index from every entry of the user (index.build), replaces
-  // the old chunks and sets index_version. Returns the new chunks; nullopt (nothing written)
+  // In one transaction: builds the index from every entry of the user (index.build, numbered
+  // from one above the highest chunk number the user has), replaces the old chunks and sets
+  // index_version. Returns the new chunks; nullopt (nothing written)
   // when the user has no vault or build returned nullopt.
   virtual std::optional<std::vector<VaultIndexChunk>> rebuild_vault_index(int64_t user_id,
                                                                           VaultIndexer& index) = 0;

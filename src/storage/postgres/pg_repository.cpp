@@ -686,10 +686,12 @@ std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(in
   first.add(kBegin);
   first.add(kLockIndex).i(user_id);
   first.add(kListVaultEntries).i(user_id);
+  first.add("SELECT (COALESCE(MAX(chunk), 0) + 1)::bigint FROM vault_index WHERE user_id = $1")
+      .i(user_id);
   auto r = c.pipeline(first);
   if (r[1].rows() == 0) return std::nullopt;  // no vault
   const auto entries = all_rows<VaultEntry>(r[2], read_entry);
-  auto built = index.build(entries);
+  auto built = index.build(entries, r[3].i64(0, 0));
   if (!built) return std::nullopt;
   detail::check_built(*built, entries);
   Batch second;

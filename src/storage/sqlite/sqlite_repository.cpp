@@ -415,8 +415,13 @@ std::optional<std::vector<VaultIndexChunk>> SqliteRepository::rebuild_vault_inde
     Query q(db_, "SELECT 1 FROM vault_keys WHERE user_id = ?");
     if (!q.bind(user_id).step()) return std::nullopt;
   }
+  int64_t first_chunk = 1;
+  {
+    Query q(db_, "SELECT COALESCE(MAX(chunk), 0) + 1 FROM vault_index WHERE user_id = ?");
+    if (q.bind(user_id).step()) first_chunk = q.i64(0);
+  }
   const auto entries = list_vault_entries(user_id);
-  auto built = index.build(entries);
+  auto built = index.build(entries, first_chunk);
   if (!built) return std::nullopt;
   detail::check_built(*built, entries);
   Query(db_, "DELETE FROM vault_index WHERE user_id = ?").bind(user_id).run();

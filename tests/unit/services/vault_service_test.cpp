@@ -310,6 +310,37 @@ TEST_P(VaultServiceTest, AListOfMoreChunksThanOneReadComesInParts) {
   EXPECT_EQ(seen.back().as_object().at("id").as_int64(), added);
 }
 
+// The index rebuilt while a list is being sent, after most of what was sent is deleted (the
+// rebuilt index is compacted: numbered as before, its chunks past the first part would hold
+// entries far beyond it): the rest of the list finds the new index from its beginning and goes on
+// from the last entry sent. Every entry once, in id order, none skipped.
+TEST_P(VaultServiceTest, AListStreamedAcrossARebuildOfTheIndexIsWhole) {
+  const Unlocked u = svc_->open(*who_, key(uid_), set_up_and_unlock());
+  const std::vector<int64_t> ids = fill_past_one_read(u);
+  const auto before = first_part();
+  ASSERT_EQ(before.size(), static_cast<std::size_t>(storage::kIndexChunksPerRead));
+  VaultList l = run(svc_->list(*who_, u, before, "[", "]"));
+  ASSERT_TRUE(l.rest);
+  const std::size_t sent = boost::json::parse(l.body + "]").as_array().size();
+  ASSERT_GT(sent, 60u);
+  ASSERT_LT(sent, ids.size());
+  for (std::size_t i = 1; i <= 60; ++i) run(svc_->remove(*who_, u, ids[i]));
+  EntryIndexer ix(u.session.data_key, uid_);
+  const auto rebuilt =
+      w([&](storage::Repository& repo) { return repo.rebuild_vault_index(uid_, ix); });
+  ASSERT_TRUE(rebuilt);
+  ASSERT_LT(rebuilt->size(), before.size()) << "compacted";
+  EXPECT_GT(rebuilt->front().chunk, before.back().chunk) << "numbered above every earlier chunk";
+  std::string body = std::move(l.body);
+  while (run(l.rest->next(body))) {
+  }
+  const boost::json::array seen = boost::json::parse(body).as_array();
+  ASSERT_EQ(seen.size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(seen[i].as_object().at("id").as_int64(), ids[i]) << i;
+  EXPECT_EQ(list(u).size(), ids.size() - 60) << "the next list is the rebuilt index";
+}
+
 // Re-seals the chunk of an updated entry with one byte changed: a chunk that no longer opens.
 class SpoilingIndexer final : public storage::VaultIndexer {
  public:
@@ -328,8 +359,9 @@ class SpoilingIndexer final : public storage::VaultIndexer {
   std::optional<std::string> removed(int64_t id, const storage::VaultIndexChunk& c) override {
     return real_.removed(id, c);
   }
-  std::optional<std::vector<Built>> build(const std::vector<storage::VaultEntry>& es) override {
-    return real_.build(es);
+  std::optional<std::vector<Built>> build(const std::vector<storage::VaultEntry>& es,
+                                          int64_t first_chunk) override {
+    return real_.build(es, first_chunk);
   }
 
  private:

@@ -102,15 +102,18 @@ class TestIndexer final : public VaultIndexer {
     return text(items);
   }
 
-  std::optional<std::vector<Built>> build(const std::vector<VaultEntry>& entries) override {
+  std::optional<std::vector<Built>> build(const std::vector<VaultEntry>& entries,
+                                          int64_t first_chunk) override {
     build_calls.push_back(entries);
+    build_first_chunks.push_back(first_chunk);
+    const int64_t first = build_first ? build_first : first_chunk;
     if (build_mode == Mode::none) return std::nullopt;
     if (build_mode == Mode::boom) throw Boom();
     std::vector<Built> out;
     Items items;
     std::vector<int64_t> ids;
     auto close = [&] {
-      const int64_t no = build_first + build_step * static_cast<int64_t>(out.size());
+      const int64_t no = first + build_step * static_cast<int64_t>(out.size());
       out.push_back({{no, text(items)}, ids});
       items.clear();
       ids.clear();
@@ -142,7 +145,9 @@ class TestIndexer final : public VaultIndexer {
   Mode add_mode = Mode::ok, update_mode = Mode::ok, remove_mode = Mode::ok, build_mode = Mode::ok;
   std::optional<int64_t> force_chunk;  // added() answers with this chunk number
   bool remove_lies = false;
-  int64_t build_first = 1, build_step = 1;
+  int64_t build_first = 0;  // 0: from the storage's first_chunk
+  int64_t build_step = 1;
+  std::vector<int64_t> build_first_chunks;
   std::function<void(std::vector<Built>&)> build_tamper;
 
   std::size_t calls() const {
@@ -603,6 +608,7 @@ TEST_P(VaultIndexTest, RebuildReplacesEveryChunkAndSetsTheVersion) {
   ASSERT_TRUE(built);
   ASSERT_EQ(v5.build_calls.size(), 1u);
   expect_same(v5.build_calls[0], entries(uid));  // every entry of the user, id order
+  EXPECT_EQ(v5.build_first_chunks[0], 4) << "one above chunks 1-3";
   ASSERT_EQ(built->size(), 2u);
   EXPECT_EQ((*built)[0].chunk, 10);
   EXPECT_EQ((*built)[1].chunk, 20);
@@ -631,7 +637,8 @@ TEST_P(VaultIndexTest, RebuildReplacesEveryChunkAndSetsTheVersion) {
   auto again = w([&](Repository& r) { return r.rebuild_vault_index(uid, v1); });
   ASSERT_TRUE(again);
   expect_same(chunks(uid), *again);
-  EXPECT_EQ(again->front().chunk, 1);
+  EXPECT_EQ(v1.build_first_chunks.at(0), 21) << "one above chunks 10 and 20";
+  EXPECT_EQ(again->front().chunk, 21);
   EXPECT_EQ(version(uid), 1);
   expect_index_matches_entries(uid);
 }
