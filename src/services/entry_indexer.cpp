@@ -110,16 +110,23 @@ bool open_chunks_into(std::string& body, const SecretBytes& dk, int64_t uid,
   };
   body.resize(start + room);
   std::size_t at = start;
-  int64_t last = last_id;
+  int64_t last = last_id;  // the last item in the body
+  int64_t prev = 0;        // the last item of the previous chunk of this read, kept or not
+  bool kept = false;       // an item of this read is in the body
   for (const auto& c : chunks) {
     const std::size_t sep = last != 0 ? 1 : 0;  // the ',' before this chunk's items
     char* out = body.data() + at + sep;
     if (!vault::open_index_chunk_into(dk, uid, c.chunk, c.ciphertext, out)) return fail();
     auto v = vault::parse_index_chunk({out, *vault::index_chunk_plaintext_size(c.ciphertext)});
     if (!v || v->items.empty()) return fail();
+    // One read is one snapshot of one index: its chunks ascend whatever happened before it.
+    if (v->items.front().id <= prev) return fail();
+    prev = v->items.back().id;
     std::string_view keep = v->region;
     if (v->items.front().id <= last) {
-      if (!resync) return fail();
+      // A rebuilt index is read from its beginning: what was sent is skipped, up to the first
+      // item not sent. Anywhere else ids that do not go on are damage, as without resync.
+      if (!resync || kept) return fail();
       auto it = std::find_if(v->items.begin(), v->items.end(),
                              [&](const vault::IndexItem& i) { return i.id > last; });
       if (it == v->items.end()) continue;  // all sent already (zeroed below, or overwritten)
@@ -127,6 +134,7 @@ bool open_chunks_into(std::string& body, const SecretBytes& dk, int64_t uid,
           it->json.data(),
           static_cast<std::size_t>(v->region.data() + v->region.size() - it->json.data()));
     }
+    kept = true;
     if (sep) body[at] = ',';
     if (keep.data() != body.data() + at + sep)
       std::memmove(body.data() + at + sep, keep.data(), keep.size());

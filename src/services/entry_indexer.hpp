@@ -62,13 +62,14 @@ class EntryIndexer final : public storage::VaultIndexer {
 // Appends the items of chunks to body, each chunk opened straight into it (where its region of
 // items stays as it is), joined by ','; a ',' first when items came before (last_id != 0, the id
 // of the last item so far, updated). false when the index cannot be used as it is: a chunk that
-// does not open or parse, or ids that do not ascend from last_id on; body then holds what it
-// held before.
+// does not open or parse, or ids that do not ascend from last_id on (but see resync); body then
+// holds what it held before.
 //
 // resync: the chunks continue a list whose items up to last_id were sent already, and the index
-// may have been rebuilt since (a rebuild numbers its chunks above every earlier one, so the rest
-// of the list then reads the new index from its beginning): items up to last_id are left out
-// instead of refused, and the list goes on from the first item above last_id.
+// may have been rebuilt since (a rebuild numbers its chunks above every chunk there was, so the
+// rest of the list then reads the new index from its beginning): items up to last_id at the start
+// of chunks are left out instead of refused, and the list goes on from the first item above
+// last_id. Past the first item kept, and between the chunks, ids must ascend as without resync.
 bool open_chunks_into(std::string& body, const SecretBytes& data_key, int64_t user_id,
                       const std::vector<storage::VaultIndexChunk>& chunks, int64_t& last_id,
                       bool resync = false);

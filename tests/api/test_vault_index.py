@@ -467,32 +467,36 @@ def test_tampered_chunk_is_rejected_and_rebuilt(make_server, backend):
     before = assert_list_matches(c, model)
     assert index_version(s, uid) == 1 and chunk_numbers(s, uid) == [1, 2, 3]
     where = "user_id = ? AND chunk = ?"
-    c1, c2, c3 = (get_blob(s, "vault_index", where, (uid, n)) for n in (1, 2, 3))
-
+    put_chunk = lambda n, blob: set_blob(s, "vault_index", where, (uid, n), blob)
+    # Positions, not numbers: every rebuild numbers its chunks above all earlier ones. Another
+    # user's chunk goes first, while both users' first chunks are chunk 1 (the same number:
+    # only the user binding refuses it).
     tampering = [
-        ("a byte of the middle chunk flipped", lambda: set_blob(s, "vault_index", where, (uid, 2), flip(c2, len(c2) // 2))),
-        ("the tag of the last chunk flipped", lambda: set_blob(s, "vault_index", where, (uid, 3), flip(c3, len(c3) - 1))),
-        ("the version byte changed", lambda: set_blob(s, "vault_index", where, (uid, 1), b"\x02" + c1[1:])),
-        ("chunks 1 and 3 swapped", lambda: (set_blob(s, "vault_index", where, (uid, 1), c3),
-                                            set_blob(s, "vault_index", where, (uid, 3), c1))),
-        ("a chunk truncated", lambda: set_blob(s, "vault_index", where, (uid, 2), c2[:30])),
-        ("another user's chunk 1", None),
+        ("another user's chunk 1", lambda n, b: put_chunk(n[0], get_blob(s, "vault_index", where, (other.user_id, 1)))),
+        ("a byte of the middle chunk flipped", lambda n, b: put_chunk(n[1], flip(b[1], len(b[1]) // 2))),
+        ("the tag of the last chunk flipped", lambda n, b: put_chunk(n[2], flip(b[2], len(b[2]) - 1))),
+        ("the version byte changed", lambda n, b: put_chunk(n[0], b"\x02" + b[0][1:])),
+        ("the first and last chunks swapped", lambda n, b: (put_chunk(n[0], b[2]), put_chunk(n[2], b[0]))),
+        ("a chunk truncated", lambda n, b: put_chunk(n[1], b[1][:30])),
     ]
     other = unlocked(s)
     add(other, entry(1, tag="other"))
     assert listing(other)
+    assert chunk_numbers(s, other.user_id) == [1]
+    earlier = []
     for n, (what, tamper) in enumerate(tampering, start=1):
-        if tamper is None:
-            set_blob(s, "vault_index", where, (uid, 1), get_blob(s, "vault_index", where, (other.user_id, 1)))
-        else:
-            tamper()
+        nums = chunk_numbers(s, uid)
+        assert len(nums) == 3, (what, nums)
+        if earlier:  # rebuilt: fresh numbers, above every chunk before
+            assert nums[0] > earlier[-1], (what, earlier, nums)
+        earlier = nums
+        tamper(nums, [get_blob(s, "vault_index", where, (uid, k)) for k in nums])
         assert synced_list(s, c) == before, what
         found = events(s, "vault.index.rejected", uid)
         assert len(found) == n, (what, found)
         assert found[-1].get("security") is True
         assert index_version(s, uid) == 1
         # Rebuilt: fresh chunks that open, so the next list is quiet.
-        c1, c2, c3 = (get_blob(s, "vault_index", where, (uid, k)) for k in (1, 2, 3))
         assert synced_list(s, c) == before, what
         assert len(events(s, "vault.index.rejected", uid)) == n, what
     assert listing(other)[0]["domain"] == "other1.example"
@@ -509,13 +513,15 @@ def test_tampered_chunk_found_by_a_write_is_logged_and_the_write_kept(make_serve
     model = fill_three_chunks(c)
     assert_list_matches(c, model)
     where = "user_id = ? AND chunk = ?"
-    # Each write finds a damaged chunk: an add (the last chunk), an update and a delete (chunk 1).
+    # Each write finds a damaged chunk: an add (the last chunk), an update and a delete (the
+    # first). Positions, not numbers: the rebuild after each numbers its chunks anew.
     writes = [
-        (3, lambda: model.__setitem__(add(c, entry(90, tag="w")), entry(90, tag="w"))),
-        (1, lambda: (put(c, sorted(model)[0], entry(91, tag="w")), model.__setitem__(sorted(model)[0], entry(91, tag="w")))),
-        (1, lambda: (delete(c, sorted(model)[1]), model.pop(sorted(model)[1]))),
+        (-1, lambda: model.__setitem__(add(c, entry(90, tag="w")), entry(90, tag="w"))),
+        (0, lambda: (put(c, sorted(model)[0], entry(91, tag="w")), model.__setitem__(sorted(model)[0], entry(91, tag="w")))),
+        (0, lambda: (delete(c, sorted(model)[1]), model.pop(sorted(model)[1]))),
     ]
-    for n, (chunk, write) in enumerate(writes, start=1):
+    for n, (position, write) in enumerate(writes, start=1):
+        chunk = chunk_numbers(s, uid)[position]
         blob = get_blob(s, "vault_index", where, (uid, chunk))
         set_blob(s, "vault_index", where, (uid, chunk), flip(blob, len(blob) // 2))
         write()  # the write itself succeeds (asserted by the helpers) ...

@@ -691,9 +691,10 @@ std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(in
   auto r = c.pipeline(first);
   if (r[1].rows() == 0) return std::nullopt;  // no vault
   const auto entries = all_rows<VaultEntry>(r[2], read_entry);
-  auto built = index.build(entries, r[3].i64(0, 0));
+  const int64_t first_chunk = r[3].i64(0, 0);
+  auto built = index.build(entries, first_chunk);
   if (!built) return std::nullopt;
-  detail::check_built(*built, entries);
+  detail::check_built(*built, entries, first_chunk);
   Batch second;
   second.add("DELETE FROM vault_index WHERE user_id = $1").i(user_id);
   for (const auto& b : *built) {

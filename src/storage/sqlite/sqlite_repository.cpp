@@ -423,7 +423,7 @@ std::optional<std::vector<VaultIndexChunk>> SqliteRepository::rebuild_vault_inde
   const auto entries = list_vault_entries(user_id);
   auto built = index.build(entries, first_chunk);
   if (!built) return std::nullopt;
-  detail::check_built(*built, entries);
+  detail::check_built(*built, entries, first_chunk);
   Query(db_, "DELETE FROM vault_index WHERE user_id = ?").bind(user_id).run();
   std::vector<VaultIndexChunk> out;
   for (auto& b : *built) {

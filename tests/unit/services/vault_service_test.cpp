@@ -322,9 +322,11 @@ TEST_P(VaultServiceTest, AListStreamedAcrossARebuildOfTheIndexIsWhole) {
   VaultList l = run(svc_->list(*who_, u, before, "[", "]"));
   ASSERT_TRUE(l.rest);
   const std::size_t sent = boost::json::parse(l.body + "]").as_array().size();
-  ASSERT_GT(sent, 60u);
+  ASSERT_GT(sent, 61u);
   ASSERT_LT(sent, ids.size());
-  for (std::size_t i = 1; i <= 60; ++i) run(svc_->remove(*who_, u, ids[i]));
+  // 61: the rebuilt chunks do not end where the part did (at a few entries a chunk), so the rest
+  // begins inside a chunk part of which was sent.
+  for (std::size_t i = 1; i <= 61; ++i) run(svc_->remove(*who_, u, ids[i]));
   EntryIndexer ix(u.session.data_key, uid_);
   const auto rebuilt =
       w([&](storage::Repository& repo) { return repo.rebuild_vault_index(uid_, ix); });
@@ -338,7 +340,7 @@ TEST_P(VaultServiceTest, AListStreamedAcrossARebuildOfTheIndexIsWhole) {
   ASSERT_EQ(seen.size(), ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i)
     EXPECT_EQ(seen[i].as_object().at("id").as_int64(), ids[i]) << i;
-  EXPECT_EQ(list(u).size(), ids.size() - 60) << "the next list is the rebuilt index";
+  EXPECT_EQ(list(u).size(), ids.size() - 61) << "the next list is the rebuilt index";
 }
 
 // Re-seals the chunk of an updated entry with one byte changed: a chunk that no longer opens.

@@ -600,6 +600,15 @@ TEST_P(VaultIndexTest, RebuildReplacesEveryChunkAndSetsTheVersion) {
   EXPECT_EQ(version(uid), 0);
   ASSERT_EQ(chunks(uid).size(), 3u);
 
+  // Another user's chunk numbers (100) do not count towards this user's next rebuild.
+  const int64_t other = make_user("o");
+  make_vault(other);
+  TestIndexer ox;
+  ox.build_first = 100;
+  add(other, &ox);
+  ASSERT_TRUE(w([&](Repository& r) { return r.rebuild_vault_index(other, ox); }));
+  ASSERT_EQ(chunks(other).front().chunk, 100);
+
   // Another version (5) and numbering (10, 20): both must come from the indexer.
   TestIndexer v5(5, 2);
   v5.build_first = 10;
