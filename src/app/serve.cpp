@@ -148,9 +148,6 @@ int serve(config::Config cfg, const ServeOptions& opts) {
   // walked the per-thread log buffers while static destruction freed them (a heap-use-after-free
   // whose ASan report then deadlocked with the leak check: a hung server in the ASan suite).
   struct StopLogging {
-    StopLogging() = default;
-    StopLogging(const StopLogging&) = delete;
-    StopLogging& operator=(const StopLogging&) = delete;
     ~StopLogging() { obs::shutdown_logging(); }
   } stop_logging;
   for (auto& w : cfg.warnings) obs::log(obs::Level::warn, "config.warning", {{"detail", w}});
