@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import ssl
-import statistics
 import subprocess
 import tempfile
 import time
@@ -399,10 +398,14 @@ def metric(server, name, labels=None):
 
 
 def timing_alike(a, b, samples=12, rounds=3):
-    """True when the medians of a() and b() (each returns a duration) lie within a factor of 2.
-    The two alternate which goes first; a round that a busy machine skews is measured again, up to
-    `rounds` times, so a real difference (one side skipping the password hash: 10x or more) fails
-    every round, while one noisy round does not fail the test; the failure names the medians."""
+    """True when the fastest of a() and of b() (each returns a duration) lie within a factor of 2.
+    The fastest, not the median: what a path costs at least is what it does (one side skipping the
+    password hash is 10x or more faster every time), while the slower samples are the machine's --
+    here a password hash takes either ~18 or ~45 ms, at random and whoever asks (whether its
+    memory got huge pages, as far as we can tell), and a median of 12 such samples fell on
+    different modes for the two sides in three rounds running. The two alternate which goes
+    first; a round that a busy machine skews is measured again, up to `rounds` times; the failure
+    names the fastest of each."""
     last = None
     for _ in range(rounds):
         xs, ys = [], []
@@ -411,11 +414,11 @@ def timing_alike(a, b, samples=12, rounds=3):
                 xs.append(a()); ys.append(b())
             else:
                 ys.append(b()); xs.append(a())
-        mx, my = statistics.median(xs), statistics.median(ys)
+        mx, my = min(xs), min(ys)
         if 0.5 < mx / my < 2.0:
             return True
         last = (mx, my)
-    pytest.fail(f"timings differ in every round: medians {last[0]:.4f} s vs {last[1]:.4f} s")
+    pytest.fail(f"timings differ in every round: fastest {last[0]:.4f} s vs {last[1]:.4f} s")
 
 
 def wait_until(predicate, what, timeout=15, interval=0.02):
