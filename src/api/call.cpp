@@ -99,7 +99,7 @@ Task<void> Call::check_limit(std::string_view rule, std::string_view key, bool r
 
 http::Response Call::respond(int status, std::string body) const {
   auto r = http::Response::json(status, std::move(body));
-  if (status == 204) r.content_type.clear();
+  if (status == 204) r.content_type = {};
   return r;
 }
 

@@ -455,7 +455,7 @@ Response Server::Impl::redirect_answer(const BeastRequest& msg, Request& req) {
   if (location.empty()) return error_response(ErrorCode::validation_failed, "malformed request");
   Response res;
   res.status = 308;
-  res.content_type.clear();
+  res.content_type = {};
   res.headers.emplace_back("Location", std::move(location));
   return res;
 }

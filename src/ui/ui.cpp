@@ -41,7 +41,7 @@ http::Response serve(const http::Request& req) {
     a = shell;
   }
   http::Response r;
-  r.content_type = std::string(a->content_type);
+  r.content_type = a->content_type;  // the asset table is static
   r.csp = kCsp;
   r.cache_control = kCacheControl;
   r.headers.emplace_back("ETag", std::string(a->etag));
