@@ -28,6 +28,7 @@
 #include "http/wipe.hpp"
 #include "observability/log.hpp"
 #include "util/clock.hpp"
+#include "util/recycled.hpp"
 #include "util/secret.hpp"
 
 namespace sr::http {
@@ -53,6 +54,31 @@ using BeastRequest = bhttp::request<Body, Fields>;
 using RequestParser = bhttp::request_parser<Body, WipingAllocator<char>>;
 using ReadBuffer = beast::basic_flat_buffer<WipingAllocator<char>>;
 using TlsStream = beast::ssl_stream<tcp::socket>;
+
+// One request's state in serve_requests, held in a recycled block (util/recycled.hpp).
+struct Exchange {
+  RequestParser parser;
+  Request req;
+  std::string cookie_lines;  // several Cookie lines joined (wiped by serve_requests)
+  std::optional<Response> answer;
+  // Set instead of serving the request: the error answered, the method and the client's
+  // X-Request-ID for the answer and the access line.
+  std::optional<Response> refusal;
+  Method refusal_method = Method::OTHER;
+  std::string_view refusal_client_id;
+
+  void refuse(Response r, Method m, std::string_view client_id) {
+    refusal.emplace(std::move(r));
+    refusal_method = m;
+    refusal_client_id = client_id;
+  }
+};
+
+Response version_not_supported() {
+  Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
+  r.status = 505;
+  return r;
+}
 
 bool is_disconnect(const beast::error_code& ec) noexcept {
   return ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
@@ -227,7 +253,8 @@ struct Server::Impl {
   asio::awaitable<End> serve_requests(Conn& conn, Stream& stream, const std::string& peer,
                                       Kind kind, ReadBuffer& buf);
   template <class Stream>
-  asio::awaitable<void> reject(Conn& conn, Stream& stream, std::string_view peer, Response res,
+  asio::awaitable<void> reject(Conn& conn, Stream& stream, std::string_view peer,
+                               const Response& res,
                                Method method, std::string_view client_id, int64_t t0);
   Response redirect_answer(const BeastRequest& msg, Request& req);
   template <class Stream>
@@ -428,8 +455,8 @@ asio::awaitable<void> Server::Impl::close_gracefully(Conn& conn, TlsStream& stre
 
 template <class Stream>
 asio::awaitable<void> Server::Impl::reject(Conn& conn, Stream& stream, std::string_view peer,
-                                           Response res, Method method, std::string_view client_id,
-                                           int64_t t0) {
+                                           const Response& res, Method method,
+                                           std::string_view client_id, int64_t t0) {
   Request req;
   req.method = method;
   req.peer_ip = std::string(peer);
@@ -441,10 +468,11 @@ asio::awaitable<void> Server::Impl::reject(Conn& conn, Stream& stream, std::stri
                       .head = false,
                       .hsts = opts.hsts,
                       .request_id = req.request_id});
+  const int status = res.status;  // res is not read after the suspension (a caller's temporary)
   arm(conn, opts.body_timeout);
   co_await asio::async_write(stream, asio::buffer(out), use_tuple);
   disarm(conn);
-  record(req, res.status, t0);
+  record(req, status, t0);
 }
 
 Response Server::Impl::redirect_answer(const BeastRequest& msg, Request& req) {
@@ -509,10 +537,10 @@ asio::awaitable<void> Server::Impl::tls_session(Conn& conn, tcp::socket& sock,
     co_return;
   if (first != 0x16) {
     conn.idle = false;
-    co_await reject(conn, sock, peer,
-                    error_response(ErrorCode::validation_failed,
-                                   "this port speaks HTTPS only: use an https:// URL"),
-                    Method::OTHER, {}, mono_ns());
+    // A named local, not a temporary in the co_await expression (g++ 12 coroutine caveat).
+    const Response https_only = error_response(ErrorCode::validation_failed,
+                                               "this port speaks HTTPS only: use an https:// URL");
+    co_await reject(conn, sock, peer, https_only, Method::OTHER, {}, mono_ns());
     conn.idle = true;
     try {
       co_await linger_close(conn, sock);
@@ -588,7 +616,12 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
                                                                 ReadBuffer& buf) {
   WipingString out;
   for (;;) {
-    RequestParser parser;
+    // This request's state lives in a recycled block (util/recycled.hpp), not in this frame:
+    // the frame stays within the allocator's thread cache, and a refusal is answered at one
+    // place below (each co_await's temporaries take frame space of their own).
+    Recycled<Exchange> held;
+    Exchange& x = *held;
+    RequestParser& parser = x.parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
     parser.body_limit(opts.body_limit);
     const int64_t t0 = mono_ns();
@@ -602,46 +635,31 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
       (void)rn;
       hec = rec;
     }
+    BeastRequest& msg = parser.get();
+    const unsigned version = msg.version();
+    const Method method = to_method(msg.method());
     if (hec) {
       if ((hec == bhttp::error::end_of_stream || hec == asio::error::eof) && buf.size() == 0)
         co_return End::peer_closed;
       if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow)
-        co_await reject(conn, stream, peer,
-                        error_response(ErrorCode::header_too_large, "request header too large"),
-                        Method::OTHER, {}, t0);
-      else if (hec == bhttp::error::bad_version && other_http_version(buf)) {
-        Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
-        r.status = 505;
-        co_await reject(conn, stream, peer, std::move(r), Method::OTHER, {}, t0);
-      } else if (hec == bhttp::error::body_limit)
-        co_await reject(conn, stream, peer,
-                        error_response(ErrorCode::payload_too_large, "request body too large"),
-                        to_method(parser.get().method()), parser.get()["X-Request-ID"], t0);
+        x.refuse(error_response(ErrorCode::header_too_large, "request header too large"),
+                 Method::OTHER, {});
+      else if (hec == bhttp::error::bad_version && other_http_version(buf))
+        x.refuse(version_not_supported(), Method::OTHER, {});
+      else if (hec == bhttp::error::body_limit)
+        x.refuse(error_response(ErrorCode::payload_too_large, "request body too large"), method,
+                 msg["X-Request-ID"]);
       else if (is_disconnect(hec))
         co_return End::drop;
       else
-        co_await reject(conn, stream, peer,
-                        error_response(ErrorCode::validation_failed, "malformed request"),
-                        Method::OTHER, {}, t0);
-      co_return End::answered;
-    }
-
-    BeastRequest& msg = parser.get();
-    const unsigned version = msg.version();
-    const Method method = to_method(msg.method());
-    if (version != 10 && version != 11) {
-      Response r = error_response(ErrorCode::validation_failed, "HTTP version not supported");
-      r.status = 505;
-      co_await reject(conn, stream, peer, std::move(r), method, msg["X-Request-ID"], t0);
-      co_return End::answered;
-    }
-    if (!framing_ok(msg, version)) {
-      co_await reject(conn, stream, peer,
-                      error_response(ErrorCode::validation_failed, "malformed request"), method,
-                      msg["X-Request-ID"], t0);
-      co_return End::answered;
-    }
-    if (!parser.is_done()) {
+        x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), Method::OTHER,
+                 {});
+    } else if (version != 10 && version != 11) {
+      x.refuse(version_not_supported(), method, msg["X-Request-ID"]);
+    } else if (!framing_ok(msg, version)) {
+      x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), method,
+               msg["X-Request-ID"]);
+    } else if (!parser.is_done()) {
       if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         arm(conn, opts.body_timeout);
@@ -657,20 +675,22 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
       (void)bn;
       if (bec) {
         if (bec == bhttp::error::body_limit)
-          co_await reject(conn, stream, peer,
-                          error_response(ErrorCode::payload_too_large, "request body too large"),
-                          method, msg["X-Request-ID"], t0);
+          x.refuse(error_response(ErrorCode::payload_too_large, "request body too large"), method,
+                   msg["X-Request-ID"]);
         else if (is_disconnect(bec))
           co_return End::drop;
         else
-          co_await reject(conn, stream, peer,
-                          error_response(ErrorCode::validation_failed, "malformed request"), method,
-                          msg["X-Request-ID"], t0);
-        co_return End::answered;
+          x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), method,
+                   msg["X-Request-ID"]);
       }
     }
+    if (x.refusal) {
+      co_await reject(conn, stream, peer, *x.refusal, x.refusal_method, x.refusal_client_id,
+                      t0);
+      co_return End::answered;
+    }
 
-    Request req;
+    Request& req = x.req;
     req.method = method;
     req.target = msg.target();
     req.path = req.target.substr(0, req.target.find('?'));
@@ -680,11 +700,17 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
     // Several Cookie lines are one list (RFC 9113 8.2.3 joins them with "; "): joined, so that a
     // cookie name repeated across lines is seen (SPEC 14) instead of one line being dropped. The
     // copy holds credentials: wiped when the request is done.
-    std::string cookie_lines;
+    std::string& cookie_lines = x.cookie_lines;
     const WipeOnExit wipe_cookie_lines(cookie_lines);
-    if (msg.count(bhttp::field::cookie) > 1)
+    if (msg.count(bhttp::field::cookie) > 1) {
+      // Sized first: a buffer outgrown while appending would be freed unwiped.
+      std::size_t total = 0;
+      for (auto [it, end] = msg.equal_range(bhttp::field::cookie); it != end; ++it)
+        total += it->value().size() + 2;
+      cookie_lines.reserve(total);
       for (auto [it, end] = msg.equal_range(bhttp::field::cookie); it != end; ++it)
         cookie_lines.append(cookie_lines.empty() ? "" : "; ").append(it->value());
+    }
     // Any other repeated field yields its last line: that is the one a proxy in front of us
     // appended (X-Forwarded-For), never a client-supplied earlier copy.
     req.header_fn = [&msg, &cookie_lines](std::string_view name) -> std::string_view {
@@ -695,7 +721,7 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
     };
 
     // (Not one conditional expression: GCC 12 mishandles a co_await inside one.)
-    std::optional<Response> answer;
+    std::optional<Response>& answer = x.answer;
     if (kind == Kind::redirect)
       answer.emplace(redirect_answer(msg, req));
     else

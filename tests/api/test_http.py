@@ -86,6 +86,46 @@ def test_request_id_in_access_log(server):
     assert wait_for_event(server, "access", rid)["status"] == 200
 
 
+def _header(raw, name):
+    for line in raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == name.lower():
+            return v.strip().decode()
+    return None
+
+
+def test_refusals_carry_the_request_id_and_method(server):
+    """A request refused while it is read (413 from its Content-Length, 400 for its framing)
+    answers with the client's X-Request-ID once the header was parsed, and its access line has
+    the method and status; a header that could not be parsed (431, 505 for another HTTP version)
+    gets an id of our own and the method OTHER."""
+    tag = uname()
+    cases = [
+        (b"POST /no/such/route HTTP/1.1\r\nHost: x\r\nX-Request-ID: r413-%s\r\n"
+         b"Content-Length: 100000000\r\n\r\n", 413, "POST"),
+        (b"DELETE /healthz HTTP/1.1\r\nX-Request-ID: r400-%s\r\n\r\n", 400, "DELETE"),  # no Host
+    ]
+    for raw_req, status, method in cases:
+        raw = raw_request(server.port, raw_req % tag.encode(), timeout=3)
+        assert status_of(raw) == status, raw[:200]
+        rid = f"r{status}-{tag}"
+        assert _header(raw, b"X-Request-ID") == rid, raw[:300]
+        line = wait_for_event(server, "access", rid)
+        assert (line["status"], line["method"]) == (status, method), line
+    unparsed = [
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: r-%s\r\nX-Big: " + b"a" * (17 * 1024) +
+         b"\r\n\r\n", 431),
+        (b"GET /healthz HTTP/1.2\r\nHost: x\r\nX-Request-ID: r-%s\r\n\r\n", 505),
+    ]
+    for raw_req, status in unparsed:
+        raw = raw_request(server.port, raw_req % tag.encode(), timeout=3)
+        assert status_of(raw) == status, raw[:200]
+        rid = _header(raw, b"X-Request-ID")
+        assert rid and rid != f"r-{tag}", raw[:300]
+        line = wait_for_event(server, "access", rid)
+        assert (line["status"], line["method"]) == (status, "OTHER"), line
+
+
 def test_unsupported_media_type(server):
     r = requests.post(server.url + "/auth/signup", data="username=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert_error(r, 415, "unsupported_media_type")
