@@ -398,14 +398,16 @@ def metric(server, name, labels=None):
 
 
 def timing_alike(a, b, samples=12, rounds=3):
-    """True when the fastest of a() and of b() (each returns a duration) lie within a factor of 2.
+    """True when the fastest of a() and of b() (each returns a duration) lie within a factor of 4.
     The fastest, not the median: what a path costs at least is what it does (one side skipping the
-    password hash is 10x or more faster every time), while the slower samples are the machine's --
-    here a password hash takes either ~18 or ~45 ms, at random and whoever asks (whether its
-    memory got huge pages, as far as we can tell), and a median of 12 such samples fell on
-    different modes for the two sides in three rounds running. The two alternate which goes
-    first; a round that a busy machine skews is measured again, up to `rounds` times; the failure
-    names the fastest of each."""
+    password hash is 10x or more faster every time: ~1 ms against 13 ms or more), while the slower
+    samples are the machine's -- here a password hash takes 13-15 or 35-45 ms at random, even in a
+    program of its own, and a median of 12 such samples fell on different modes for the two sides
+    in three rounds running. A factor of 2 between the fastest was not enough either: an ASan run
+    saw 26 ms against 59 ms in all three rounds (the two modes are up to ~3.5x apart), so the bound
+    is 4, still well inside the 10x of a skipped hash. The two alternate which goes first; a round
+    that a busy machine skews is measured again, up to `rounds` times; the failure names the
+    fastest of each."""
     last = None
     for _ in range(rounds):
         xs, ys = [], []
@@ -415,7 +417,7 @@ def timing_alike(a, b, samples=12, rounds=3):
             else:
                 ys.append(b()); xs.append(a())
         mx, my = min(xs), min(ys)
-        if 0.5 < mx / my < 2.0:
+        if 0.25 < mx / my < 4.0:
             return True
         last = (mx, my)
     pytest.fail(f"timings differ in every round: fastest {last[0]:.4f} s vs {last[1]:.4f} s")
