@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make bench: micro-benchmarks (Google Benchmark) and wrk load tests against the real binary on
-# loopback; writes docs/benchmarks.md. Needs BUILD built with -DSR_BENCH=ON.
+# loopback; writes docs/benchmarks.md. Needs BUILD built with -DSR_BENCH=ON. The benchmark runs as a
+# child (not exec): the EXIT trap must still stop its PostgreSQL and remove the work folder.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build-bench}
@@ -11,4 +12,4 @@ trap '"$root/scripts/pg-test.sh" stop "$work/pg.env" >/dev/null 2>&1 || true; rm
 "$root/scripts/pg-test.sh" start "$work/pg.env" >/dev/null
 set -a; source "$work/pg.env"; set +a
 export SR_TEST_PG_URL
-exec /usr/bin/python3 "$root/bench/run_bench.py" --build "$BUILD" --work "$work" --out "$root/docs/benchmarks.md"
+/usr/bin/python3 "$root/bench/run_bench.py" --build "$BUILD" --work "$work" --out "$root/docs/benchmarks.md"
