@@ -66,19 +66,11 @@ class Recycled {
     } list;
     return gone ? nullptr : &list.blocks;
   }
-  static constexpr bool kOverAligned = alignof(T) > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
-  static void* allocate() {
-    if constexpr (kOverAligned)
-      return ::operator new(sizeof(T), std::align_val_t{alignof(T)});
-    else
-      return ::operator new(sizeof(T));
-  }
-  static void release(void* b) noexcept {
-    if constexpr (kOverAligned)
-      ::operator delete(b, std::align_val_t{alignof(T)});
-    else
-      ::operator delete(b);
-  }
+  // Blocks come from plain operator new: enough for every type this holds (none over-aligned).
+  static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__,
+                "an over-aligned T needs aligned blocks");
+  static void* allocate() { return ::operator new(sizeof(T)); }
+  static void release(void* b) noexcept { ::operator delete(b); }
   static void* take() {
     auto* s = spare();
     if (!s || s->empty()) return allocate();
