@@ -1,6 +1,6 @@
 #include "storage/url.hpp"
 
-#include <libpq-fe.h>
+#include "storage/postgres/libpq.hpp"
 
 #include <stdexcept>
 
@@ -53,13 +53,13 @@ DatabaseUrl parse_database_url(const std::string& url) {
   }
   if (starts_with(url, "postgresql://") || starts_with(url, "postgres://")) {
     char* err = nullptr;
-    PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+    PQconninfoOption* opts = postgres::libpq().PQconninfoParse(url.c_str(), &err);
     if (!opts) {
       // libpq's own message may quote the offending token, which could be part of the password.
-      PQfreemem(err);
+      postgres::libpq().PQfreemem(err);
       throw std::runtime_error("database_url: invalid PostgreSQL URL: " + redact_database_url(url));
     }
-    PQconninfoFree(opts);
+    postgres::libpq().PQconninfoFree(opts);
     r.kind = DatabaseUrl::Kind::postgresql;
     r.conninfo = url;
     return r;

@@ -12,7 +12,7 @@ import tempfile
 import pytest
 import requests
 
-from conftest import BIN, STRONG, Client, Server
+from conftest import BIN, PG_URL, STRONG, Client, Server
 
 
 def run(args, env=None, cwd=None, timeout=30):
@@ -183,3 +183,47 @@ def test_listening_event_survives_a_quiet_log_level(make_server):
     events = [e.get("event") for e in s.log_events()]
     assert "listening" in events
     assert "access" not in events, events  # info lines are filtered
+
+
+def mapped_libpq(pid):
+    return [line.split()[-1] for line in open(f"/proc/{pid}/maps") if "/libpq.so" in line]
+
+
+def test_libpq_is_loaded_only_for_a_postgresql_url(make_server):
+    """The binary does not link libpq: an SQLite server never maps it (nor the twenty libraries
+    it pulls in), a PostgreSQL server loads it when it opens the database."""
+    needed = subprocess.run(["readelf", "-d", BIN], capture_output=True, text=True, check=True).stdout
+    assert "(NEEDED)" in needed and "libsqlite3" in needed
+    assert "libpq" not in needed
+    s = make_server()
+    assert requests.get(s.url + "/healthz").status_code == 200
+    assert mapped_libpq(s.proc.pid) == []
+    if PG_URL:
+        p = make_server(backend="postgresql")
+        assert requests.get(p.url + "/healthz").status_code == 200
+        assert mapped_libpq(p.proc.pid) != []
+
+
+def test_postgresql_url_without_a_usable_libpq_is_a_clear_error():
+    """A libpq.so.5 that is not libpq (here libsodium under that name, found first through
+    LD_LIBRARY_PATH): the server says what is missing and exits, without a crash and without
+    printing the URL's password."""
+    d = tempfile.mkdtemp(prefix="sr-nopq-")
+    try:
+        lib = os.path.join(d, "lib")
+        os.mkdir(lib)
+        sodium = re.search(r"=> (\S*libsodium\S*)", subprocess.run(
+            ["ldd", BIN], capture_output=True, text=True, check=True).stdout).group(1)
+        os.symlink(sodium, os.path.join(lib, "libpq.so.5"))
+        env = {"LD_LIBRARY_PATH": lib, "STRONGROOM_DATA_DIR": os.path.join(d, "data"),
+               "STRONGROOM_LISTEN": "127.0.0.1:0",
+               "STRONGROOM_DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"}
+        for args in (["serve"], ["migrate"]):
+            r = run(args, env=env, timeout=20)
+            out = r.stdout + r.stderr
+            assert r.returncode == 3, (args, r.returncode, out)
+            assert "cannot load libpq.so.5 (it has no PQclear)" in out, out
+            assert "apt-get install libpq5" in out
+            assert "hunter2" not in out
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -31,10 +31,10 @@ std::string first_line(const char* s) {
 }  // namespace
 
 std::exception_ptr result_error(PGresult* r) {
-  const char* st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  const char* st = libpq().PQresultErrorField(r, PG_DIAG_SQLSTATE);
   std::string state = st ? st : "";
-  std::string msg = first_line(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
-  PQclear(r);
+  std::string msg = first_line(libpq().PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+  libpq().PQclear(r);
   if (state == "23505") return std::make_exception_ptr(sr::ConflictError("already exists"));
   if (state == "23503")
     return std::make_exception_ptr(sr::ConflictError("the referenced row does not exist"));
@@ -86,8 +86,8 @@ Params& Params::oi(const std::optional<int64_t>& v) {
 }
 
 int64_t Result::i64(int row, int col) const {
-  const char* p = PQgetvalue(r_.get(), row, col);
-  switch (PQgetlength(r_.get(), row, col)) {
+  const char* p = libpq().PQgetvalue(r_.get(), row, col);
+  switch (libpq().PQgetlength(r_.get(), row, col)) {
     case 8: {
       uint64_t v;
       std::memcpy(&v, p, 8);
@@ -109,8 +109,8 @@ int64_t Result::i64(int row, int col) const {
 }
 
 std::string Result::bytes(int row, int col) const {
-  return std::string(PQgetvalue(r_.get(), row, col),
-                     static_cast<std::size_t>(PQgetlength(r_.get(), row, col)));
+  return std::string(libpq().PQgetvalue(r_.get(), row, col),
+                     static_cast<std::size_t>(libpq().PQgetlength(r_.get(), row, col)));
 }
 
 std::optional<int64_t> Result::opt_i64(int row, int col) const {
@@ -124,13 +124,13 @@ std::optional<std::string> Result::opt_bytes(int row, int col) const {
 }
 
 int64_t Result::affected() const {
-  const char* n = PQcmdTuples(r_.get());
+  const char* n = libpq().PQcmdTuples(r_.get());
   return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
 }
 
 void Conn::reset() {
-  if (c_ && waiter_) waiter_->closing(PQsocket(c_));
-  if (c_) PQfinish(c_);
+  if (c_ && waiter_) waiter_->closing(libpq().PQsocket(c_));
+  if (c_) libpq().PQfinish(c_);
   c_ = nullptr;
   prepared_.clear();
 }
@@ -138,7 +138,7 @@ void Conn::reset() {
 void Conn::lost(const char* what) {
   std::string msg = std::string("postgresql: ") + what;
   if (c_) {
-    auto m = first_line(PQerrorMessage(c_));
+    auto m = first_line(libpq().PQerrorMessage(c_));
     if (!m.empty()) msg += ": " + m;
   }
   reset();
@@ -154,9 +154,9 @@ void Conn::connect() {
   const char* keys[] = {"connect_timeout", "application_name", "dbname", "client_encoding",
                         nullptr};
   const char* vals[] = {timeout_s.c_str(), "strongroom", opts_.conninfo.c_str(), "UTF8", nullptr};
-  c_ = PQconnectStartParams(keys, vals, 1);
+  c_ = libpq().PQconnectStartParams(keys, vals, 1);
   if (!c_) throw sr::UnavailableError("postgresql: out of memory");
-  if (PQstatus(c_) == CONNECTION_BAD) lost("cannot connect");
+  if (libpq().PQstatus(c_) == CONNECTION_BAD) lost("cannot connect");
   // libpq's own connect_timeout has a 2 s floor; the loop below enforces ours.
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   while (st != PGRES_POLLING_OK) {
@@ -164,16 +164,16 @@ void Conn::connect() {
     int events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
     if (left.count() <= 0) lost("connect timed out");
-    pollfd p{PQsocket(c_), static_cast<short>(events), 0};
+    pollfd p{libpq().PQsocket(c_), static_cast<short>(events), 0};
     int rc = ::poll(&p, 1, static_cast<int>(left.count()));
     if (rc < 0 && errno != EINTR) lost("poll failed");
     if (rc == 0) lost("connect timed out");
-    st = PQconnectPoll(c_);
+    st = libpq().PQconnectPoll(c_);
   }
-  if (PQsetnonblocking(c_, 1) != 0) lost("cannot enter non-blocking mode");
+  if (libpq().PQsetnonblocking(c_, 1) != 0) lost("cannot enter non-blocking mode");
   // libpq prints notices (and the server's goodbye on shutdown) to stderr by default; errors
   // reach us as results and exceptions instead.
-  PQsetNoticeProcessor(
+  libpq().PQsetNoticeProcessor(
       c_, [](void*, const char*) {}, nullptr);
   // Per-connection limits, parameterized like everything else.
   std::string timeout = std::to_string(opts_.statement_timeout_ms);
@@ -191,13 +191,13 @@ const std::string* Conn::prepared(const char* sql) const {
 }
 
 bool Conn::healthy() {
-  if (!c_ || PQstatus(c_) != CONNECTION_OK) return false;
+  if (!c_ || libpq().PQstatus(c_) != CONNECTION_OK) return false;
   // We never LISTEN, so an idle connection has nothing to say: if its socket is readable, the
   // server is closing it (restart, admin shutdown, idle timeout). Replace it now rather than fail
   // the next statement with it.
-  pollfd p{PQsocket(c_), POLLIN, 0};
+  pollfd p{libpq().PQsocket(c_), POLLIN, 0};
   if (::poll(&p, 1, 0) != 0) return false;
-  return PQtransactionStatus(c_) == PQTRANS_IDLE;
+  return libpq().PQtransactionStatus(c_) == PQTRANS_IDLE;
 }
 
 Conn::Clock::time_point Conn::deadline() const {
@@ -206,14 +206,14 @@ Conn::Clock::time_point Conn::deadline() const {
 
 void Conn::wait(int events, Clock::time_point until) {
   if (waiter_) {
-    if (!waiter_->wait(PQsocket(c_), events, until))
+    if (!waiter_->wait(libpq().PQsocket(c_), events, until))
       lost("statement timed out (no answer from the server)");
     return;
   }
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
     if (left.count() <= 0) lost("statement timed out (no answer from the server)");
-    pollfd p{PQsocket(c_), static_cast<short>(events), 0};
+    pollfd p{libpq().PQsocket(c_), static_cast<short>(events), 0};
     int rc = ::poll(&p, 1, static_cast<int>(left.count()));
     if (rc > 0) return;
     if (rc < 0 && errno != EINTR) lost("poll failed");
@@ -222,11 +222,11 @@ void Conn::wait(int events, Clock::time_point until) {
 
 void Conn::flush(Clock::time_point until) {
   for (;;) {
-    int r = PQflush(c_);
+    int r = libpq().PQflush(c_);
     if (r == 0) return;
     if (r < 0) lost("send failed");
     wait(POLLIN | POLLOUT, until);
-    if (!PQconsumeInput(c_)) lost("connection lost");
+    if (!libpq().PQconsumeInput(c_)) lost("connection lost");
   }
 }
 
@@ -234,37 +234,37 @@ PGresult* Conn::collect(Clock::time_point until) {
   PGresult* keep = nullptr;
   PGresult* error = nullptr;
   for (;;) {
-    while (PQisBusy(c_)) {
+    while (libpq().PQisBusy(c_)) {
       wait(POLLIN, until);
-      if (!PQconsumeInput(c_)) {
-        PQclear(keep);
-        PQclear(error);
+      if (!libpq().PQconsumeInput(c_)) {
+        libpq().PQclear(keep);
+        libpq().PQclear(error);
         lost("connection lost");
       }
     }
-    PGresult* r = PQgetResult(c_);
+    PGresult* r = libpq().PQgetResult(c_);
     if (!r) break;
-    auto st = PQresultStatus(r);
+    auto st = libpq().PQresultStatus(r);
     if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
       if (!error)
         error = r;
       else
-        PQclear(r);
+        libpq().PQclear(r);
     } else {
-      PQclear(keep);
+      libpq().PQclear(keep);
       keep = r;
     }
   }
   if (error) {
-    PQclear(keep);
-    if (PQstatus(c_) != CONNECTION_OK) {
-      PQclear(error);
+    libpq().PQclear(keep);
+    if (libpq().PQstatus(c_) != CONNECTION_OK) {
+      libpq().PQclear(error);
       lost("connection lost");
     }
     throw_result_error(error);
   }
   if (!keep) {
-    if (PQstatus(c_) != CONNECTION_OK) lost("connection lost");
+    if (libpq().PQstatus(c_) != CONNECTION_OK) lost("connection lost");
     throw std::runtime_error("postgresql: no result");
   }
   return keep;
@@ -276,12 +276,12 @@ Result Conn::exec(const char* sql, const Params& p) {
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = new_statement_name();
-    if (!PQsendPrepare(c_, name.c_str(), sql, p.size(), p.types())) lost("send failed");
+    if (!libpq().PQsendPrepare(c_, name.c_str(), sql, p.size(), p.types())) lost("send failed");
     flush(until);
-    PQclear(collect(until));
+    libpq().PQclear(collect(until));
     it = prepared_.emplace(sql, std::move(name)).first;
   }
-  if (!PQsendQueryPrepared(c_, it->second.c_str(), p.size(), p.values(), p.lengths(), p.formats(),
+  if (!libpq().PQsendQueryPrepared(c_, it->second.c_str(), p.size(), p.values(), p.lengths(), p.formats(),
                            1))
     lost("send failed");
   flush(until);
@@ -291,16 +291,16 @@ Result Conn::exec(const char* sql, const Params& p) {
 void Conn::exec_script(const char* sql) {
   if (!c_) throw sr::UnavailableError("postgresql: not connected");
   auto until = deadline();
-  if (!PQsendQuery(c_, sql)) lost("send failed");
+  if (!libpq().PQsendQuery(c_, sql)) lost("send failed");
   flush(until);
-  PQclear(collect(until));
+  libpq().PQclear(collect(until));
 }
 
 std::vector<Result> Conn::pipeline(const Batch& b) {
   if (!c_) throw sr::UnavailableError("postgresql: not connected");
   if (b.empty()) return {};
   auto until = deadline();
-  if (!PQenterPipelineMode(c_)) lost("cannot enter pipeline mode");
+  if (!libpq().PQenterPipelineMode(c_)) lost("cannot enter pipeline mode");
 
   // What the server will answer, in order: one slot per PQsendPrepare and per query. A statement
   // used twice in the batch is prepared once; a name becomes known only when its prepare
@@ -324,41 +324,41 @@ std::vector<Result> Conn::pipeline(const Batch& b) {
       name = &q->second;
     } else {
       auto& fresh = pending.emplace(sql, new_statement_name()).first->second;
-      if (!PQsendPrepare(c_, fresh.c_str(), sql, p.size(), p.types())) lost("send failed");
+      if (!libpq().PQsendPrepare(c_, fresh.c_str(), sql, p.size(), p.types())) lost("send failed");
       slots.push_back({-1, sql, fresh});
       name = &fresh;
     }
-    if (!PQsendQueryPrepared(c_, name->c_str(), p.size(), p.values(), p.lengths(), p.formats(), 1))
+    if (!libpq().PQsendQueryPrepared(c_, name->c_str(), p.size(), p.values(), p.lengths(), p.formats(), 1))
       lost("send failed");
     slots.push_back({n++, nullptr, {}});
   }
-  if (!PQpipelineSync(c_)) lost("send failed");
+  if (!libpq().PQpipelineSync(c_)) lost("send failed");
   flush(until);
 
   std::vector<std::optional<Result>> got(b.size());
   std::optional<Result> error;  // the first error; the statements after it come back aborted
   std::size_t slot = 0;
   for (;;) {
-    while (PQisBusy(c_)) {
+    while (libpq().PQisBusy(c_)) {
       wait(POLLIN, until);
-      if (!PQconsumeInput(c_)) lost("connection lost");
+      if (!libpq().PQconsumeInput(c_)) lost("connection lost");
     }
-    PGresult* r = PQgetResult(c_);
+    PGresult* r = libpq().PQgetResult(c_);
     if (!r) {  // the end of one statement's results
-      if (PQstatus(c_) != CONNECTION_OK) lost("connection lost");
+      if (libpq().PQstatus(c_) != CONNECTION_OK) lost("connection lost");
       if (++slot > slots.size()) lost("pipeline out of step");  // never loop on NULLs
       until = deadline();  // the server made progress: the next statement has its own window
       continue;
     }
     Result res(r);
-    auto st = PQresultStatus(r);
+    auto st = libpq().PQresultStatus(r);
     if (st == PGRES_PIPELINE_SYNC) {
       if (slot != slots.size()) lost("pipeline out of step");
       break;
     }
     if (slot >= slots.size()) lost("pipeline out of step");
     if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
-      if (PQstatus(c_) != CONNECTION_OK) lost("connection lost");
+      if (libpq().PQstatus(c_) != CONNECTION_OK) lost("connection lost");
       if (!error) error.emplace(std::move(res));
     } else if (st == PGRES_PIPELINE_ABORTED) {
       // skipped because an earlier statement failed
@@ -368,13 +368,13 @@ std::vector<Result> Conn::pipeline(const Batch& b) {
       got[static_cast<std::size_t>(slots[slot].item)].emplace(std::move(res));
     }
   }
-  if (!PQexitPipelineMode(c_)) lost("cannot leave pipeline mode");
+  if (!libpq().PQexitPipelineMode(c_)) lost("cannot leave pipeline mode");
 
   if (error) {
     // A batch with its own BEGIN (or run inside the caller's transaction) leaves the session in
     // an aborted transaction: end it here, so the connection is idle whatever the caller does
     // next (a Tx guard then has nothing left to roll back).
-    if (PQtransactionStatus(c_) == PQTRANS_INERROR) exec_script("ROLLBACK");
+    if (libpq().PQtransactionStatus(c_) == PQTRANS_INERROR) exec_script("ROLLBACK");
     throw_result_error(error->release());
   }
   std::vector<Result> out;
@@ -388,7 +388,7 @@ std::vector<Result> Conn::pipeline(const Batch& b) {
 
 Tx::~Tx() {
   // Nothing to roll back when the transaction already ended (e.g. a failed pipeline did it).
-  if (done_ || !c_.connected() || PQtransactionStatus(c_.handle()) == PQTRANS_IDLE) return;
+  if (done_ || !c_.connected() || libpq().PQtransactionStatus(c_.handle()) == PQTRANS_IDLE) return;
   try {
     c_.exec_script("ROLLBACK");
   } catch (...) {

@@ -6,7 +6,7 @@
 // Parameters and results use the binary format: int8 as 8 big-endian bytes, bytea as raw bytes,
 // text as its UTF-8 bytes (the connection's client_encoding is always UTF8).
 #pragma once
-#include <libpq-fe.h>
+#include "storage/postgres/libpq.hpp"
 
 #include <array>
 #include <chrono>
@@ -55,9 +55,9 @@ class Params {
 
 class Result {
  public:
-  explicit Result(PGresult* r) : r_(r, &PQclear) {}
-  int rows() const { return PQntuples(r_.get()); }
-  bool is_null(int row, int col) const { return PQgetisnull(r_.get(), row, col); }
+  explicit Result(PGresult* r) : r_(r, libpq().PQclear) {}
+  int rows() const { return libpq().PQntuples(r_.get()); }
+  bool is_null(int row, int col) const { return libpq().PQgetisnull(r_.get(), row, col); }
   int64_t i64(int row, int col) const;        // int2/int4/int8 binary
   std::string bytes(int row, int col) const;  // bytea or text: the value's bytes
   std::optional<int64_t> opt_i64(int row, int col) const;

@@ -244,7 +244,7 @@ class Pipe {
     // Nothing was asked, so an idle connection with something to say is being closed by the
     // server (a restart, pg_terminate_backend, an idle timeout; we never LISTEN): replace it
     // before a request goes out on it.
-    if (conn_ && sent_.empty() && ready_now(PQsocket(pg()), POLLIN)) drop();
+    if (conn_ && sent_.empty() && ready_now(libpq().PQsocket(pg()), POLLIN)) drop();
     if (!conn_) return connect();
     // A batch goes out only when fewer than kBatchesInFlight are unanswered: what arrives
     // meanwhile waits and joins the next batch. The server always has the next batch queued
@@ -266,20 +266,20 @@ class Pipe {
           if (it == preparing.end()) {
             it = preparing.emplace(sql, conn_->new_statement_name()).first;
             sent_.push_back({Slot::prepare, q, sql, it->second});
-            if (!PQsendPrepare(pg(), it->second.c_str(), sql, p.size(), p.types()))
+            if (!libpq().PQsendPrepare(pg(), it->second.c_str(), sql, p.size(), p.types()))
               return lost("send failed");
           }
           name = &it->second;
         }
         sent_.push_back({Slot::query, q, nullptr, {}});
-        if (!PQsendQueryPrepared(pg(), name->c_str(), p.size(), p.values(), p.lengths(),
+        if (!libpq().PQsendQueryPrepared(pg(), name->c_str(), p.size(), p.values(), p.lengths(),
                                  p.formats(), 1))
           return lost("send failed");
       }
     }
     sent_.push_back({Slot::sync, nullptr, nullptr, {}});
     ++in_flight_;
-    if (!PQpipelineSync(pg())) return lost("send failed");
+    if (!libpq().PQpipelineSync(pg())) return lost("send failed");
     if (was_idle) deadline_ = window();
     write();
     read();
@@ -288,7 +288,7 @@ class Pipe {
 
   void write() {
     if (!conn_ || writing_) return;
-    const int r = PQflush(pg());
+    const int r = libpq().PQflush(pg());
     if (r < 0) return lost("send failed");
     if (r == 0) return;
     writing_ = true;
@@ -330,14 +330,14 @@ class Pipe {
   // already holds more (see ready_now).
   void consume() {
     do {
-      if (!PQconsumeInput(pg())) return lost("connection lost");
+      if (!libpq().PQconsumeInput(pg())) return lost("connection lost");
       drain();
-    } while (conn_ && !sent_.empty() && PQisBusy(pg()) && ready_now(PQsocket(pg()), POLLIN));
+    } while (conn_ && !sent_.empty() && libpq().PQisBusy(pg()) && ready_now(libpq().PQsocket(pg()), POLLIN));
   }
 
   void drain() {
-    while (conn_ && !sent_.empty() && !PQisBusy(pg())) {
-      PGresult* r = PQgetResult(pg());
+    while (conn_ && !sent_.empty() && !libpq().PQisBusy(pg())) {
+      PGresult* r = libpq().PQgetResult(pg());
       Slot& s = sent_.front();
       if (!r) {  // the end of one statement's results
         if (s.kind == Slot::sync) return lost("pipeline out of step");
@@ -345,9 +345,9 @@ class Pipe {
         continue;
       }
       deadline_ = window();  // progress: the next statement has its own window
-      const auto st = PQresultStatus(r);
+      const auto st = libpq().PQresultStatus(r);
       if (st == PGRES_PIPELINE_SYNC) {
-        PQclear(r);
+        libpq().PQclear(r);
         if (s.kind != Slot::sync) return lost("pipeline out of step");
         sent_.pop_front();
         --in_flight_;
@@ -358,39 +358,39 @@ class Pipe {
         continue;
       }
       if (s.kind == Slot::sync) {
-        PQclear(r);
+        libpq().PQclear(r);
         return lost("pipeline out of step");
       }
       Req* q = s.req;
       if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE || st == PGRES_NONFATAL_ERROR) {
-        if (PQstatus(pg()) != CONNECTION_OK) {
-          PQclear(r);
+        if (libpq().PQstatus(pg()) != CONNECTION_OK) {
+          libpq().PQclear(r);
           return lost("connection lost");
         }
         // FATAL: the server ends the session after this (a terminated backend, a shutdown).
-        const char* sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+        const char* sev = libpq().PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
         const bool fatal =
             sev && (std::strcmp(sev, "FATAL") == 0 || std::strcmp(sev, "PANIC") == 0);
         if (q)
           finish(q, result_error(r));
         else
-          PQclear(r);
+          libpq().PQclear(r);
         if (fatal) return lost("connection lost");
       } else if (st == PGRES_PIPELINE_ABORTED) {
-        PQclear(r);
+        libpq().PQclear(r);
         if (q && !q->done) {
           q->results.clear();
           retry_.push_back(q);
           orphan(q);
         }
       } else if (s.kind == Slot::prepare) {
-        PQclear(r);
+        libpq().PQclear(r);
         conn_->remember(s.sql, s.name);
       } else if (q) {
         q->results.emplace_back(r);
         if (q->results.size() == q->size()) finish(q, nullptr);
       } else {
-        PQclear(r);
+        libpq().PQclear(r);
       }
     }
   }
@@ -417,7 +417,7 @@ class Pipe {
   void lost(const char* what) {
     std::string msg = std::string("postgresql: ") + what;
     if (conn_) {
-      std::string m = PQerrorMessage(pg());
+      std::string m = libpq().PQerrorMessage(pg());
       if (auto nl = m.find('\n'); nl != std::string::npos) m.resize(nl);
       if (!m.empty()) msg += ": " + m;
     }
@@ -465,9 +465,9 @@ class Pipe {
     if (closing_) return fail_queued(unavailable("storage is closed"));
     conn_ = std::move(c);
     ++gen_;
-    if (!PQenterPipelineMode(pg())) return lost("cannot enter pipeline mode");
+    if (!libpq().PQenterPipelineMode(pg())) return lost("cannot enter pipeline mode");
     sock_.emplace(loop_.strand());
-    sock_->assign(PQsocket(pg()));
+    sock_->assign(libpq().PQsocket(pg()));
     flush();
   }
 
@@ -585,7 +585,7 @@ void PgLoop::body(Run* r) {
   }
   // Never hand on a connection left inside a transaction.
   const bool reusable =
-      w->conn().connected() && PQtransactionStatus(w->conn().handle()) == PQTRANS_IDLE;
+      w->conn().connected() && libpq().PQtransactionStatus(w->conn().handle()) == PQTRANS_IDLE;
   release(std::move(w), reusable);
 }
 

@@ -70,7 +70,7 @@ class SyncPool {
 
   void give(std::unique_ptr<Conn> c) {
     // Never hand the next caller a connection stuck inside a transaction.
-    if (c->connected() && PQtransactionStatus(c->handle()) != PQTRANS_IDLE) c->reset();
+    if (c->connected() && libpq().PQtransactionStatus(c->handle()) != PQTRANS_IDLE) c->reset();
     std::lock_guard lock(mu_);
     if (closed_) {
       --count_;
