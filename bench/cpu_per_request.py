@@ -88,6 +88,7 @@ def measure(binary, backend):
         c = Client(s)
         c.signup()
         c.signin()
+        c.s.close()  # else it is the 257th connection of 127.0.0.1 beside wrk's 256: one over the limit
         env = dict(os.environ, SR_TOKEN=c.access)
         # warm up (connections opened, statements prepared)
         subprocess.run(["wrk", "-t1", "-c8", "-d1s", "-s", LUA, s.url + args.path], env=env,
