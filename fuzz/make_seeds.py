@@ -191,4 +191,28 @@ w(T, "te_http10", b"POST /boom HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r
 w(T, "boom", b"POST /boom HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
 w(T, "http2", b"GET / HTTP/2.0\r\nHost: a\r\n\r\n")
 w(T, "big_cl", b"POST /auth/signup HTTP/1.1\r\nHost: a\r\nContent-Length: 70000\r\n\r\n{")
+# ---- pg_record: byte 0 the number of fields, then a binary record as record_send writes it
+T = "pg_record"
+
+
+def record(*fields):  # (oid, bytes or None)
+    out = struct.pack(">i", len(fields))
+    for oid, v in fields:
+        out += struct.pack(">Ii", oid, -1 if v is None else len(v)) + (v or b"")
+    return out
+
+
+TEXT, INT8, INT4, BYTEA = 25, 20, 23, 17
+session = [(TEXT, "sid-é€".encode()), (INT8, be64(7)), (TEXT, b"jti"), (INT8, be64(1)), (INT8, be64(2)),
+           (INT8, be64(3)), (INT8, None), (TEXT, b"curl/8"), (TEXT, b"127.0.0.1"), (INT8, be64(0))]
+user = [(INT8, be64(7)), (TEXT, b"alice"), (TEXT, b"a@example.com"), (TEXT, b"$argon2id$..."), (INT8, be64(1))]
+handbook = [(TEXT, None), (INT4, struct.pack(">i", 30)), (TEXT, b""), (TEXT, None), (TEXT, b"bio"), (INT8, be64(5))]
+w(T, "me", bytes([21]) + record(*session, *user, *handbook))
+w(T, "all_null", bytes([3]) + record((TEXT, None), (INT8, None), (BYTEA, None)))
+w(T, "empty", bytes([0]) + record())
+w(T, "short_len", bytes([1]) + record((BYTEA, b"abcdef"))[:-2])
+w(T, "huge_len", bytes([1]) + struct.pack(">iIi", 1, BYTEA, 0x7FFFFFF0) + b"x")
+w(T, "negative_len", bytes([1]) + struct.pack(">iIi", 1, BYTEA, -2))
+w(T, "trailing", bytes([1]) + record((INT8, be64(1))) + b"\x00")
+w(T, "wrong_count", bytes([2]) + record((INT8, be64(1))))
 print("seeds written to", ROOT)

@@ -12,7 +12,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${FUZZ_BUILD:-$ROOT/build-fuzz}
 JOBS=${JOBS:-2}
-ALL_TARGETS="json_request jwt cookie_header url vault_token legacy_hash base64_utf8 http_request"
+ALL_TARGETS="json_request jwt cookie_header url vault_token legacy_hash base64_utf8 http_request pg_record"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 
 die() { echo "fuzz.sh: $*" >&2; exit 2; }

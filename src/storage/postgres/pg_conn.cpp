@@ -86,8 +86,15 @@ Params& Params::oi(const std::optional<int64_t>& v) {
 }
 
 int64_t Result::i64(int row, int col) const {
-  const char* p = libpq().PQgetvalue(r_.get(), row, col);
-  switch (libpq().PQgetlength(r_.get(), row, col)) {
+  return decode_int(value(row, col), length(row, col));
+}
+
+int Result::length(int row, int col) const {
+  return is_null(row, col) ? -1 : libpq().PQgetlength(r_.get(), row, col);
+}
+
+int64_t decode_int(const char* p, int len) {
+  switch (len) {
     case 8: {
       uint64_t v;
       std::memcpy(&v, p, 8);
@@ -119,6 +126,71 @@ std::optional<int64_t> Result::opt_i64(int row, int col) const {
 }
 
 std::optional<std::string> Result::opt_bytes(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return bytes(row, col);
+}
+
+Records::Records(const Result& r, int fields) : rows_(r.rows()), fields_(fields) {
+  f_.resize(static_cast<std::size_t>(rows_) * static_cast<std::size_t>(fields));
+  for (int i = 0; i < rows_; ++i)
+    parse(r.value(i, 0), r.length(i, 0), fields, &f_[static_cast<std::size_t>(i) * fields]);
+}
+
+namespace {
+[[noreturn]] void bad_record(const char* why) {
+  throw std::runtime_error(std::string("postgresql: malformed record from the server: ") + why);
+}
+// 4 big-endian bytes at p (the caller checked they are there).
+int32_t be32_at(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return static_cast<int32_t>(be32toh(v));
+}
+}  // namespace
+
+void Records::parse(const char* p, int len, int fields, Field* out) {
+  if (len < 0) bad_record("NULL record");
+  const char* end = p + len;
+  if (end - p < 4) bad_record("no field count");
+  if (be32_at(p) != fields) bad_record("unexpected field count");
+  p += 4;
+  for (int c = 0; c < fields; ++c) {
+    if (end - p < 8) bad_record("field header past the end");
+    const int32_t n = be32_at(p + 4);  // p: the field's type OID, not needed (the SQL is ours)
+    p += 8;
+    if (n == -1) {
+      out[c] = {nullptr, -1};
+      continue;
+    }
+    if (n < 0 || n > end - p) bad_record("field length out of range");
+    out[c] = {p, n};
+    p += n;
+  }
+  if (p != end) bad_record("bytes after the last field");
+}
+
+const Records::Field& Records::at(int row, int col) const {
+  if (row < 0 || row >= rows_ || col < 0 || col >= fields_)
+    throw std::logic_error("postgresql: record field out of range");
+  return f_[static_cast<std::size_t>(row) * fields_ + col];
+}
+
+int64_t Records::i64(int row, int col) const {
+  const Field& f = at(row, col);
+  return decode_int(f.p, f.len);
+}
+
+std::string Records::bytes(int row, int col) const {
+  const Field& f = at(row, col);
+  return f.len > 0 ? std::string(f.p, static_cast<std::size_t>(f.len)) : std::string();
+}
+
+std::optional<int64_t> Records::opt_i64(int row, int col) const {
+  if (is_null(row, col)) return std::nullopt;
+  return i64(row, col);
+}
+
+std::optional<std::string> Records::opt_bytes(int row, int col) const {
   if (is_null(row, col)) return std::nullopt;
   return bytes(row, col);
 }

@@ -64,9 +64,49 @@ class Result {
   std::optional<std::string> opt_bytes(int row, int col) const;
   int64_t affected() const;                     // PQcmdTuples
   PGresult* release() { return r_.release(); }  // the caller PQclear()s it
+  // The value's bytes in place (valid as long as the Result), its length (-1: NULL).
+  const char* value(int row, int col) const { return libpq().PQgetvalue(r_.get(), row, col); }
+  int length(int row, int col) const;
 
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
+};
+
+// A binary integer value (int2, int4 or int8: 2, 4 or 8 big-endian bytes) as int64; any other
+// length is a std::runtime_error.
+int64_t decode_int(const char* p, int len);
+
+// The rows of a statement whose one column is a record (`SELECT ROW(a, b, ...) FROM ...`), read
+// with the accessors of Result: field c of row i. One column per row instead of one per value
+// spares libpq a column description per value and execution (it parses a RowDescription and
+// allocates every time: docs/benchmarks.md, seventh round).
+//
+// The records are the server's binary output (record_send: a field count, then per field its
+// type OID, its length or -1 for NULL, its bytes) and are checked as untrusted input: a NULL
+// record, a field count other than `fields`, or a length that is negative (other than -1) or runs
+// past the value is a std::runtime_error, before anything is read (fuzz/fuzz_pg_record.cpp).
+// Holds pointers into `r`, which must outlive it.
+class Records {
+ public:
+  Records(const Result& r, int fields);
+  // Parses one record value (p, len) into `out` (`fields` entries): the part the fuzzer drives.
+  struct Field {
+    const char* p;
+    int len;  // -1: NULL
+  };
+  static void parse(const char* p, int len, int fields, Field* out);
+
+  int rows() const { return rows_; }
+  bool is_null(int row, int col) const { return at(row, col).len < 0; }
+  int64_t i64(int row, int col) const;
+  std::string bytes(int row, int col) const;
+  std::optional<int64_t> opt_i64(int row, int col) const;
+  std::optional<std::string> opt_bytes(int row, int col) const;
+
+ private:
+  const Field& at(int row, int col) const;
+  int rows_ = 0, fields_ = 0;
+  std::vector<Field> f_;  // rows_ x fields_
 };
 
 // The statements of one pipeline (Conn::pipeline), in order. add() returns the statement's

@@ -4,6 +4,7 @@
 #include <bit>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 
 #include "storage/detail/vault_index.hpp"
 #include "util/error.hpp"
@@ -69,13 +70,16 @@ constexpr char kChunkOfEntry[] =
     "SELECT i.chunk, i.ciphertext FROM vault v JOIN vault_index i "
     "ON i.user_id = v.user_id AND i.chunk = v.index_chunk WHERE v.id = $1 AND v.user_id = $2";
 
-// Row i of r, its columns from c on (c > 0: one part of read_batch's joined statement).
-User read_user(const Result& r, int i, int c = 0) {
+// Row i of r, its columns from c on (c > 0: one part of read_batch's joined statement). Rows: a
+// Result, or the Records of the joined statement.
+template <class Rows>
+User read_user(const Rows& r, int i, int c = 0) {
   return User{r.i64(i, c), r.bytes(i, c + 1), r.bytes(i, c + 2), r.bytes(i, c + 3),
               r.i64(i, c + 4)};
 }
 
-Session read_session(const Result& r, int i, int c = 0) {
+template <class Rows>
+Session read_session(const Rows& r, int i, int c = 0) {
   Session s;
   s.id = r.bytes(i, c);
   s.user_id = r.i64(i, c + 1);
@@ -90,28 +94,33 @@ Session read_session(const Result& r, int i, int c = 0) {
   return s;
 }
 
-SocialLink read_link(const Result& r, int i, int c = 0) {
+template <class Rows>
+SocialLink read_link(const Rows& r, int i, int c = 0) {
   return SocialLink{r.i64(i, c), r.i64(i, c + 1), r.bytes(i, c + 2), r.bytes(i, c + 3),
                     r.i64(i, c + 4)};
 }
 
-VaultEntry read_entry(const Result& r, int i, int c = 0) {
+template <class Rows>
+VaultEntry read_entry(const Rows& r, int i, int c = 0) {
   return VaultEntry{r.i64(i, c), r.i64(i, c + 1), r.bytes(i, c + 2), r.i64(i, c + 3),
                     r.i64(i, c + 4)};
 }
 
-Handbook read_handbook(const Result& r, int i, int c = 0) {
+template <class Rows>
+Handbook read_handbook(const Rows& r, int i, int c = 0) {
   return Handbook{r.opt_bytes(i, c),     r.opt_i64(i, c + 1),   r.opt_bytes(i, c + 2),
                   r.opt_bytes(i, c + 3), r.opt_bytes(i, c + 4), r.i64(i, c + 5)};
 }
 
-VaultKey read_vault_key(const Result& r, int i, int c = 0) {
+template <class Rows>
+VaultKey read_vault_key(const Rows& r, int i, int c = 0) {
   return VaultKey{r.i64(i, c),     r.bytes(i, c + 1), r.i64(i, c + 2),
                   r.i64(i, c + 3), r.bytes(i, c + 4), r.i64(i, c + 5),
                   r.i64(i, c + 6), r.i64(i, c + 7),   r.i64(i, c + 8)};
 }
 
-VaultIndexChunk read_chunk(const Result& r, int i, int c = 0) {
+template <class Rows>
+VaultIndexChunk read_chunk(const Rows& r, int i, int c = 0) {
   return VaultIndexChunk{r.i64(i, c), r.bytes(i, c + 1)};
 }
 
@@ -161,7 +170,9 @@ constexpr unsigned kListParts =
 constexpr unsigned kNeverJoined = 1u << kVaultIndexPart;  // parts without a join
 
 // The joined statement of a set of parts (bit i: part i; at most one list, rows of the list with
-// the single-row parts repeated on each). Built once per set from the constants above, never
+// the single-row parts repeated on each). Its columns come as one record per row, `SELECT ROW(s.id,
+// ..., h.bio) FROM ...` (read with Records): libpq parses a column description per column and
+// execution, and a joined read has 15-36 columns. Built once per set from the constants above, never
 // from data; each text lives as long as the program, so a connection prepares it once.
 const char* joined_statement(unsigned parts) {
   static const std::array<std::string, 1u << kParts> table = [] {
@@ -174,14 +185,14 @@ const char* joined_statement(unsigned parts) {
         const PartSql& ps = kPartSql[p];
         for (std::string_view cols = ps.cols; !cols.empty();) {
           auto comma = cols.find(", ");
-          select += (select.empty() ? "SELECT " : ", ") + std::string(ps.alias) + "." +
+          select += (select.empty() ? "SELECT ROW(" : ", ") + std::string(ps.alias) + "." +
                     std::string(cols.substr(0, comma));
           cols = comma == std::string_view::npos ? "" : cols.substr(comma + 2);
         }
         from += " LEFT JOIN " + std::string(ps.join);
         if (ps.order) order = std::string(" ORDER BY ") + ps.order;
       }
-      t[m] = select + from + order;
+      t[m] = select + ")" + from + order;
     }
     return t;
   }();
@@ -283,7 +294,8 @@ void PgRepository::read_batch(ReadBatch& b) {
 
   // Part p of result `res`, its columns from c: a single row (from row 0; absent when its
   // NOT NULL column is NULL, or there is no row) or a list (every row that has one).
-  auto take = [&](int p, const Result& res, int c) {
+  auto take = [&](int p, const auto& res, int c) {
+    using Rows = std::decay_t<decltype(res)>;
     const int present = c + kPartSql[p].present;
     auto rows = [&](auto read, auto& out) {
       for (int i = 0; i < res.rows(); ++i)
@@ -307,22 +319,26 @@ void PgRepository::read_batch(ReadBatch& b) {
         if (one) b.vault_entry = read_entry(res, 0, c);
         break;
       case kLinksPart:
-        rows(read_link, b.links);
+        rows(read_link<Rows>, b.links);
         break;
       case kVaultEntriesPart:
-        rows(read_entry, b.vault_entries);
+        rows(read_entry<Rows>, b.vault_entries);
         break;
       case kVaultIndexPart:
-        rows(read_chunk, b.vault_index);
+        rows(read_chunk<Rows>, b.vault_index);
         break;
     }
   };
   std::size_t next = 0;  // results come back in the order the statements were added
   if (joined) {
+    int fields = 0;
+    for (int p = 0; p < kParts; ++p)
+      if (joined & (1u << p)) fields += width(p);
+    const Records rec(r[next], fields);
     int c = 0;
     for (int p = 0; p < kParts; ++p) {
       if (!(joined & (1u << p))) continue;
-      take(p, r[next], c);
+      take(p, rec, c);
       c += width(p);
     }
     ++next;
@@ -356,7 +372,7 @@ std::optional<User> PgRepository::find_user_by_login(const std::string& login_lo
 }
 
 std::optional<User> PgRepository::find_user(int64_t id) {
-  return first_row<User>(l_.exec(kFindUser, Params().i(id)), read_user);
+  return first_row<User>(l_.exec(kFindUser, Params().i(id)), read_user<Result>);
 }
 
 bool PgRepository::update_password_hash(int64_t user_id, const std::string& expected_hash,
@@ -415,7 +431,7 @@ bool PgRepository::create_session(const Session& s, const std::string* verified_
 
 std::optional<Session> PgRepository::find_session(const std::string& id) {
   if (!storable(id)) return std::nullopt;
-  return first_row<Session>(l_.exec(kFindSession, Params().t(id)), read_session);
+  return first_row<Session>(l_.exec(kFindSession, Params().t(id)), read_session<Result>);
 }
 
 bool PgRepository::rotate_refresh(const std::string& sid, const std::string& old_jti,
@@ -487,7 +503,7 @@ int64_t PgRepository::purge_expired(int64_t now) {
 }
 
 std::optional<Handbook> PgRepository::get_handbook(int64_t user_id) {
-  return first_row<Handbook>(l_.exec(kGetHandbook, Params().i(user_id)), read_handbook);
+  return first_row<Handbook>(l_.exec(kGetHandbook, Params().i(user_id)), read_handbook<Result>);
 }
 
 Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
@@ -509,7 +525,7 @@ Handbook PgRepository::put_handbook(int64_t user_id, const Handbook& h) {
 }
 
 std::vector<SocialLink> PgRepository::list_links(int64_t user_id) {
-  return all_rows<SocialLink>(l_.exec(kListLinks, Params().i(user_id)), read_link);
+  return all_rows<SocialLink>(l_.exec(kListLinks, Params().i(user_id)), read_link<Result>);
 }
 
 std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::string& platform,
@@ -537,7 +553,7 @@ std::optional<SocialLink> PgRepository::add_link(int64_t user_id, const std::str
   // No user: the insert's foreign key check fails (ConflictError, thrown by pipeline()) unless the
   // count already refused it, which must not read as "cap reached".
   if (lock.rows() == 0 && ins.rows() == 0) no_such_user();
-  return first_row<SocialLink>(ins, read_link);
+  return first_row<SocialLink>(ins, read_link<Result>);
 }
 
 std::optional<SocialLink> PgRepository::update_link(int64_t user_id, int64_t id,
@@ -558,7 +574,7 @@ bool PgRepository::delete_link(int64_t user_id, int64_t id) {
 }
 
 std::optional<VaultKey> PgRepository::get_vault_key(int64_t user_id) {
-  return first_row<VaultKey>(l_.exec(kGetVaultKey, Params().i(user_id)), read_vault_key);
+  return first_row<VaultKey>(l_.exec(kGetVaultKey, Params().i(user_id)), read_vault_key<Result>);
 }
 
 bool PgRepository::create_vault_key(const VaultKey& k) {
@@ -632,7 +648,7 @@ std::optional<VaultEntry> PgRepository::add_vault_entry(
     return std::nullopt;  // rolled back by tx, the reserved id with it
   std::optional<VaultIndexChunk> chunk;
   if (keeps(key, index)) {
-    auto last = first_row<VaultIndexChunk>(r[5], read_chunk);
+    auto last = first_row<VaultIndexChunk>(r[5], read_chunk<Result>);
     chunk = index->added(e, last);
     if (chunk && last && chunk->chunk < last->chunk) chunk.reset();
   }
@@ -659,7 +675,7 @@ void PgRepository::finish_index_edit(
   std::optional<std::string> next;
   std::optional<VaultIndexChunk> c;
   const bool keep = keeps(lock, index);
-  if (keep) c = first_row<VaultIndexChunk>(chunk, read_chunk);
+  if (keep) c = first_row<VaultIndexChunk>(chunk, read_chunk<Result>);
   if (c) next = edit(*c);
   Batch b;
   if (next && next->empty())
@@ -675,7 +691,7 @@ void PgRepository::finish_index_edit(
 std::vector<VaultIndexChunk> PgRepository::list_vault_index(int64_t user_id, int64_t after_chunk,
                                                             int64_t limit) {
   return all_rows<VaultIndexChunk>(l_.exec(kListIndex, Params().i(user_id).i(after_chunk).i(limit)),
-                                   read_chunk);
+                                   read_chunk<Result>);
 }
 
 std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(int64_t user_id,
@@ -690,7 +706,7 @@ std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(in
       .i(user_id);
   auto r = c.pipeline(first);
   if (r[1].rows() == 0) return std::nullopt;  // no vault
-  const auto entries = all_rows<VaultEntry>(r[2], read_entry);
+  const auto entries = all_rows<VaultEntry>(r[2], read_entry<Result>);
   const int64_t first_chunk = r[3].i64(0, 0);
   auto built = index.build(entries, first_chunk);
   if (!built) return std::nullopt;
@@ -717,17 +733,17 @@ std::optional<std::vector<VaultIndexChunk>> PgRepository::rebuild_vault_index(in
 }
 
 std::vector<VaultEntry> PgRepository::list_vault_entries(int64_t user_id) {
-  return all_rows<VaultEntry>(l_.exec(kListVaultEntries, Params().i(user_id)), read_entry);
+  return all_rows<VaultEntry>(l_.exec(kListVaultEntries, Params().i(user_id)), read_entry<Result>);
 }
 
 std::vector<VaultEntry> PgRepository::list_vault_entries_after(int64_t user_id, int64_t after,
                                                                int64_t limit) {
   return all_rows<VaultEntry>(
-      l_.exec(kListVaultEntriesAfter, Params().i(user_id).i(after).i(limit)), read_entry);
+      l_.exec(kListVaultEntriesAfter, Params().i(user_id).i(after).i(limit)), read_entry<Result>);
 }
 
 std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t id) {
-  return first_row<VaultEntry>(l_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry);
+  return first_row<VaultEntry>(l_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry<Result>);
 }
 
 std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,

@@ -20,6 +20,8 @@ namespace {
 using postgres::Batch;
 using postgres::Conn;
 using postgres::Params;
+using postgres::Records;
+using postgres::Result;
 using postgres::PgRepository;
 
 // What one user owns: everything read_batch can load, with non-ASCII text in the text fields and
@@ -323,6 +325,74 @@ TEST_P(ReadBatchTest, PgPipelineReturnsOneResultPerStatementInOrder) {
     EXPECT_EQ(PQtransactionStatus(c.handle()), PQTRANS_IDLE);  // committed at the Sync
     EXPECT_TRUE(c.pipeline(Batch()).empty());
   });
+}
+
+// The joined read's one record column (Records): every field type the parts use, NULLs among
+// them, and the server's own binary output refused when it is not the record the caller expects.
+TEST_P(ReadBatchTest, PgRecordsReadTheJoinedRowsFields) {
+  if (!pg()) GTEST_SKIP() << "PostgreSQL only";
+  auto st = open(1);
+  st->run_sync(Access::read, [&](Repository& r) {
+    Conn& c = pg_repo(r).conn();
+    const std::string text = "t\xc3\xa9\xe2\x82\xac", bin("\x00\xff\x01", 3);
+    Result res = c.exec(
+        "SELECT ROW(x::int8, NULL::text, $1::text, $2::bytea, 7::int4, (-2)::int2, ''::text, "
+        "NULL::int8) FROM generate_series(1, 3) AS x ORDER BY x",
+        Params().t(text).b(bin));
+    const Records rec(res, 8);
+    ASSERT_EQ(rec.rows(), 3);
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(rec.i64(i, 0), i + 1);
+      EXPECT_TRUE(rec.is_null(i, 1));
+      EXPECT_EQ(rec.opt_bytes(i, 1), std::nullopt);
+      EXPECT_EQ(rec.bytes(i, 2), text);
+      EXPECT_EQ(rec.bytes(i, 3), bin);
+      EXPECT_EQ(rec.i64(i, 4), 7);
+      EXPECT_EQ(rec.opt_i64(i, 5), -2);
+      EXPECT_FALSE(rec.is_null(i, 6));
+      EXPECT_EQ(rec.opt_bytes(i, 6), std::string());
+      EXPECT_EQ(rec.opt_i64(i, 7), std::nullopt);
+      EXPECT_THROW(rec.i64(i, 7), std::runtime_error);  // NULL read as a number: no value
+    }
+    EXPECT_THROW(rec.i64(0, 8), std::logic_error);  // past the fields
+    EXPECT_THROW(rec.i64(3, 0), std::logic_error);  // past the rows
+    // The field count is checked: a statement that is not the one the caller built is refused.
+    EXPECT_THROW(Records(res, 7), std::runtime_error);
+    EXPECT_THROW(Records(res, 9), std::runtime_error);
+    // A NULL record (no row matched an outer join of records) is refused, not read as NULLs.
+    Result none = c.exec("SELECT NULL::record", Params());
+    EXPECT_THROW(Records(none, 0), std::runtime_error);
+    // No rows: nothing to parse.
+    Result empty = c.exec("SELECT ROW(1::int8) WHERE false", Params());
+    EXPECT_EQ(Records(empty, 1).rows(), 0);
+  });
+}
+
+// Records::parse on values no server sends: every malformed shape is refused before a field is
+// handed out (fuzz/fuzz_pg_record.cpp drives it with arbitrary bytes).
+TEST(PgRecordParse, RefusesMalformedValues) {
+  auto be = [](int32_t v) {
+    const uint32_t u = static_cast<uint32_t>(v);
+    return std::string{static_cast<char>(u >> 24), static_cast<char>(u >> 16),
+                       static_cast<char>(u >> 8), static_cast<char>(u)};
+  };
+  const std::string field = be(20) + be(3) + "abc";  // oid, length, bytes
+  Records::Field out[2];
+  auto parse = [&](const std::string& v, int fields, int len = -2) {
+    Records::parse(v.data(), len == -2 ? static_cast<int>(v.size()) : len, fields, out);
+  };
+  EXPECT_NO_THROW(parse(be(1) + field, 1));
+  EXPECT_EQ(std::string(out[0].p, static_cast<std::size_t>(out[0].len)), "abc");
+  EXPECT_NO_THROW(parse(be(2) + field + be(25) + be(-1), 2));
+  EXPECT_EQ(out[1].len, -1);
+  EXPECT_THROW(parse(be(1) + field, 1, -1), std::runtime_error);            // NULL record
+  EXPECT_THROW(parse("", 0), std::runtime_error);                          // no count
+  EXPECT_THROW(parse(be(1) + field, 2), std::runtime_error);               // count differs
+  EXPECT_THROW(parse(be(1) + field.substr(0, 9), 1), std::runtime_error);  // value cut short
+  EXPECT_THROW(parse(be(1) + be(20) + be(-2), 1), std::runtime_error);     // negative length
+  EXPECT_THROW(parse(be(1) + be(20) + be(0x7fffffff) + "x", 1), std::runtime_error);
+  EXPECT_THROW(parse(be(1) + field.substr(0, 6), 1), std::runtime_error);  // header cut short
+  EXPECT_THROW(parse(be(1) + field + "x", 1), std::runtime_error);          // bytes left over
 }
 
 TEST_P(ReadBatchTest, PgFailingStatementAbortsThePipelineAndTheConnectionServesTheNextCall) {
