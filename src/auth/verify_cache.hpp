@@ -11,8 +11,9 @@
 //  - it holds no session state: revocation is decided by the session row, read on every request
 //    after this (api/gate.cpp), so a cached token of a revoked session still gets its 401;
 //  - it is bound to one JwtKeys for its whole life (the Context's) and dies with it.
-// Slots are picked by SipHash-2-4 under a random key, so nobody can aim a token at another
-// client's slot; a collision or a miss just verifies. Bounded: `slots` entries, evicted by
+// Slots are picked by SipHash-2-4 under a random key of the token's last 64 bytes (its
+// signature), so nobody can aim a token at another client's slot without knowing that client's
+// token; a collision or a miss just verifies. Bounded: `slots` entries, evicted by
 // overwrite, each wiped when replaced and at destruction.
 #pragma once
 #include <cstdint>
@@ -50,6 +51,7 @@ class VerifyCache {
     uint64_t hits = 0;
   };
   static constexpr std::size_t kShards = 16;
+  static constexpr std::size_t kHashedTail = 64;  // bytes of the token that pick its slot
 
   const JwtKeys& keys_;
   std::string type_;
