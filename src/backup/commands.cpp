@@ -17,8 +17,9 @@ namespace {
 
 // The SQLite file of the configuration, or nullopt (after saying why) on PostgreSQL.
 std::optional<std::string> sqlite_path(const config::Config& cfg, const char* postgres_advice) {
-  auto url = storage::parse_database_url(cfg.database_url);
-  if (url.kind == storage::DatabaseUrl::Kind::sqlite) return url.sqlite_path;
+  // By the scheme alone: saying "use pg_dump" must not need libpq on the machine.
+  if (!storage::is_postgresql_url(cfg.database_url))
+    return storage::parse_database_url(cfg.database_url).sqlite_path;
   std::cerr << "strongroom: " << postgres_advice << "\n";
   return std::nullopt;
 }

@@ -39,6 +39,10 @@ std::string redact_database_url(const std::string& url) {
   return out;
 }
 
+bool is_postgresql_url(const std::string& url) {
+  return starts_with(url, "postgresql://") || starts_with(url, "postgres://");
+}
+
 DatabaseUrl parse_database_url(const std::string& url) {
   DatabaseUrl r;
   if (starts_with(url, "sqlite://")) {
@@ -51,7 +55,7 @@ DatabaseUrl parse_database_url(const std::string& url) {
       throw std::runtime_error("database_url: sqlite path contains a NUL byte");
     return r;
   }
-  if (starts_with(url, "postgresql://") || starts_with(url, "postgres://")) {
+  if (is_postgresql_url(url)) {
     char* err = nullptr;
     PQconninfoOption* opts = postgres::libpq().PQconninfoParse(url.c_str(), &err);
     if (!opts) {

@@ -10,6 +10,10 @@ struct DatabaseUrl {
   std::string conninfo;     // postgresql: the URL as given, handed to libpq untouched
 };
 
+// Whether the URL names PostgreSQL (postgresql:// or postgres://), from its scheme alone: no
+// validation and no libpq (which parse_database_url loads to check a PostgreSQL URL).
+bool is_postgresql_url(const std::string& url);
+
 // sqlite:///abs/path, sqlite://relative/path, postgresql://... or postgres://...
 // Throws std::runtime_error (with the URL redacted) when the URL is malformed.
 DatabaseUrl parse_database_url(const std::string& url);

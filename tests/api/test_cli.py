@@ -225,5 +225,10 @@ def test_postgresql_url_without_a_usable_libpq_is_a_clear_error():
             assert "cannot load libpq.so.5 (it has no PQclear)" in out, out
             assert "apt-get install libpq5" in out
             assert "hunter2" not in out
+        # `backup` needs no libpq to say that PostgreSQL is backed up with its own tools.
+        r = run(["backup"], env=env, timeout=20)
+        out = r.stdout + r.stderr
+        assert r.returncode == 2 and "pg_dump" in out, (r.returncode, out)
+        assert "cannot load" not in out and "hunter2" not in out
     finally:
         shutil.rmtree(d, ignore_errors=True)

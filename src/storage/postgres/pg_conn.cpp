@@ -131,9 +131,11 @@ std::optional<std::string> Result::opt_bytes(int row, int col) const {
 }
 
 Records::Records(const Result& r, int fields) : rows_(r.rows()), fields_(fields) {
+  if (fields < 0) throw std::logic_error("postgresql: a record of a negative number of fields");
   f_.resize(static_cast<std::size_t>(rows_) * static_cast<std::size_t>(fields));
-  for (int i = 0; i < rows_; ++i)
-    parse(r.value(i, 0), r.length(i, 0), fields, &f_[static_cast<std::size_t>(i) * fields]);
+  for (int i = 0; i < rows_; ++i)  // data() + offset: no element to index when fields is 0
+    parse(r.value(i, 0), r.length(i, 0), fields,
+          f_.data() + static_cast<std::size_t>(i) * static_cast<std::size_t>(fields));
 }
 
 namespace {

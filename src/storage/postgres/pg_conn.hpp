@@ -89,6 +89,7 @@ int64_t decode_int(const char* p, int len);
 class Records {
  public:
   Records(const Result& r, int fields);
+  Records(Result&&, int) = delete;  // it would point into a freed result
   // Parses one record value (p, len) into `out` (`fields` entries): the part the fuzzer drives.
   struct Field {
     const char* p;

@@ -359,6 +359,7 @@ TEST_P(ReadBatchTest, PgRecordsReadTheJoinedRowsFields) {
     // The field count is checked: a statement that is not the one the caller built is refused.
     EXPECT_THROW(Records(res, 7), std::runtime_error);
     EXPECT_THROW(Records(res, 9), std::runtime_error);
+    EXPECT_THROW(Records(res, -1), std::logic_error);
     // A NULL record (no row matched an outer join of records) is refused, not read as NULLs.
     Result none = c.exec("SELECT NULL::record", Params());
     EXPECT_THROW(Records(none, 0), std::runtime_error);
