@@ -382,9 +382,13 @@ TEST(PgRecordParse, RefusesMalformedValues) {
   auto parse = [&](const std::string& v, int fields, int len = -2) {
     Records::parse(v.data(), len == -2 ? static_cast<int>(v.size()) : len, fields, out);
   };
-  EXPECT_NO_THROW(parse(be(1) + field, 1));
+  // The fields point into the value: it must outlive them (a named string, not a temporary).
+  const std::string one = be(1) + field, two = be(2) + field + be(25) + be(-1);
+  EXPECT_NO_THROW(parse(one, 1));
+  EXPECT_EQ(out[0].p, one.data() + 12);
   EXPECT_EQ(std::string(out[0].p, static_cast<std::size_t>(out[0].len)), "abc");
-  EXPECT_NO_THROW(parse(be(2) + field + be(25) + be(-1), 2));
+  EXPECT_NO_THROW(parse(two, 2));
+  EXPECT_EQ(out[0].p, two.data() + 12);
   EXPECT_EQ(out[1].len, -1);
   EXPECT_THROW(parse(be(1) + field, 1, -1), std::runtime_error);            // NULL record
   EXPECT_THROW(parse("", 0), std::runtime_error);                          // no count
