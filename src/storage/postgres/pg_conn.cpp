@@ -120,16 +120,6 @@ std::string Result::bytes(int row, int col) const {
                      static_cast<std::size_t>(libpq().PQgetlength(r_.get(), row, col)));
 }
 
-std::optional<int64_t> Result::opt_i64(int row, int col) const {
-  if (is_null(row, col)) return std::nullopt;
-  return i64(row, col);
-}
-
-std::optional<std::string> Result::opt_bytes(int row, int col) const {
-  if (is_null(row, col)) return std::nullopt;
-  return bytes(row, col);
-}
-
 Records::Records(const Result& r, int fields) : rows_(r.rows()), fields_(fields) {
   if (fields < 0) throw std::logic_error("postgresql: a record of a negative number of fields");
   f_.resize(static_cast<std::size_t>(rows_) * static_cast<std::size_t>(fields));
@@ -185,16 +175,6 @@ int64_t Records::i64(int row, int col) const {
 std::string Records::bytes(int row, int col) const {
   const Field& f = at(row, col);
   return f.len > 0 ? std::string(f.p, static_cast<std::size_t>(f.len)) : std::string();
-}
-
-std::optional<int64_t> Records::opt_i64(int row, int col) const {
-  if (is_null(row, col)) return std::nullopt;
-  return i64(row, col);
-}
-
-std::optional<std::string> Records::opt_bytes(int row, int col) const {
-  if (is_null(row, col)) return std::nullopt;
-  return bytes(row, col);
 }
 
 int64_t Result::affected() const {

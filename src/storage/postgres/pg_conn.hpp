@@ -53,15 +53,29 @@ class Params {
   uint64_t ints_[kMax];  // encoded integers (big-endian), pointed to by values_
 };
 
-class Result {
+// The NULL-aware accessors of a row source (Result, Records): nullopt for NULL, else the value.
+template <class Rows>
+class OptionalAccessors {
+ public:
+  std::optional<int64_t> opt_i64(int row, int col) const {
+    const auto& r = static_cast<const Rows&>(*this);
+    if (r.is_null(row, col)) return std::nullopt;
+    return r.i64(row, col);
+  }
+  std::optional<std::string> opt_bytes(int row, int col) const {
+    const auto& r = static_cast<const Rows&>(*this);
+    if (r.is_null(row, col)) return std::nullopt;
+    return r.bytes(row, col);
+  }
+};
+
+class Result : public OptionalAccessors<Result> {
  public:
   explicit Result(PGresult* r) : r_(r, libpq().PQclear) {}
   int rows() const { return libpq().PQntuples(r_.get()); }
   bool is_null(int row, int col) const { return libpq().PQgetisnull(r_.get(), row, col); }
   int64_t i64(int row, int col) const;        // int2/int4/int8 binary
   std::string bytes(int row, int col) const;  // bytea or text: the value's bytes
-  std::optional<int64_t> opt_i64(int row, int col) const;
-  std::optional<std::string> opt_bytes(int row, int col) const;
   int64_t affected() const;                     // PQcmdTuples
   PGresult* release() { return r_.release(); }  // the caller PQclear()s it
   // The value's bytes in place (valid as long as the Result), its length (-1: NULL).
@@ -86,7 +100,7 @@ int64_t decode_int(const char* p, int len);
 // record, a field count other than `fields`, or a length that is negative (other than -1) or runs
 // past the value is a std::runtime_error, before anything is read (fuzz/fuzz_pg_record.cpp).
 // Holds pointers into `r`, which must outlive it.
-class Records {
+class Records : public OptionalAccessors<Records> {
  public:
   Records(const Result& r, int fields);
   Records(Result&&, int) = delete;  // it would point into a freed result
@@ -101,8 +115,6 @@ class Records {
   bool is_null(int row, int col) const { return at(row, col).len < 0; }
   int64_t i64(int row, int col) const;
   std::string bytes(int row, int col) const;
-  std::optional<int64_t> opt_i64(int row, int col) const;
-  std::optional<std::string> opt_bytes(int row, int col) const;
 
  private:
   const Field& at(int row, int col) const;
