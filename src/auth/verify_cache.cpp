@@ -56,8 +56,7 @@ Verified VerifyCache::verify(std::string_view token, int64_t now) {
   // where a token is looked up depends on it; a hit still needs the whole token equal.
   const std::string_view tail = token.substr(token.size() - std::min(token.size(), kHashedTail));
   unsigned char h[crypto_shorthash_BYTES];
-  crypto_shorthash(h, reinterpret_cast<const unsigned char*>(tail.data()), tail.size(),
-                   hash_key_);
+  crypto_shorthash(h, reinterpret_cast<const unsigned char*>(tail.data()), tail.size(), hash_key_);
   uint64_t v = 0;
   for (unsigned char b : h) v = (v << 8) | b;
   Shard& shard = shards_[v % kShards];

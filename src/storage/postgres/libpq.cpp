@@ -25,12 +25,12 @@ Libpq load_libpq(const char* file) {
     cannot_load(file, e ? e : "dlopen failed");
   }
   Libpq api;
-#define SR_LIBPQ_LOAD(name)                                                  \
-  if (void* sym = dlsym(h, #name)) {                                          \
-    api.name = reinterpret_cast<decltype(api.name)>(sym);                     \
-  } else {                                                                    \
-    dlclose(h);                                                               \
-    cannot_load(file, "it has no " #name);                                    \
+#define SR_LIBPQ_LOAD(name)                               \
+  if (void* sym = dlsym(h, #name)) {                      \
+    api.name = reinterpret_cast<decltype(api.name)>(sym); \
+  } else {                                                \
+    dlclose(h);                                           \
+    cannot_load(file, "it has no " #name);                \
   }
   SR_LIBPQ_FUNCTIONS(SR_LIBPQ_LOAD)
 #undef SR_LIBPQ_LOAD

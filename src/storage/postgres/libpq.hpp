@@ -14,6 +14,7 @@
 
 namespace sr::storage::postgres {
 
+// clang-format off
 #define SR_LIBPQ_FUNCTIONS(X)                                                                     \
   X(PQclear) X(PQcmdTuples) X(PQconnectPoll) X(PQconnectStartParams) X(PQconninfoFree)            \
   X(PQconninfoParse) X(PQconsumeInput) X(PQenterPipelineMode) X(PQerrorMessage)                   \
@@ -21,6 +22,7 @@ namespace sr::storage::postgres {
   X(PQgetlength) X(PQgetvalue) X(PQisBusy) X(PQntuples) X(PQpipelineSync) X(PQresultErrorField)   \
   X(PQresultStatus) X(PQsendPrepare) X(PQsendQuery) X(PQsendQueryPrepared)                        \
   X(PQsetNoticeProcessor) X(PQsetnonblocking) X(PQsocket) X(PQstatus) X(PQtransactionStatus)
+// clang-format on
 
 struct Libpq {
 #define SR_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;

@@ -335,8 +335,8 @@ Result Conn::exec(const char* sql, const Params& p) {
     libpq().PQclear(collect(until));
     it = prepared_.emplace(sql, std::move(name)).first;
   }
-  if (!libpq().PQsendQueryPrepared(c_, it->second.c_str(), p.size(), p.values(), p.lengths(), p.formats(),
-                           1))
+  if (!libpq().PQsendQueryPrepared(c_, it->second.c_str(), p.size(), p.values(), p.lengths(),
+                                   p.formats(), 1))
     lost("send failed");
   flush(until);
   return Result(collect(until));
@@ -382,7 +382,8 @@ std::vector<Result> Conn::pipeline(const Batch& b) {
       slots.push_back({-1, sql, fresh});
       name = &fresh;
     }
-    if (!libpq().PQsendQueryPrepared(c_, name->c_str(), p.size(), p.values(), p.lengths(), p.formats(), 1))
+    if (!libpq().PQsendQueryPrepared(c_, name->c_str(), p.size(), p.values(), p.lengths(),
+                                     p.formats(), 1))
       lost("send failed");
     slots.push_back({n++, nullptr, {}});
   }

@@ -74,8 +74,8 @@ class Result : public OptionalAccessors<Result> {
   explicit Result(PGresult* r) : r_(r, libpq().PQclear) {}
   int rows() const { return libpq().PQntuples(r_.get()); }
   bool is_null(int row, int col) const { return libpq().PQgetisnull(r_.get(), row, col); }
-  int64_t i64(int row, int col) const;        // int2/int4/int8 binary
-  std::string bytes(int row, int col) const;  // bytea or text: the value's bytes
+  int64_t i64(int row, int col) const;          // int2/int4/int8 binary
+  std::string bytes(int row, int col) const;    // bytea or text: the value's bytes
   int64_t affected() const;                     // PQcmdTuples
   PGresult* release() { return r_.release(); }  // the caller PQclear()s it
   // The value's bytes in place (valid as long as the Result), its length (-1: NULL).

@@ -273,7 +273,7 @@ class Pipe {
         }
         sent_.push_back({Slot::query, q, nullptr, {}});
         if (!libpq().PQsendQueryPrepared(pg(), name->c_str(), p.size(), p.values(), p.lengths(),
-                                 p.formats(), 1))
+                                         p.formats(), 1))
           return lost("send failed");
       }
     }
@@ -332,7 +332,8 @@ class Pipe {
     do {
       if (!libpq().PQconsumeInput(pg())) return lost("connection lost");
       drain();
-    } while (conn_ && !sent_.empty() && libpq().PQisBusy(pg()) && ready_now(libpq().PQsocket(pg()), POLLIN));
+    } while (conn_ && !sent_.empty() && libpq().PQisBusy(pg()) &&
+             ready_now(libpq().PQsocket(pg()), POLLIN));
   }
 
   void drain() {

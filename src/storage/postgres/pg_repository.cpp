@@ -172,8 +172,8 @@ constexpr unsigned kNeverJoined = 1u << kVaultIndexPart;  // parts without a joi
 // The joined statement of a set of parts (bit i: part i; at most one list, rows of the list with
 // the single-row parts repeated on each). Its columns come as one record per row, `SELECT ROW(s.id,
 // ..., h.bio) FROM ...` (read with Records): libpq parses a column description per column and
-// execution, and a joined read has 15-36 columns. Built once per set from the constants above, never
-// from data; each text lives as long as the program, so a connection prepares it once.
+// execution, and a joined read has 15-36 columns. Built once per set from the constants above,
+// never from data; each text lives as long as the program, so a connection prepares it once.
 const char* joined_statement(unsigned parts) {
   static const std::array<std::string, 1u << kParts> table = [] {
     std::array<std::string, 1u << kParts> t;
@@ -743,7 +743,8 @@ std::vector<VaultEntry> PgRepository::list_vault_entries_after(int64_t user_id, 
 }
 
 std::optional<VaultEntry> PgRepository::get_vault_entry(int64_t user_id, int64_t id) {
-  return first_row<VaultEntry>(l_.exec(kGetVaultEntry, Params().i(id).i(user_id)), read_entry<Result>);
+  return first_row<VaultEntry>(l_.exec(kGetVaultEntry, Params().i(id).i(user_id)),
+                               read_entry<Result>);
 }
 
 std::optional<VaultEntry> PgRepository::update_vault_entry(int64_t user_id, int64_t id,
