@@ -23,6 +23,7 @@
 #include "http/conn_limit.hpp"
 #include "http/dispatch.hpp"
 #include "http/errors.hpp"
+#include "http/head.hpp"
 #include "http/redirect.hpp"
 #include "http/tls.hpp"
 #include "http/wipe.hpp"
@@ -57,6 +58,7 @@ using TlsStream = beast::ssl_stream<tcp::socket>;
 
 // One request's state in serve_requests, held in a recycled block (util/recycled.hpp).
 struct Exchange {
+  QuickHead quick;
   RequestParser parser;
   Request req;
   std::string cookie_lines;  // several Cookie lines joined (wiped by serve_requests)
@@ -137,6 +139,17 @@ beast::error_code parse_buffered_header(RequestParser& parser, ReadBuffer& buf) 
     if (n == 0) return bhttp::error::need_more;
   }
   return {};
+}
+
+// Several Cookie lines as one list, joined with "; " (RFC 9113 8.2.3). for_each(each) calls
+// each(value) for every Cookie line. Sized first: a buffer outgrown while appending would be
+// freed unwiped.
+template <class ForEach>
+void join_cookie_lines(std::string& out, ForEach for_each) {
+  std::size_t total = 0;
+  for_each([&total](std::string_view v) { total += v.size() + 2; });
+  out.reserve(total);
+  for_each([&out](std::string_view v) { out.append(out.empty() ? "" : "; ").append(v); });
 }
 
 void wipe(WipingString& s) {
@@ -254,9 +267,9 @@ struct Server::Impl {
                                       Kind kind, ReadBuffer& buf);
   template <class Stream>
   asio::awaitable<void> reject(Conn& conn, Stream& stream, std::string_view peer,
-                               const Response& res,
-                               Method method, std::string_view client_id, int64_t t0);
-  Response redirect_answer(const BeastRequest& msg, Request& req);
+                               const Response& res, Method method, std::string_view client_id,
+                               int64_t t0);
+  Response redirect_answer(std::string_view host, Request& req);
   template <class Stream>
   asio::awaitable<beast::error_code> send(Conn& conn, Stream& stream, const WipingString& head,
                                           std::string_view body);
@@ -475,11 +488,10 @@ asio::awaitable<void> Server::Impl::reject(Conn& conn, Stream& stream, std::stri
   record(req, status, t0);
 }
 
-Response Server::Impl::redirect_answer(const BeastRequest& msg, Request& req) {
+Response Server::Impl::redirect_answer(std::string_view host, Request& req) {
   req.route = "redirect";
   std::shared_ptr<TlsIdentity> id = current_tls();
-  std::string location =
-      id ? https_redirect_location(msg[bhttp::field::host], req.target, id->names, port) : "";
+  std::string location = id ? https_redirect_location(host, req.target, id->names, port) : "";
   if (location.empty()) return error_response(ErrorCode::validation_failed, "malformed request");
   Response res;
   res.status = 308;
@@ -626,104 +638,137 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
     parser.body_limit(opts.body_limit);
     const int64_t t0 = mono_ns();
 
-    // A header already in the buffer is parsed here; reading more goes through the async read.
-    beast::error_code hec = parse_buffered_header(parser, buf);
-    if (hec == bhttp::error::need_more) {
-      arm(conn, opts.header_timeout);
-      auto [rec, rn] = co_await bhttp::async_read_header(stream, buf, parser, use_tuple);
-      disarm(conn);
-      (void)rn;
-      hec = rec;
-    }
+    // The common request, complete and without a body in what was read, is read in place
+    // (http/head.hpp); anything else goes through Beast's parser from its first byte.
+    QuickHead& qh = x.quick;
+    const bool quick =
+        buf.size() > 0 &&
+        parse_quick_head(std::string_view(static_cast<const char*>(buf.data().data()), buf.size()),
+                         opts.header_limit, qh);
     BeastRequest& msg = parser.get();
-    const unsigned version = msg.version();
-    const Method method = to_method(msg.method());
-    if (hec) {
-      if ((hec == bhttp::error::end_of_stream || hec == asio::error::eof) && buf.size() == 0)
-        co_return End::peer_closed;
-      if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow)
-        x.refuse(error_response(ErrorCode::header_too_large, "request header too large"),
-                 Method::OTHER, {});
-      else if (hec == bhttp::error::bad_version && other_http_version(buf))
-        x.refuse(version_not_supported(), Method::OTHER, {});
-      else if (hec == bhttp::error::body_limit)
-        x.refuse(error_response(ErrorCode::payload_too_large, "request body too large"), method,
-                 msg["X-Request-ID"]);
-      else if (is_disconnect(hec))
-        co_return End::drop;
-      else
-        x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), Method::OTHER,
-                 {});
-    } else if (version != 10 && version != 11) {
-      x.refuse(version_not_supported(), method, msg["X-Request-ID"]);
-    } else if (!framing_ok(msg, version)) {
-      x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), method,
-               msg["X-Request-ID"]);
-    } else if (!parser.is_done()) {
-      if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        arm(conn, opts.body_timeout);
-        auto [cec, cn] = co_await asio::async_write(
-            stream, asio::buffer(kContinue.data(), kContinue.size()), use_tuple);
+    unsigned version = 11;
+    Method method = Method::OTHER;
+    if (quick) {
+      version = qh.version;
+      method = qh.method;
+    } else {
+      // A header already in the buffer is parsed here; reading more goes through the async read.
+      beast::error_code hec = parse_buffered_header(parser, buf);
+      if (hec == bhttp::error::need_more) {
+        arm(conn, opts.header_timeout);
+        auto [rec, rn] = co_await bhttp::async_read_header(stream, buf, parser, use_tuple);
         disarm(conn);
-        (void)cn;
-        if (cec) co_return End::drop;
+        (void)rn;
+        hec = rec;
       }
-      arm(conn, opts.body_timeout);
-      auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, use_tuple);
-      disarm(conn);
-      (void)bn;
-      if (bec) {
-        if (bec == bhttp::error::body_limit)
+      version = msg.version();
+      method = to_method(msg.method());
+      if (hec) {
+        if ((hec == bhttp::error::end_of_stream || hec == asio::error::eof) && buf.size() == 0)
+          co_return End::peer_closed;
+        if (hec == bhttp::error::header_limit || hec == bhttp::error::buffer_overflow)
+          x.refuse(error_response(ErrorCode::header_too_large, "request header too large"),
+                   Method::OTHER, {});
+        else if (hec == bhttp::error::bad_version && other_http_version(buf))
+          x.refuse(version_not_supported(), Method::OTHER, {});
+        else if (hec == bhttp::error::body_limit)
           x.refuse(error_response(ErrorCode::payload_too_large, "request body too large"), method,
                    msg["X-Request-ID"]);
-        else if (is_disconnect(bec))
+        else if (is_disconnect(hec))
           co_return End::drop;
         else
-          x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), method,
-                   msg["X-Request-ID"]);
+          x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), Method::OTHER,
+                   {});
+      } else if (version != 10 && version != 11) {
+        x.refuse(version_not_supported(), method, msg["X-Request-ID"]);
+      } else if (!framing_ok(msg, version)) {
+        x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), method,
+                 msg["X-Request-ID"]);
+      } else if (!parser.is_done()) {
+        if (version == 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
+          static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+          arm(conn, opts.body_timeout);
+          auto [cec, cn] = co_await asio::async_write(
+              stream, asio::buffer(kContinue.data(), kContinue.size()), use_tuple);
+          disarm(conn);
+          (void)cn;
+          if (cec) co_return End::drop;
+        }
+        arm(conn, opts.body_timeout);
+        auto [bec, bn] = co_await bhttp::async_read(stream, buf, parser, use_tuple);
+        disarm(conn);
+        (void)bn;
+        if (bec) {
+          if (bec == bhttp::error::body_limit)
+            x.refuse(error_response(ErrorCode::payload_too_large, "request body too large"), method,
+                     msg["X-Request-ID"]);
+          else if (is_disconnect(bec))
+            co_return End::drop;
+          else
+            x.refuse(error_response(ErrorCode::validation_failed, "malformed request"), method,
+                     msg["X-Request-ID"]);
+        }
       }
-    }
-    if (x.refusal) {
-      co_await reject(conn, stream, peer, *x.refusal, x.refusal_method, x.refusal_client_id,
-                      t0);
-      co_return End::answered;
+      if (x.refusal) {
+        co_await reject(conn, stream, peer, *x.refusal, x.refusal_method, x.refusal_client_id, t0);
+        co_return End::answered;
+      }
     }
 
     Request& req = x.req;
     req.method = method;
-    req.target = msg.target();
-    req.path = req.target.substr(0, req.target.find('?'));
-    req.body = std::string_view(msg.body().data(), msg.body().size());
     req.peer_ip = peer;
-    req.request_id = request_id_for(msg["X-Request-ID"]);
     // Several Cookie lines are one list (RFC 9113 8.2.3 joins them with "; "): joined, so that a
     // cookie name repeated across lines is seen (SPEC 14) instead of one line being dropped. The
     // copy holds credentials: wiped when the request is done.
     std::string& cookie_lines = x.cookie_lines;
     const WipeOnExit wipe_cookie_lines(cookie_lines);
-    if (msg.count(bhttp::field::cookie) > 1) {
-      // Sized first: a buffer outgrown while appending would be freed unwiped.
-      std::size_t total = 0;
-      for (auto [it, end] = msg.equal_range(bhttp::field::cookie); it != end; ++it)
-        total += it->value().size() + 2;
-      cookie_lines.reserve(total);
-      for (auto [it, end] = msg.equal_range(bhttp::field::cookie); it != end; ++it)
-        cookie_lines.append(cookie_lines.empty() ? "" : "; ").append(it->value());
-    }
     // Any other repeated field yields its last line: that is the one a proxy in front of us
     // appended (X-Forwarded-For), never a client-supplied earlier copy.
-    req.header_fn = [&msg, &cookie_lines](std::string_view name) -> std::string_view {
-      if (!cookie_lines.empty() && beast::iequals(name, "Cookie")) return cookie_lines;
-      std::string_view last;
-      for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
-      return last;
-    };
+    bool keep_requested = false;
+    std::string_view host;
+    if (quick) {
+      // The views point into the read buffer, which keeps these bytes until the answer is sent
+      // (consume only moves its read position; wipe_read and the next read come after).
+      buf.consume(qh.size);
+      req.target = qh.target;
+      req.body = {};
+      req.request_id = request_id_for(qh.first("X-Request-ID"));  // as msg[] below: the first
+      if (qh.count("Cookie") > 1)
+        join_cookie_lines(cookie_lines, [&qh](auto&& each) {
+          for (std::size_t i = 0; i < qh.nfields; ++i)
+            if (beast::iequals(qh.fields[i].first, "Cookie")) each(qh.fields[i].second);
+        });
+      req.header_fn = [&qh, &cookie_lines](std::string_view name) -> std::string_view {
+        if (!cookie_lines.empty() && beast::iequals(name, "Cookie")) return cookie_lines;
+        return qh.last(name);
+      };
+      keep_requested = qh.keep_alive;
+      if (kind == Kind::redirect) host = qh.last("Host");
+    } else {
+      req.target = msg.target();
+      req.body = std::string_view(msg.body().data(), msg.body().size());
+      req.request_id = request_id_for(msg["X-Request-ID"]);
+      if (msg.count(bhttp::field::cookie) > 1)
+        join_cookie_lines(cookie_lines, [&msg](auto&& each) {
+          for (auto [it, end] = msg.equal_range(bhttp::field::cookie); it != end; ++it)
+            each(it->value());
+        });
+      req.header_fn = [&msg, &cookie_lines](std::string_view name) -> std::string_view {
+        if (!cookie_lines.empty() && beast::iequals(name, "Cookie")) return cookie_lines;
+        std::string_view last;
+        for (auto [it, end] = msg.equal_range(name); it != end; ++it) last = it->value();
+        return last;
+      };
+      keep_requested = msg.keep_alive();
+      if (kind == Kind::redirect) host = msg[bhttp::field::host];
+    }
+    req.path = req.target.substr(0, req.target.find('?'));
 
     // (Not one conditional expression: GCC 12 mishandles a co_await inside one.)
     std::optional<Response>& answer = x.answer;
     if (kind == Kind::redirect)
-      answer.emplace(redirect_answer(msg, req));
+      answer.emplace(redirect_answer(host, req));
     else
       answer.emplace(co_await dispatch(router, cors, req));
     Response& res = *answer;
@@ -731,7 +776,7 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
     // The redirect listener answers once per connection: the client goes to HTTPS anyway. A body
     // in pieces on HTTP/1.0 ends where the connection does.
     const bool pieces = static_cast<bool>(res.more);
-    const bool keep = msg.keep_alive() && kind != Kind::redirect &&
+    const bool keep = keep_requested && kind != Kind::redirect &&
                       !stopping.load(std::memory_order_relaxed) && !(pieces && version == 10);
     const SerializeOptions so{.version = static_cast<int>(version),
                               .keep_alive = keep,
