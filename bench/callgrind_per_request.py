@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
 """Instructions per request under callgrind (deterministic, so a loaded machine does not skew it).
 
-Usage: /usr/bin/python3 bench/callgrind_per_request.py BINARY N
-Starts BINARY (test profile, SQLite, one network thread) under valgrind --tool=callgrind, signs up,
+Usage: /usr/bin/python3 bench/callgrind_per_request.py BINARY N [DATABASE_URL]
+Starts BINARY (test profile, SQLite or the PostgreSQL DATABASE_URL, one network thread) under valgrind --tool=callgrind, signs up,
 signs in, adds a link, then for each route: 20 warm-up requests, zero the counters
 (callgrind_control -z), N requests, dump (callgrind_control -d); prints instructions per request
 (all threads of the process) as JSON. Compare two binaries in one sitting (docs/benchmarks.md)."""
 import json, os, subprocess, sys, tempfile, threading, time, glob, re, requests
-BIN, N = sys.argv[1], int(sys.argv[2])
+BIN, N = os.path.abspath(sys.argv[1]), int(sys.argv[2])  # the server runs in a temporary directory
+DB = sys.argv[3] if len(sys.argv) > 3 else None
 d = tempfile.mkdtemp(prefix="cg-")
 out = os.path.join(d, "cg.out")
 env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
 env.update({"STRONGROOM_PROFILE": "test", "STRONGROOM_LISTEN": "127.0.0.1:0", "STRONGROOM_DATA_DIR": d + "/data",
             "STRONGROOM_THREADS": "1", "STRONGROOM_HASH_WORKERS": "1", "STRONGROOM_RATE_LIMIT_SCALE": "100000"})
+if DB:
+    env["STRONGROOM_DATABASE_URL"] = DB
 os.makedirs(d + "/data", mode=0o700)
-p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", BIN, "serve"], env=env,
-                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=d)
+print("callgrind output in", d, file=sys.stderr)
+p = subprocess.Popen(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}", BIN, "serve"], env=env,
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=d, text=True)
 port = None
 t0 = time.time()
 while time.time() - t0 < 120:
@@ -32,8 +36,9 @@ threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
 u = f"http://127.0.0.1:{port}"
 s = requests.Session()
 pw = "correct horse battery staple 42"
-s.post(u + "/auth/signup", json={"username": "cguser", "email": "cg@example.com", "password": pw}, timeout=300)
-tok = s.post(u + "/auth/signin", json={"username": "cguser", "password": pw, "return_tokens": True}, timeout=300).json()["access_token"]
+user = "cg" + os.urandom(4).hex()  # a PostgreSQL database may keep users of earlier runs
+s.post(u + "/auth/signup", json={"username": user, "email": user + "@example.com", "password": pw}, timeout=300)
+tok = s.post(u + "/auth/signin", json={"username": user, "password": pw, "return_tokens": True}, timeout=300).json()["access_token"]
 h = {"Authorization": "Bearer " + tok}
 s.post(u + "/social/links", json={"platform": "github", "url": "https://github.com/x"}, headers=h, timeout=60)
 res = {}
