@@ -1,5 +1,7 @@
 #include "api/cookies.hpp"
 
+#include <iterator>
+
 namespace sr::api {
 
 CookieNames CookieNames::for_secure(bool secure) {
@@ -33,16 +35,20 @@ void each_cookie(std::string_view header, F&& f) {
 }  // namespace
 
 bool CookieNames::repeated_in(std::string_view header) const {
+  // One pass over the header (a browser's holds the ~400-byte access token), not one per name.
+  const std::string* const names[] = {&access, &refresh, &csrf_access, &csrf_refresh, &vault};
+  unsigned seen = 0;
   bool repeated = false;
-  for (const std::string* name : {&access, &refresh, &csrf_access, &csrf_refresh, &vault}) {
-    int seen = 0;
-    each_cookie(header, [&](std::string_view k, std::string_view) {
-      repeated = k == *name && ++seen > 1;
-      return repeated;
-    });
-    if (repeated) return true;
-  }
-  return false;
+  each_cookie(header, [&](std::string_view k, std::string_view) {
+    for (unsigned i = 0; i < std::size(names); ++i) {
+      if (k != *names[i]) continue;
+      repeated = (seen & (1u << i)) != 0;
+      seen |= 1u << i;
+      break;
+    }
+    return repeated;
+  });
+  return repeated;
 }
 
 std::string_view find_cookie(std::string_view header, std::string_view name) {
