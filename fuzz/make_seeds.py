@@ -215,4 +215,39 @@ w(T, "huge_len", bytes([1]) + struct.pack(">iIi", 1, BYTEA, 0x7FFFFFF0) + b"x")
 w(T, "negative_len", bytes([1]) + struct.pack(">iIi", 1, BYTEA, -2))
 w(T, "trailing", bytes([1]) + record((INT8, be64(1))) + b"\x00")
 w(T, "wrong_count", bytes([2]) + record((INT8, be64(1))))
+# ---- http_head: raw request bytes (default header limit 16 KiB); "!" + 2 bytes big-endian: another
+#      limit, then the request
+T = "http_head"
+
+
+def padded(size, line=b"GET /personal/me HTTP/1.1\r\nHost: a\r\n"):
+    """A head of exactly `size` bytes: `line`, then an X-Pad field filling the rest."""
+    fixed = len(line) + len(b"X-Pad: \r\n\r\n")
+    return line + b"X-Pad: " + b"p" * (size - fixed) + b"\r\n\r\n"
+
+
+w(T, "get_host", b"GET /health HTTP/1.1\r\nHost: api.example\r\n\r\n")
+w(T, "bearer_375", b"GET /personal/me?x=1 HTTP/1.1\r\nHost: api.example\r\nUser-Agent: curl/8.1\r\nAccept: */*\r\n"
+  b"Authorization: Bearer " + b64u(b"t" * 281)[:375] + b"\r\nX-Request-ID: req-42\r\n\r\n")
+w(T, "conn_close", b"DELETE /vault/entries/7 HTTP/1.1\r\nhost: a\r\nConnection: close\r\n\r\n")
+w(T, "conn_keep_alive_10", b"HEAD /health HTTP/1.0\r\nHost: a\r\nCONNECTION: Keep-Alive\r\n\r\n")
+w(T, "conn_list", b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n")
+w(T, "http10_no_host", b"OPTIONS * HTTP/1.0\r\n\r\n")
+w(T, "http10_host", b"GET /health HTTP/1.0\r\nHost: a\r\n\r\nGET /next HTTP/1.0\r\n\r\n")
+w(T, "cookies_multi", b"GET /personal/me HTTP/1.1\r\nHost: a\r\nCookie: a=1\r\nX-CSRF-TOKEN: c\r\nCookie: access_token_cookie=tok; b=2\r\ncookie: c=3\r\n\r\n")
+w(T, "ows_tabs", b"GET / HTTP/1.1\r\nHost:\ta \t\r\nX-Forwarded-For: \t 198.51.100.1 ,\t10.0.0.2  \t \r\nX-Mid: a\tb  c\r\n\r\n")
+w(T, "empty_values", b"GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nX-Spaces:   \t \r\nX-Request-ID:\r\n\r\n")
+w(T, "obs_fold", b"GET / HTTP/1.1\r\nHost: a\r\nX-Fold: one\r\n two\r\n\ttwo-b\r\n\r\n")
+w(T, "content_length", b"POST /auth/signin HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
+w(T, "transfer_encoding", b"POST /auth/signin HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+w(T, "bad_del_value", b"GET / HTTP/1.1\r\nHost: a\r\nX-Bad: a\x7fb\r\n\r\n")
+w(T, "bad_80_value", b"GET / HTTP/1.1\r\nHost: a\r\nX-Bad: caf\xc3\xa9\x80\r\n\r\n")
+w(T, "bad_80_target", b"GET /caf\xc3\xa9/\x80 HTTP/1.1\r\nHost: a\r\n\r\n")
+w(T, "lowercase_method", b"get / HTTP/1.1\r\nHost: a\r\n\r\n")
+w(T, "two_hosts", b"PUT /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+w(T, "http2_version", b"PATCH / HTTP/2.0\r\nHost: a\r\n\r\n")
+w(T, "below_limit", b"!\x01\x00" + padded(255))   # head = limit - 1 bytes
+w(T, "at_limit", b"!\x01\x00" + padded(256))      # head = limit bytes
+w(T, "max_size", padded(8192))                    # QuickHead::kMaxSize
+w(T, "over_max_size", padded(8193))
 print("seeds written to", ROOT)
