@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Instructions per request under callgrind (deterministic, so a loaded machine does not skew it).
 
-Usage: /usr/bin/python3 bench/callgrind_per_request.py BINARY N [DATABASE_URL]
+Usage: [CG_SHAPE=wrk] /usr/bin/python3 bench/callgrind_per_request.py BINARY N [DATABASE_URL]
 Starts BINARY (test profile, SQLite or the PostgreSQL DATABASE_URL, one network thread) under valgrind --tool=callgrind, signs up,
 signs in, adds a link, then for each route: 20 warm-up requests, zero the counters
 (callgrind_control -z), N requests, dump (callgrind_control -d); prints instructions per request
 (all threads of the process) as JSON. Compare two binaries in one sitting (docs/benchmarks.md)."""
-import json, os, subprocess, sys, tempfile, threading, time, glob, re, requests
+import json, os, socket, subprocess, sys, tempfile, threading, time, glob, re, requests
 BIN, N = os.path.abspath(sys.argv[1]), int(sys.argv[2])  # the server runs in a temporary directory
 DB = sys.argv[3] if len(sys.argv) > 3 else None
 d = tempfile.mkdtemp(prefix="cg-")
@@ -41,15 +41,36 @@ s.post(u + "/auth/signup", json={"username": user, "email": user + "@example.com
 tok = s.post(u + "/auth/signin", json={"username": user, "password": pw, "return_tokens": True}, timeout=300).json()["access_token"]
 h = {"Authorization": "Bearer " + tok}
 s.post(u + "/social/links", json={"platform": "github", "url": "https://github.com/x"}, headers=h, timeout=60)
+# CG_SHAPE=wrk: the request as `make bench`'s wrk sends it (Host and Authorization only, one
+# keep-alive socket); default: python-requests' (User-Agent, Accept, Accept-Encoding, Connection
+# and the session's cookies besides).
+WRK = os.environ.get("CG_SHAPE") == "wrk"
+raw = socket.create_connection(("127.0.0.1", port)) if WRK else None
+
+
+def get(method, path):
+    if not WRK:
+        return s.request(method, u + path, headers=h, timeout=60).status_code
+    raw.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {tok}\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += raw.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int(re.search(rb"(?i)\r\ncontent-length: *(\d+)", head).group(1))
+    while len(body) < n:
+        body += raw.recv(65536)
+    return int(head.split(b" ")[1])
+
+
 res = {}
 for name, method, path in [("GET /healthz", "GET", "/healthz"), ("GET /personal/me", "GET", "/personal/me"),
                            ("GET /social/links", "GET", "/social/links")]:
     for _ in range(20):
-        s.request(method, u + path, headers=h, timeout=60)  # warm
+        get(method, path)  # warm
     subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True, capture_output=True)
     for _ in range(N):
-        r = s.request(method, u + path, headers=h, timeout=60)
-        assert r.status_code == 200, (path, r.status_code, r.text)
+        status = get(method, path)
+        assert status == 200, (path, status)
     before = set(glob.glob(out + "*"))
     subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True, capture_output=True)
     time.sleep(1)
