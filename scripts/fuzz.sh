@@ -2,7 +2,7 @@
 # libFuzzer harnesses of fuzz/ (issue 8; docs/fuzzing.md).
 #   scripts/fuzz.sh build               configure (clang, -DSR_FUZZ=ON) and build build-fuzz
 #   scripts/fuzz.sh run SECONDS         run every harness SECONDS on a copy of its seed corpus
-#   scripts/fuzz.sh smoke               build + run, <= 60 s in total (4 s per harness)
+#   scripts/fuzz.sh smoke               build + run, <= 60 s in total (3 s per harness with ten)
 # Environment: FUZZ_BUILD (default build-fuzz), FUZZ_TARGETS (subset, space separated),
 # JOBS (build parallelism, default 2); with FUZZ_TARGETS, build makes only those harnesses.
 # Exit status non-zero when any harness crashed (sanitizer report, failed invariant, timeout
@@ -73,7 +73,7 @@ case "${1:-}" in
   smoke)
     build >/dev/null
     n=$(wc -w <<<"$TARGETS")
-    run $(( n > 0 && 32 / n > 0 ? 32 / n : 1 ))  # 4 s each; libFuzzer takes ~+1.5 s: ~45 s
+    run $(( n > 0 && 32 / n > 0 ? 32 / n : 1 ))  # 3 s each with ten harnesses; libFuzzer takes ~+1.5 s: ~45 s
     ;;
   *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

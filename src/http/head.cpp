@@ -47,6 +47,12 @@ bool is_tchar(char c) noexcept {
   return kTchar[static_cast<unsigned char>(c)];
 }
 
+// A byte this reader takes in a request target: printable ASCII but the space.
+bool target_byte(char c) noexcept {
+  const auto u = static_cast<unsigned char>(c);
+  return u > 0x20 && u < 0x7f;
+}
+
 // A byte this reader takes in a field value: printable ASCII or a horizontal tab.
 bool value_byte(char c) noexcept {
   const auto u = static_cast<unsigned char>(c);
@@ -135,7 +141,7 @@ bool parse_quick_head(std::string_view in, std::size_t limit, QuickHead& h) noex
   }
   if (h.method == Method::OTHER) return false;
   const char* t = p;
-  while (p<end&& * p> 0x20 && *p < 0x7f) ++p;
+  while (p < end && target_byte(*p)) ++p;
   if (p == t || p == end || *p != ' ') return false;
   h.target = std::string_view(t, static_cast<std::size_t>(p - t));
   ++p;

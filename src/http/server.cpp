@@ -652,6 +652,9 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
       version = qh.version;
       method = qh.method;
     } else {
+      // Counted: clients whose every request takes this path (a head over TLS's first read, a
+      // body, an unusual field) show here (docs/operations.md).
+      metrics.inc("http_heads_full_parser_total");
       // A header already in the buffer is parsed here; reading more goes through the async read.
       beast::error_code hec = parse_buffered_header(parser, buf);
       if (hec == bhttp::error::need_more) {
@@ -744,7 +747,7 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
         return qh.last(name);
       };
       keep_requested = qh.keep_alive;
-      if (kind == Kind::redirect) host = qh.last("Host");
+      if (kind == Kind::redirect) host = qh.first("Host");  // as msg[] below (one Host anyway)
     } else {
       req.target = msg.target();
       req.body = std::string_view(msg.body().data(), msg.body().size());
