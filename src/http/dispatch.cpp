@@ -5,46 +5,12 @@
 #include <ctime>
 
 #include "http/errors.hpp"
+#include "http/token.hpp"
 #include "http/wipe.hpp"
 #include "util/random.hpp"
 
 namespace sr::http {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-bool is_tchar(unsigned char c) noexcept {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
 
 bool header_name_ok(std::string_view n) noexcept {
   if (n.empty()) return false;
@@ -61,9 +27,10 @@ bool header_value_ok(std::string_view v) noexcept {
 
 // Framing headers belong to the server alone.
 bool reserved_header(std::string_view n) noexcept {
-  return iequals(n, "Content-Length") || iequals(n, "Transfer-Encoding") ||
-         iequals(n, "Connection") || iequals(n, "Server") || iequals(n, "Content-Type") ||
-         iequals(n, "X-Request-ID") || iequals(n, "Date");
+  return iequals_ascii(n, "Content-Length") || iequals_ascii(n, "Transfer-Encoding") ||
+         iequals_ascii(n, "Connection") || iequals_ascii(n, "Server") ||
+         iequals_ascii(n, "Content-Type") || iequals_ascii(n, "X-Request-ID") ||
+         iequals_ascii(n, "Date");
 }
 
 constexpr std::pair<std::string_view, std::string_view> kSecurityHeaders[] = {

@@ -1,49 +1,27 @@
 #include "http/head.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
+#include "http/token.hpp"
+
 namespace sr::http {
 
 namespace {
 
-// RFC 9110 tchar (a field name's bytes; Beast's parser uses the same set).
-constexpr bool tchar(unsigned char c) noexcept {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
+// tchar as a table: a field name's bytes are the most looked at after its value's.
 constexpr auto kTchar = [] {
   std::array<bool, 256> t{};
-  for (int c = 0; c < 256; ++c) t[c] = tchar(static_cast<unsigned char>(c));
+  for (int c = 0; c < 256; ++c) t[c] = is_tchar(static_cast<unsigned char>(c));
   return t;
 }();
 
-bool is_tchar(char c) noexcept {
+bool name_byte(char c) noexcept {
   return kTchar[static_cast<unsigned char>(c)];
 }
 
@@ -79,18 +57,6 @@ const char* scan_value(const char* p, const char* end) noexcept {
   return p;
 }
 
-bool iequal(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto x = static_cast<unsigned char>(a[i]);
-    auto y = static_cast<unsigned char>(b[i]);
-    if (x >= 'A' && x <= 'Z') x |= 0x20;
-    if (y >= 'A' && y <= 'Z') y |= 0x20;
-    if (x != y) return false;
-  }
-  return true;
-}
-
 struct MethodName {
   std::string_view text;  // with its trailing space
   Method method;
@@ -106,19 +72,19 @@ constexpr MethodName kMethods[] = {
 std::string_view QuickHead::last(std::string_view name) const noexcept {
   std::string_view v;
   for (std::size_t i = 0; i < nfields; ++i)
-    if (iequal(fields[i].first, name)) v = fields[i].second;
+    if (iequals_ascii(fields[i].first, name)) v = fields[i].second;
   return v;
 }
 
 std::string_view QuickHead::first(std::string_view name) const noexcept {
   for (std::size_t i = 0; i < nfields; ++i)
-    if (iequal(fields[i].first, name)) return fields[i].second;
+    if (iequals_ascii(fields[i].first, name)) return fields[i].second;
   return {};
 }
 
 std::size_t QuickHead::count(std::string_view name) const noexcept {
   std::size_t n = 0;
-  for (std::size_t i = 0; i < nfields; ++i) n += iequal(fields[i].first, name) ? 1 : 0;
+  for (std::size_t i = 0; i < nfields; ++i) n += iequals_ascii(fields[i].first, name) ? 1 : 0;
   return n;
 }
 
@@ -165,7 +131,7 @@ bool parse_quick_head(std::string_view in, std::size_t limit, QuickHead& h) noex
       break;
     }
     const char* n = p;
-    while (p < end && is_tchar(*p)) ++p;
+    while (p < end && name_byte(*p)) ++p;
     if (p == n || p == end || *p != ':') return false;
     const std::string_view name(n, static_cast<std::size_t>(p - n));
     ++p;
@@ -184,27 +150,27 @@ bool parse_quick_head(std::string_view in, std::size_t limit, QuickHead& h) noex
     // two plain ones, is Beast's to read.
     switch (name.size()) {
       case 4:
-        if (iequal(name, "host")) ++hosts;
+        if (iequals_ascii(name, "host")) ++hosts;
         break;
       case 10:
-        if (iequal(name, "connection")) {
+        if (iequals_ascii(name, "connection")) {
           ++connections;
-          if (iequal(value, "close"))
+          if (iequals_ascii(value, "close"))
             close = true;
-          else if (iequal(value, "keep-alive"))
+          else if (iequals_ascii(value, "keep-alive"))
             keep = true;
           else
             return false;
         }
         break;
       case 14:
-        if (iequal(name, "content-length")) return false;
+        if (iequals_ascii(name, "content-length")) return false;
         break;
       case 16:
-        if (iequal(name, "proxy-connection")) return false;
+        if (iequals_ascii(name, "proxy-connection")) return false;
         break;
       case 17:
-        if (iequal(name, "transfer-encoding")) return false;
+        if (iequals_ascii(name, "transfer-encoding")) return false;
         break;
       default:
         break;
