@@ -64,24 +64,39 @@ def test_two_tabs_refreshing_at_the_same_moment_stay_signed_in(ui):
         assert not [e for e in events if e.get("event") == "auth.token.reuse"]
         assert not [e for e in events if e.get("event") == "access" and e.get("status") == 401]
 
-        # A request that meets a 401 the refresh can cure (here: the access cookie went missing
-        # while its CSRF cookie stayed) is refreshed and sent again, once.
-        ui.until(lambda d: access_expired(ui), "the access token to expire", timeout=20)
-        ui.d.find_element(By.LINK_TEXT, "Profile").click()  # refreshes: 3 fresh seconds follow
+        assert "Sign in" not in [h.text for h in ui.d.find_elements(By.TAG_NAME, "h1")]
+    finally:
+        ui.blank()
+        s.cleanup()
+
+
+def test_a_401_the_refresh_can_cure_is_refreshed_and_sent_again_once(ui):
+    # The access cookie goes missing while its CSRF cookie stays: the tab cannot know before it asks,
+    # meets a 401, refreshes and sends the request again, once. The access token lives for the
+    # default 15 minutes here, so no expiry can turn the 401 into an early refresh on a slow machine
+    # (with a 3-second token, a run under ASan once took longer than that between the cookie's
+    # deletion and the request).
+    s = start_server()
+    try:
+        ui.use(s)
+        ui.sign_up()
+        ui.open("/ui/profile")
         ui.wait_text("Member since")
+        before = len(refreshes(s))
         ui.expect_network_error(401, "/auth/sessions")
         ui.d.execute_cdp_cmd("Network.deleteCookies", {"name": "access_token_cookie", "url": s.url + "/"})
         assert not access_expired(ui)
         ui.d.find_element(By.LINK_TEXT, "Sessions").click()
         ui.heading("Sessions")
         ui.until(lambda d: d.find_elements(By.CSS_SELECTOR, "main li"), "the sessions")
-        wait_until(lambda: len(refreshes(s)) == len(pages) + 2, "one more refresh")
+        wait_until(lambda: len(refreshes(s)) == before + 1, "one refresh")
 
         def sessions_calls():
             return [e["status"] for e in s.log_events() if e.get("event") == "access" and e.get("route") == "/auth/sessions"]
         # The log line of a request follows its answer: wait for the retry's.
-        wait_until(lambda: sessions_calls()[-2:] == [401, 200], "a 401, then the retry's 200")
-        assert len(refreshes(s)) == len(pages) + 2
+        wait_until(lambda: sessions_calls() == [401, 200], "a 401, then the retry's 200")
+        assert len(refreshes(s)) == before + 1
+        assert all(e.get("status") == 200 for e in refreshes(s)), refreshes(s)
         assert "Sign in" not in [h.text for h in ui.d.find_elements(By.TAG_NAME, "h1")]
     finally:
         ui.blank()
