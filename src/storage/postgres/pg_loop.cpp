@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <string>
 #include <unordered_map>
@@ -39,6 +40,21 @@ Run* current_run() {
 bool ready_now(int fd, int events) {
   pollfd p{fd, static_cast<short>(events), 0};
   return ::poll(&p, 1, 0) > 0 && (p.revents & (events | POLLERR | POLLHUP)) != 0;
+}
+
+// The loop's handlers must run one at a time. Concurrency hint 1 says, in the words of Asio's
+// overview, that "the io_context will be run from a single thread" (the server's network threads
+// are made so): then the io_context's own executor serialises them, without a strand's lock and
+// queue on every hand-off (docs/storage.md, "Threads"). Any other executor gets a strand.
+boost::asio::any_io_executor serial(const boost::asio::any_io_executor& ex) {
+  // The context's scheduler (an io_context's implementation) holds the hint; a context without
+  // one is not asked to create it.
+  using Scheduler = boost::asio::detail::scheduler;
+  auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
+  if (boost::asio::has_service<Scheduler>(ctx) &&
+      boost::asio::use_service<Scheduler>(ctx).concurrency_hint() == 1)
+    return ex;
+  return boost::asio::make_strand(ex);
 }
 
 }  // namespace
@@ -108,7 +124,7 @@ class WriteConn final : public SocketWaiter, public std::enable_shared_from_this
     if (!me) throw std::logic_error("postgresql: a loop connection used outside its fiber");
     if (ready_now(fd, events)) return true;
     if (!sock_) {
-      sock_.emplace(loop_->strand());
+      sock_.emplace(loop_->executor());
       sock_->assign(fd);
     }
     waiting_ = me;
@@ -230,7 +246,7 @@ class Pipe {
   void schedule_flush() {
     if (flush_posted_) return;
     flush_posted_ = true;
-    boost::asio::post(loop_.strand(), [self = loop_.shared_from_this(), this] {
+    boost::asio::post(loop_.executor(), [self = loop_.shared_from_this(), this] {
       flush_posted_ = false;
       flush();
       wake_all();
@@ -467,7 +483,7 @@ class Pipe {
     conn_ = std::move(c);
     ++gen_;
     if (!libpq().PQenterPipelineMode(pg())) return lost("cannot enter pipeline mode");
-    sock_.emplace(loop_.strand());
+    sock_.emplace(loop_.executor());
     sock_->assign(libpq().PQsocket(pg()));
     flush();
   }
@@ -514,10 +530,10 @@ class PipeLink final : public Link {
 
 PgLoop::PgLoop(const boost::asio::any_io_executor& ex, std::shared_ptr<Shared> shared)
     : shared_(std::move(shared)),
-      strand_(boost::asio::make_strand(ex)),
+      exec_(serial(ex)),
       stacks_(kKeepStacks),
       pipe_(std::make_unique<Pipe>(*this)) {
-  timer_.emplace(*strand_);
+  timer_.emplace(*exec_);
   ++shared_->loops;
 }
 
@@ -526,7 +542,7 @@ PgLoop::~PgLoop() {
 }
 
 void PgLoop::start(Access a, detail::JobPtr job) {
-  boost::asio::dispatch(*strand_, [self = shared_from_this(), a, job = std::move(job)]() mutable {
+  boost::asio::dispatch(*exec_, [self = shared_from_this(), a, job = std::move(job)]() mutable {
     self->start_here(a, std::move(job));
   });
 }
@@ -554,12 +570,12 @@ void PgLoop::resume(Run* r) {
 }
 
 void PgLoop::resume_later(Run* r) {
-  boost::asio::post(*strand_, [self = shared_from_this(), r] { self->resume(r); });
+  boost::asio::post(*exec_, [self = shared_from_this(), r] { self->resume(r); });
 }
 
 void PgLoop::post_from_outside(std::function<void()> fn) {
   std::lock_guard lock(alive_mu_);
-  if (alive_) boost::asio::post(*strand_, std::move(fn));
+  if (alive_) boost::asio::post(*exec_, std::move(fn));
 }
 
 void PgLoop::body(Run* r) {
@@ -677,7 +693,7 @@ void PgLoop::release(std::shared_ptr<WriteConn> w, bool reusable) {
 }
 
 void PgLoop::close() {
-  // Through the same guard as a connector: an abandoned loop (its io_context gone) has no strand.
+  // Through the same guard as a connector: an abandoned loop (its io_context gone) has no executor.
   post_from_outside([self = shared_from_this()] { self->close_here(); });
 }
 
@@ -693,7 +709,7 @@ void PgLoop::close_here() {
     resume(r);
   }
   auto& svc = boost::asio::use_service<PgService>(
-      boost::asio::query(strand_->get_inner_executor(), boost::asio::execution::context));
+      boost::asio::query(*exec_, boost::asio::execution::context));
   svc.erase(shared_->id);
 }
 
@@ -708,7 +724,7 @@ void PgLoop::abandon() noexcept {
   lease_waiters_.clear();
   watched_.clear();
   timer_.reset();
-  strand_.reset();  // its service goes with the io_context; the loop itself may live on
+  exec_.reset();  // a strand's service goes with the io_context; the loop itself may live on
 }
 
 void PgLoop::watch(WriteConn* w) {

@@ -108,8 +108,10 @@ struct Run : Fiber {
 class PgLoop : public std::enable_shared_from_this<PgLoop> {
  public:
   using Clock = std::chrono::steady_clock;
-  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
-  using Socket = boost::asio::posix::basic_stream_descriptor<Strand>;
+  // Where the loop's handlers run, one at a time: the io_context's own executor when one thread
+  // runs it (created with concurrency hint 1: the server's network threads), else a strand of it.
+  using Executor = boost::asio::any_io_executor;
+  using Socket = boost::asio::posix::basic_stream_descriptor<Executor>;
 
   PgLoop(const boost::asio::any_io_executor& ex, std::shared_ptr<Shared> shared);
   ~PgLoop();
@@ -125,15 +127,15 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
   void abandon() noexcept;
 
   // --- for the parts of the loop (pg_loop.cpp)
-  Strand& strand() { return *strand_; }
+  Executor& executor() { return *exec_; }
   Shared& shared() { return *shared_; }
   // Continues r (from the loop's own handlers, never from inside another fiber).
   void resume(Run* r);
   // Resumes r later, from a handler: for callers that run on a fiber.
   void resume_later(Run* r);
-  // Posts fn to the strand from another thread (a connector), unless the loop was abandoned.
+  // Posts fn to the loop from another thread (a connector), unless the loop was abandoned.
   void post_from_outside(std::function<void()> fn);
-  // Opens a connection on a connector thread, then calls done on the strand (not at all when the
+  // Opens a connection on a connector thread, then calls done on the loop (not at all when the
   // loop was abandoned meanwhile). False when the storage is closed.
   using Connected = std::function<void(std::unique_ptr<Conn>, std::exception_ptr)>;
   bool open_connection(bool read_only, Connected done);
@@ -157,10 +159,10 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
   std::shared_ptr<Shared> shared_;
   // Reset by abandon(), while the io_context's services still exist: a loop kept alive by a
   // connector's job past its io_context must not touch the strand service in its destructor.
-  std::optional<Strand> strand_;
+  std::optional<Executor> exec_;
   StackPool stacks_;
   std::unique_ptr<class Pipe> pipe_;
-  std::optional<boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, Strand>>
+  std::optional<boost::asio::basic_waitable_timer<Clock, boost::asio::wait_traits<Clock>, Executor>>
       timer_;
   bool ticking_ = false;
   uint64_t tick_gen_ = 0;

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "fixture.hpp"
+#include "storage/postgres/pg_loop.hpp"
 #include "storage/postgres/pg_repository.hpp"
 #include "util/error.hpp"
 
@@ -393,6 +394,23 @@ TEST_P(LoopTest, RunSyncInsideAJobUsesTheJobsRepository) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LoopTest, ::testing::Values(Backend::postgresql), backend_name);
+
+// A loop's handlers run one at a time: on an io_context made for one thread (concurrency hint 1,
+// as the server's network threads are) through its own executor; on any other through a strand,
+// as such an io_context may be run by several threads (concurrency_test runs one on two).
+TEST(PgLoopExecutor, AOneThreadIoContextServesItsLoopDirectlyAnyOtherThroughAStrand) {
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+  boost::asio::io_context one(1), two(2), unhinted;
+  auto shared = std::make_shared<postgres::Shared>(~uint64_t{0}, postgres::ConnOptions{}, 4);
+  auto a = std::make_shared<postgres::PgLoop>(one.get_executor(), shared);
+  auto b = std::make_shared<postgres::PgLoop>(two.get_executor(), shared);
+  auto c = std::make_shared<postgres::PgLoop>(unhinted.get_executor(), shared);
+  EXPECT_EQ(a->executor().target<Strand>(), nullptr);
+  EXPECT_NE(a->executor().target<boost::asio::io_context::executor_type>(), nullptr);
+  EXPECT_NE(b->executor().target<Strand>(), nullptr);
+  EXPECT_NE(c->executor().target<Strand>(), nullptr);
+  EXPECT_EQ(shared->loops.load(), 3);
+}
 
 }  // namespace
 }  // namespace sr::storage::test
