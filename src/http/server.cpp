@@ -59,7 +59,7 @@ using TlsStream = beast::ssl_stream<tcp::socket>;
 // One request's state in serve_requests, held in a recycled block (util/recycled.hpp).
 struct Exchange {
   QuickHead quick;
-  RequestParser parser;
+  std::optional<RequestParser> parser;  // made only for a head the quick reader does not take
   Request req;
   std::string cookie_lines;  // several Cookie lines joined (wiped by serve_requests)
   std::optional<Response> answer;
@@ -633,9 +633,6 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
     // place below (each co_await's temporaries take frame space of their own).
     Recycled<Exchange> held;
     Exchange& x = *held;
-    RequestParser& parser = x.parser;
-    parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
-    parser.body_limit(opts.body_limit);
     const int64_t t0 = mono_ns();
 
     // The common request, complete and without a body in what was read, is read in place
@@ -645,7 +642,6 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
         buf.size() > 0 &&
         parse_quick_head(std::string_view(static_cast<const char*>(buf.data().data()), buf.size()),
                          opts.header_limit, qh);
-    BeastRequest& msg = parser.get();
     unsigned version = 11;
     Method method = Method::OTHER;
     if (quick) {
@@ -655,6 +651,10 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
       // Counted: clients whose every request takes this path (a head over TLS's first read, a
       // body, an unusual field) show here (docs/operations.md).
       metrics.inc("http_heads_full_parser_total");
+      RequestParser& parser = x.parser.emplace();
+      parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
+      parser.body_limit(opts.body_limit);
+      BeastRequest& msg = parser.get();
       // A header already in the buffer is parsed here; reading more goes through the async read.
       beast::error_code hec = parse_buffered_header(parser, buf);
       if (hec == bhttp::error::need_more) {
@@ -749,6 +749,7 @@ asio::awaitable<Server::Impl::End> Server::Impl::serve_requests(Conn& conn, Stre
       keep_requested = qh.keep_alive;
       if (kind == Kind::redirect) host = qh.first("Host");  // as msg[] below (one Host anyway)
     } else {
+      BeastRequest& msg = x.parser->get();
       req.target = msg.target();
       req.body = std::string_view(msg.body().data(), msg.body().size());
       req.request_id = request_id_for(msg["X-Request-ID"]);
