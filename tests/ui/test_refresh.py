@@ -1,7 +1,7 @@
 """One refresh for every tab (SPEC 17, docs/ui.md): with a 3-second access token, two tabs that need
 the API at the same moment share one POST /auth/refresh (the Web Lock), so the server never sees the
 same refresh token twice -- which it would punish by ending the session (docs/api.md, strict reuse
-detection)."""
+detection). And a 401 that a refresh can cure is refreshed and sent again, once."""
 from selenium.webdriver.common.by import By
 
 from conftest import start_server, wait_until

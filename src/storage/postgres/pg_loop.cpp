@@ -723,6 +723,8 @@ void PgLoop::abandon() noexcept {
   idle_.clear();
   lease_waiters_.clear();
   watched_.clear();
+  ticking_ = false;  // a connection destroyed later (its last wait dropped) must not cancel it
+  ++tick_gen_;
   timer_.reset();
   exec_.reset();  // a strand's service goes with the io_context; the loop itself may live on
 }
@@ -756,7 +758,7 @@ void PgLoop::arm_watchdog() {
 // An armed timer is work for the io_context: an idle loop must not keep io_context::run() from
 // returning for up to a tick.
 void PgLoop::disarm_if_idle() {
-  if (!ticking_ || !idle()) return;
+  if (!ticking_ || !timer_ || !idle()) return;
   ticking_ = false;
   ++tick_gen_;
   timer_->cancel();
