@@ -18,7 +18,7 @@ if DB:
     env["STRONGROOM_DATABASE_URL"] = DB
 os.makedirs(d + "/data", mode=0o700)
 print("callgrind output in", d, file=sys.stderr)
-p = subprocess.Popen(["valgrind", "--tool=callgrind", "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}", BIN, "serve"], env=env,
+p = subprocess.Popen(["valgrind", "--tool=callgrind", *os.environ.get("CG_EXTRA", "").split(), "--compress-strings=no", "--compress-pos=no", f"--callgrind-out-file={out}", BIN, "serve"], env=env,
                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=d, text=True)
 port = None
 t0 = time.time()
