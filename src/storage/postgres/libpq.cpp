@@ -37,8 +37,11 @@ Libpq load_libpq(const char* file) {
   return api;  // h is never closed: the function pointers point into it
 }
 
-const Libpq& libpq() {
-  static const Libpq api = load_libpq(kLibpqName);
+std::atomic<const Libpq*> loaded_libpq{nullptr};
+
+const Libpq& load_default_libpq() {
+  static const Libpq api = load_libpq(kLibpqName);  // thread-safe; a throw leaves it for a retry
+  loaded_libpq.store(&api, std::memory_order_release);
   return api;
 }
 
