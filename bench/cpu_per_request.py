@@ -38,6 +38,15 @@ def cpu_s(pid):
     return (int(f[11]) + int(f[12])) / TICK  # utime + stime
 
 
+def minflt(pid):
+    return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[7])  # minor page faults
+
+
+def sys_s(pid):
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[12]) / TICK  # stime: the kernel's part
+
+
 def ctx_switches(pid):
     n = 0
     for t in os.listdir(f"/proc/{pid}/task"):
@@ -100,31 +109,34 @@ def measure(binary, backend):
                                      f"{args.perf}.{os.path.basename(binary)}.{backend}.data",
                                      "-p", str(pid)], stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
-        c0, x0, p0 = cpu_s(pid), ctx_switches(pid), pg_cpu_s()
+        c0, k0, x0, p0, f0 = cpu_s(pid), sys_s(pid), ctx_switches(pid), pg_cpu_s(), minflt(pid)
         out = subprocess.run(["wrk", f"-t{args.threads}", f"-c{args.conns}", f"-d{args.duration}",
                               "-s", LUA, s.url + args.path], env=env, capture_output=True,
                              text=True).stdout
-        c1, x1, p1 = cpu_s(pid), ctx_switches(pid), pg_cpu_s()
+        c1, k1, x1, p1, f1 = cpu_s(pid), sys_s(pid), ctx_switches(pid), pg_cpu_s(), minflt(pid)
         if perf:
             perf.send_signal(2)
             perf.wait()
         reqs = int(re.search(r"(\d+) requests in", out).group(1))
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        return {"rps": rps, "server_us": (c1 - c0) / reqs * 1e6, "pg_us": (p1 - p0) / reqs * 1e6,
-                "ctx": (x1 - x0) / reqs, "non2xx": int(bad.group(1)) if bad else 0}
+        return {"rps": rps, "server_us": (c1 - c0) / reqs * 1e6,
+                "kernel_us": (k1 - k0) / reqs * 1e6, "pg_us": (p1 - p0) / reqs * 1e6,
+                "ctx": (x1 - x0) / reqs, "faults": (f1 - f0) / reqs, "non2xx": int(bad.group(1)) if bad else 0}
     finally:
         s.cleanup()
 
 
 backends = args.backend or conftest.backends()
 print(f"{args.path}, wrk -t{args.threads} -c{args.conns} {args.duration}, load {os.getloadavg()[0]:.1f}")
-print("| binary | backend | req/s | server CPU µs/req | PostgreSQL CPU µs/req | server context switches/req | non-2xx |")
-print("|---|---|---|---|---|---|---|")
+print("| binary | backend | req/s | server CPU µs/req | of which kernel | PostgreSQL CPU µs/req | "
+      "server context switches/req | page faults/req | non-2xx |")
+print("|---|---|---|---|---|---|---|---|---|")
 for _ in range(args.rounds):
     for b in args.bin:
         for backend in backends:
             r = measure(os.path.abspath(b), backend)
             pg = f"{r['pg_us']:.1f}" if backend == "postgresql" else "-"
-            print(f"| {b} | {backend} | {r['rps']:,.0f} | {r['server_us']:.1f} | {pg} | {r['ctx']:.2f} | "
+            print(f"| {b} | {backend} | {r['rps']:,.0f} | {r['server_us']:.1f} | {r['kernel_us']:.1f} | {pg} | "
+                  f"{r['ctx']:.2f} | {r['faults']:.3f} | "
                   f"{r['non2xx']} |", flush=True)
