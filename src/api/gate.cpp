@@ -196,15 +196,7 @@ Task<void> read_and_settle(Call& call) {
   // A list with a query is a page (SPEC 14): its handler reads just that page.
   want.vault_index = r.vault_index && call.req.target.find('?') == std::string_view::npos;
   if (r.vault_entry) want.vault_entry = call.id;
-  const bool only_session = !want.user && !want.handbook && !want.links && !want.vault_key &&
-                            !want.vault_index && want.vault_entry == 0;
-  // The session alone is one query: a PostgreSQL pipeline around it would only cost more.
-  co_await call.ctx.db.run(Access::read, [&b = call.rows, only_session](Repository& repo) {
-    if (only_session)
-      b.session = repo.find_session(b.want.session);
-    else
-      repo.read_batch(b);
-  });
+  co_await call.ctx.db.read(call.rows);
   co_await settle(call, std::move(call.rows.session));
 }
 

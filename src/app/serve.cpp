@@ -93,6 +93,10 @@ class MeteredStorage final : public storage::Storage {
   Task<void> run(storage::Access access, std::function<void(storage::Repository&)> work) override {
     return inner_->run(access, counted(std::move(work)));
   }
+  Task<void> read(storage::ReadBatch& b) override {
+    Busy busy{in_use_};
+    co_await inner_->read(b);
+  }
   void run_sync(storage::Access access,
                 const std::function<void(storage::Repository&)>& work) override {
     inner_->run_sync(access, counted(work));
@@ -104,13 +108,16 @@ class MeteredStorage final : public storage::Storage {
   int in_use() const { return in_use_.load(std::memory_order_relaxed); }
 
  private:
+  struct Busy {  // one operation running while it lives
+    explicit Busy(std::atomic<int>& n) : n(n) { n.fetch_add(1, std::memory_order_relaxed); }
+    ~Busy() { n.fetch_sub(1, std::memory_order_relaxed); }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+    std::atomic<int>& n;
+  };
   std::function<void(storage::Repository&)> counted(std::function<void(storage::Repository&)> w) {
     return [this, w = std::move(w)](storage::Repository& r) {
-      in_use_.fetch_add(1, std::memory_order_relaxed);
-      struct Release {
-        std::atomic<int>& n;
-        ~Release() { n.fetch_sub(1, std::memory_order_relaxed); }
-      } release{in_use_};
+      Busy busy{in_use_};
       w(r);
     };
   }

@@ -17,4 +17,8 @@ void Repository::read_batch(ReadBatch& b) {
     b.vault_index = list_vault_index(w.user_id, kBeforeFirstChunk, kIndexChunksPerRead);
 }
 
+Task<void> Storage::read(ReadBatch& b) {
+  return run(Access::read, [&b](Repository& r) { r.read_batch(b); });
+}
+
 }  // namespace sr::storage

@@ -368,6 +368,11 @@ class Storage {
  public:
   virtual ~Storage() = default;
   virtual Task<void> run(Access access, std::function<void(Repository&)> work) = 0;
+  // Fills b as b.want asks, in one read: what an authenticated request reads before its handler
+  // runs (one snapshot). The default runs Repository::read_batch as a read job; PostgreSQL sends
+  // the statement from the caller's coroutine straight into its loop's pipeline, without a job
+  // or a fiber. b must live until it completes.
+  virtual Task<void> read(ReadBatch& b);
   // Blocking variant for the CLI (migrate) and tests.
   virtual void run_sync(Access access, const std::function<void(Repository&)>& work) = 0;
   // Applies pending migrations; throws std::runtime_error with a clear message when the database

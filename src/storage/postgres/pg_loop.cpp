@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <boost/asio/dispatch.hpp>
@@ -193,6 +194,19 @@ class Pipe {
     return std::move(q.results);
   }
 
+  // From the loop, without a fiber (PgLoop::read): b goes out with the next batch; w is answered
+  // from wake_all.
+  void submit(const Batch& b, std::unique_ptr<ReadWaiter> w) {
+    auto* q = new Req{&b, nullptr, nullptr, nullptr};
+    q->waiter = std::move(w);
+    if (closing_) {
+      finish(q, unavailable("storage is closed"));
+      return schedule_wake();
+    }
+    queued_.push_back(q);
+    schedule_flush();
+  }
+
   bool busy() const { return !sent_.empty(); }
 
   void expire(PgLoop::Clock::time_point now) {
@@ -209,12 +223,23 @@ class Pipe {
     wake_all();
   }
 
+  // Fibers are abandoned as they are; the requests without one are this pipe's to delete (with
+  // their waiters: the awaiting coroutine goes with its io_context, like any pending handler).
   void abandon() noexcept {
+    std::vector<Req*> own;
+    auto mine = [&own](Req* q) {
+      if (q && q->waiter && std::find(own.begin(), own.end(), q) == own.end()) own.push_back(q);
+    };
+    for (Req* q : queued_) mine(q);
+    for (auto& s : sent_) mine(s.req);
+    for (Req* q : retry_) mine(q);
+    for (Req* q : wake_) mine(q);
     queued_.clear();
     sent_.clear();
     retry_.clear();
     wake_.clear();
     drop();
+    for (Req* q : own) delete q;
   }
 
  private:
@@ -222,7 +247,8 @@ class Pipe {
     const Batch* batch;  // pipeline(): these statements
     const char* sql;     // exec(): this one
     const Params* params;
-    Run* run;
+    Run* run;                             // a job's fiber, on whose stack this lives, or
+    std::unique_ptr<ReadWaiter> waiter = {};  // (run null) the waiter of a submit(), on the heap
     std::vector<Result> results;
     std::exception_ptr error;
     bool done = false;
@@ -242,6 +268,11 @@ class Pipe {
   PgLoop::Clock::time_point window() const {
     return PgLoop::Clock::now() +
            std::chrono::milliseconds(loop_.shared().opts.statement_timeout_ms + kClientMarginMs);
+  }
+
+  // wake_all from a handler of its own (an answer found outside the pipe's handlers).
+  void schedule_wake() {
+    boost::asio::post(loop_.executor(), [self = loop_.shared_from_this(), this] { wake_all(); });
   }
 
   void schedule_flush() {
@@ -418,7 +449,7 @@ class Pipe {
     q->done = true;
     q->error = std::move(error);
     orphan(q);
-    wake_.push_back(q->run);
+    wake_.push_back(q);
   }
   void orphan(Req* q) {
     for (auto& s : sent_)
@@ -492,7 +523,21 @@ class Pipe {
   void wake_all() {
     auto wake = std::move(wake_);
     wake_.clear();
-    for (Run* r : wake) loop_.resume(r);
+    for (Req* q : wake) {
+      if (q->run) {
+        loop_.resume(q->run);  // q lived on its stack: gone now
+        continue;
+      }
+      // The waiter may go on to the caller's next statement (inline, on this thread): the pipe
+      // is consistent here and q is no longer anywhere in it.
+      std::unique_ptr<Req> own(q);
+      std::unique_ptr<ReadWaiter> w = std::move(q->waiter);
+      std::vector<Result> results = std::move(q->results);
+      std::exception_ptr error = q->error;
+      own.reset();
+      loop_.read_done();
+      w->answered(std::move(results), error);
+    }
   }
 
   PgLoop& loop_;
@@ -505,7 +550,7 @@ class Pipe {
   std::deque<Slot> sent_;    // sent, not fully answered
   int in_flight_ = 0;        // batches sent and not answered up to their Sync
   std::vector<Req*> retry_;  // skipped in the current batch: sent again after its Sync
-  std::vector<Run*> wake_;   // answered, resumed once the handler is done with the pipe
+  std::vector<Req*> wake_;   // answered, resumed once the handler is done with the pipe
   PgLoop::Clock::time_point deadline_;
 };
 
@@ -560,6 +605,32 @@ void PgLoop::start_here(Access a, detail::JobPtr job) {
     delete r;
     --runs_;
   }
+}
+
+void PgLoop::read(const Batch& b, std::unique_ptr<ReadWaiter> w) {
+  boost::asio::dispatch(*exec_, [self = shared_from_this(), &b, w = std::move(w)]() mutable {
+    self->read_here(b, std::move(w));
+  });
+}
+
+void PgLoop::read_here(const Batch& b, std::unique_ptr<ReadWaiter> w) {
+  // Counted with the jobs: a read without a fiber still holds its caller's request in memory.
+  const char* refused = closing_ || shared_->closed ? "storage is closed"
+                        : runs_ >= kMaxRuns         ? "postgresql: too many requests waiting"
+                                                    : nullptr;
+  if (refused) {
+    // Answered from a handler of its own: never inside the caller's initiation.
+    boost::asio::post(*exec_, [w = std::move(w), e = unavailable(refused)]() mutable {
+      w->answered({}, e);
+    });
+    return;
+  }
+  ++runs_;
+  pipe_->submit(b, std::move(w));
+}
+
+void PgLoop::read_done() {
+  --runs_;
 }
 
 void PgLoop::resume(Run* r) {

@@ -104,6 +104,13 @@ struct Run : Fiber {
   std::shared_ptr<class WriteConn> handed;
 };
 
+// A pipeline sent from a coroutine of the loop's thread without a job or a fiber (PgStorage::read,
+// an authenticated request's one read): told its results, or what failed, once, on the loop.
+struct ReadWaiter {
+  virtual ~ReadWaiter() = default;
+  virtual void answered(std::vector<Result> results, std::exception_ptr failed) = 0;
+};
+
 class PgLoop : public std::enable_shared_from_this<PgLoop> {
  public:
   using Clock = std::chrono::steady_clock;
@@ -119,6 +126,10 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
 
   // Runs job on a fiber of this loop (the job completes its caller itself). Any thread.
   void start(Access a, detail::JobPtr job);
+  // Sends b on the loop's read connection, like a read job's pipeline but without the job: w is
+  // answered once, on the loop (or destroyed unanswered if the io_context goes first). b must
+  // live until then. Any thread.
+  void read(const Batch& b, std::unique_ptr<ReadWaiter> w);
   // The storage is closing: what waits fails, connections close once idle. Any thread.
   void close();
   // The io_context is being destroyed: drop the connections, resume nothing (a suspended fiber
@@ -148,6 +159,8 @@ class PgLoop : public std::enable_shared_from_this<PgLoop> {
  private:
   friend class Pipe;
   void start_here(Access a, detail::JobPtr job);
+  void read_here(const Batch& b, std::unique_ptr<ReadWaiter> w);
+  void read_done();  // a read() answered (Pipe)
   void body(Run* r);
   std::shared_ptr<WriteConn> lease(Run* me);
   void release(std::shared_ptr<WriteConn> w, bool reusable);

@@ -250,10 +250,17 @@ Conn& PgRepository::tx_conn() {
 }
 
 void PgRepository::read_batch(ReadBatch& b) {
+  Batch q;
+  const unsigned plan = plan_read(b.want, q);
+  if (!plan) return;
+  auto r = l_.pipeline(q);
+  take_read(b, plan, r);
+}
+
+unsigned PgRepository::plan_read(const ReadBatch::Want& w, Batch& q) {
   // One statement for the session and every single-row part and one list (an authenticated GET
   // is one statement: one plan, one snapshot, one result); a second list, which would multiply
   // the rows, goes as its own statement in the same pipeline: one round trip either way.
-  const auto& w = b.want;
   unsigned parts = 0;
   if (!w.session.empty() && storable(w.session)) parts |= 1u << kSessionPart;
   if (w.user) parts |= 1u << kUserPart;
@@ -263,7 +270,7 @@ void PgRepository::read_batch(ReadBatch& b) {
   if (w.links) parts |= 1u << kLinksPart;
   if (w.vault_entries) parts |= 1u << kVaultEntriesPart;
   if (w.vault_index) parts |= 1u << kVaultIndexPart;
-  if (!parts) return;
+  if (!parts) return 0;
   unsigned joined = 0, alone = 0;
   for (int p = 0; p < kParts; ++p) {
     const unsigned bit = 1u << p;
@@ -277,7 +284,6 @@ void PgRepository::read_batch(ReadBatch& b) {
     alone |= joined;
     joined = 0;
   }
-  Batch q;
   // Every parameter is bound even where the statement does not use it: a session id TEXT cannot
   // hold (not storable, so not a part) would fail the whole statement, so $1 is then empty.
   static const std::string kNoSession;
@@ -295,7 +301,13 @@ void PgRepository::read_batch(ReadBatch& b) {
     else
       ps.i(w.user_id);
   }
-  auto r = l_.pipeline(q);
+  return joined | alone << kParts;
+}
+
+void PgRepository::take_read(ReadBatch& b, unsigned plan, const std::vector<Result>& r) {
+  const unsigned joined = plan & ((1u << kParts) - 1), alone = plan >> kParts;
+  if (r.size() != static_cast<std::size_t>((joined ? 1 : 0) + std::popcount(alone)))
+    throw std::logic_error("postgresql: read_batch got a result per statement it did not send");
 
   // Part p of result `res`, its columns from c: a single row (from row 0; absent when its
   // NOT NULL column is NULL, or there is no row) or a list (every row that has one).

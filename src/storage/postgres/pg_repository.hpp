@@ -17,6 +17,11 @@ class PgRepository final : public Repository {
 
   // All the queries of the batch in one pipeline (one round trip).
   void read_batch(ReadBatch& b) override;
+  // read_batch's two halves, for a read sent without a job (PgStorage::read): the statements for
+  // w into q (q points into w's strings: w must outlive the pipeline), and what take_read needs
+  // to know of them (0: nothing to read); then their results, in order, into b.
+  static unsigned plan_read(const ReadBatch::Want& w, Batch& q);
+  static void take_read(ReadBatch& b, unsigned plan, const std::vector<Result>& results);
 
   void ping() override;
   int64_t create_user(const std::string& username, const std::string& username_norm,

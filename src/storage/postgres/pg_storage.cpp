@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -113,6 +114,31 @@ class SyncPool {
   bool closed_ = false;
 };
 
+// What PgStorage::read waits for: the results land in the caller's frame, then its handler runs
+// (inline when the loop runs on the caller's thread, its own io_context's: no hand-off).
+template <class Handler>
+class ReadOp final : public ReadWaiter {
+ public:
+  ReadOp(Handler handler, std::vector<Result>& out)
+      : handler_(std::move(handler)),
+        out_(out),
+        // Tracked: the caller's io_context must not run out of work while the read is away.
+        executor_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
+                                      boost::asio::execution::outstanding_work.tracked)) {}
+
+  void answered(std::vector<Result> results, std::exception_ptr failed) override {
+    out_ = std::move(results);
+    boost::asio::dispatch(executor_,
+                          [h = std::move(handler_), failed]() mutable { std::move(h)(failed); });
+  }
+
+ private:
+  Handler handler_;
+  std::vector<Result>& out_;
+  decltype(boost::asio::prefer(std::declval<boost::asio::associated_executor_t<Handler>>(),
+                               boost::asio::execution::outstanding_work.tracked)) executor_;
+};
+
 // The repository of the run_sync job running on this thread (nested run_sync reuses it).
 thread_local const void* tls_sync_owner = nullptr;
 thread_local Repository* tls_sync_repo = nullptr;
@@ -128,9 +154,7 @@ class PgStorage final : public Storage {
 
   Task<void> run(Access access, std::function<void(Repository&)> work) override {
     if (shared_->closed) throw sr::UnavailableError("storage is closed");
-    auto ex = co_await boost::asio::this_coro::executor;
-    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
-    auto loop = boost::asio::use_service<PgService>(ctx).loop(ex, shared_);
+    auto loop = loop_of(co_await boost::asio::this_coro::executor);
     co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
                                          void(std::exception_ptr)>(
         [&](auto handler) {
@@ -139,6 +163,26 @@ class PgStorage final : public Storage {
                       std::make_unique<detail::AsyncJob<H>>(std::move(work), std::move(handler)));
         },
         boost::asio::use_awaitable);
+  }
+
+  // The request's read as a pipeline of its own loop (the statements of PgRepository::read_batch),
+  // answered on the loop without a job, a fiber or a hand-off: the caller resumes as soon as its
+  // result is in (docs/storage.md, "Threads").
+  Task<void> read(ReadBatch& b) override {
+    if (shared_->closed) throw sr::UnavailableError("storage is closed");
+    Batch q;
+    const unsigned plan = PgRepository::plan_read(b.want, q);
+    if (!plan) co_return;
+    auto loop = loop_of(co_await boost::asio::this_coro::executor);
+    std::vector<Result> results;
+    co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                         void(std::exception_ptr)>(
+        [&](auto handler) {
+          using H = decltype(handler);
+          loop->read(q, std::make_unique<ReadOp<H>>(std::move(handler), results));
+        },
+        boost::asio::use_awaitable);
+    PgRepository::take_read(b, plan, results);
   }
 
   void run_sync(Access, const std::function<void(Repository&)>& work) override {
@@ -216,6 +260,12 @@ class PgStorage final : public Storage {
   }
 
  private:
+  // The loop of the caller's io_context (made on its first use there).
+  std::shared_ptr<PgLoop> loop_of(const boost::asio::any_io_executor& ex) {
+    auto& ctx = boost::asio::query(ex, boost::asio::execution::context);
+    return boost::asio::use_service<PgService>(ctx).loop(ex, shared_);
+  }
+
   static ConnOptions conn_options(const std::string& conninfo, const StorageOptions& opts) {
     ConnOptions o;
     o.conninfo = conninfo;

@@ -217,15 +217,21 @@ class NetThread {
 
   // Runs f through st.run(a, ...) on this thread and waits for it; rethrows what it threw.
   void run(Storage& st, Access a, const std::function<void(Repository&)>& f) {
+    await([&]() -> Task<void> { co_await st.run(a, f); });
+  }
+  // The same for st.read(b), an authenticated request's read.
+  void read(Storage& st, ReadBatch& b) {
+    await([&]() -> Task<void> { co_await st.read(b); });
+  }
+  // Runs the coroutine of `make` on this thread and waits for it; rethrows what it threw.
+  void await(const std::function<Task<void>()>& make) {
     std::promise<void> done;
-    boost::asio::co_spawn(
-        io_, [&]() -> Task<void> { co_await st.run(a, f); },
-        [&](std::exception_ptr e) {
-          if (e)
-            done.set_exception(e);
-          else
-            done.set_value();
-        });
+    boost::asio::co_spawn(io_, make, [&](std::exception_ptr e) {
+      if (e)
+        done.set_exception(e);
+      else
+        done.set_value();
+    });
     done.get_future().get();
   }
 

@@ -394,6 +394,102 @@ TEST_P(LoopTest, RunSyncInsideAJobUsesTheJobsRepository) {
   st->close();
 }
 
+// An authenticated request's read (Storage::read) goes into its loop's pipeline without a job or a
+// fiber: beside jobs, each gets its own rows; a stalled backend fails it at the client deadline; a
+// closed storage refuses it.
+TEST_P(LoopTest, ReadsWithoutAJobGetTheirOwnRowsBesideJobs) {
+  constexpr int kEach = 100;
+  std::vector<int64_t> users;
+  for (int i = 0; i < 20; ++i) {
+    users.push_back(make_user("u" + std::to_string(i)));
+    w([&](Repository& r) {
+      Handbook h;
+      h.full_name = "Name " + std::to_string(i);
+      h.updated_at = 1;
+      r.put_handbook(users.back(), h);
+    });
+  }
+  std::vector<ReadBatch> reads(kEach);
+  std::vector<std::string> jobs(kEach);
+  std::promise<void> all;
+  std::atomic<int> left{2 * kEach};
+  auto done = [&] {
+    if (--left == 0) all.set_value();
+  };
+  for (int i = 0; i < kEach; ++i) {
+    const int64_t uid = users[static_cast<std::size_t>(i) % users.size()];
+    ReadBatch* b = &reads[static_cast<std::size_t>(i)];
+    b->want = {.user_id = uid, .user = true, .handbook = true};
+    boost::asio::co_spawn(
+        net_->io(), [this, b]() -> Task<void> { co_await st_->read(*b); },
+        [&, i](std::exception_ptr e) {
+          if (e) jobs[static_cast<std::size_t>(i)] = "the read failed";
+          done();
+        });
+    boost::asio::co_spawn(
+        net_->io(),
+        [&, uid]() -> Task<void> {
+          co_await st_->run(Access::read, [&, uid](Repository& r) {
+            auto u = r.find_user(uid);
+            if (!u || u->id != uid) throw std::logic_error("wrong rows");
+          });
+        },
+        [&, i](std::exception_ptr e) {
+          if (e) jobs[static_cast<std::size_t>(i)] += " the job failed";
+          done();
+        });
+  }
+  all.get_future().get();
+  for (int i = 0; i < kEach; ++i) {
+    const auto k = static_cast<std::size_t>(i);
+    EXPECT_EQ(jobs[k], "") << i;
+    const ReadBatch& b = reads[k];
+    ASSERT_TRUE(b.user && b.handbook) << i;
+    EXPECT_EQ(b.user->id, users[k % users.size()]) << i;
+    EXPECT_EQ(b.handbook->full_name, "Name " + std::to_string(k % users.size())) << i;
+  }
+}
+
+TEST_P(LoopTest, ReadWithoutAJobFailsWithinTheDeadlineOnAStoppedBackend) {
+  constexpr int kTimeoutMs = 300;
+  auto st = open(4, kTimeoutMs);
+  int64_t uid = make_user("s");
+  int64_t pid = 0;
+  net_->run(*st, Access::read, [&](Repository& r) { pid = backend_pid(r); });
+  StoppedBackend stopped(url_, pid);
+  if (!stopped.stopped()) {
+    if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
+    FAIL() << "cannot signal the server's backend (not the same user or host); "
+              "SR_TEST_ALLOW_NO_PG=1 skips this";
+  }
+  ReadBatch b;
+  b.want = {.user_id = uid, .user = true};
+  auto t0 = Clock::now();
+  EXPECT_THROW(net_->read(*st, b), sr::UnavailableError);
+  auto took = Clock::now() - t0;
+  EXPECT_GE(took, std::chrono::milliseconds(kTimeoutMs + 2000 - 100));
+  EXPECT_LT(took, std::chrono::milliseconds(kTimeoutMs + 2000 + 1500));
+  ReadBatch again;
+  again.want = {.user_id = uid, .user = true};
+  EXPECT_NO_THROW(net_->read(*st, again));  // on a new connection
+  EXPECT_TRUE(again.user && again.user->id == uid);
+  st->close();
+}
+
+TEST_P(LoopTest, ReadWithoutAJobAfterCloseIsUnavailable) {
+  int64_t uid = make_user("c");
+  ReadBatch b;
+  b.want = {.user_id = uid, .user = true};
+  net_->read(*st_, b);
+  EXPECT_TRUE(b.user);
+  st_->close();
+  ReadBatch after;
+  after.want = {.user_id = uid, .user = true};
+  EXPECT_THROW(net_->read(*st_, after), sr::UnavailableError);
+  EXPECT_FALSE(after.user);
+  st_.reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LoopTest, ::testing::Values(Backend::postgresql), backend_name);
 
 // A loop's handlers run one at a time: on an io_context made for one thread (concurrency hint 1,

@@ -67,11 +67,34 @@ class ReadBatchTest : public StorageTest {
     return o;
   }
 
+  // read_batch in a read job, and (checked here against the single methods too) the same want
+  // through Storage::read, the request's read (PostgreSQL: sent without a job).
   ReadBatch batch(const ReadBatch::Want& want) {
     ReadBatch b;
     b.want = want;
     r([&](Repository& r) { r.read_batch(b); });
+    ReadBatch direct;
+    direct.want = want;
+    net_->read(*st_, direct);
+    expect_matches_single_methods(direct);
+    expect_same_batch(direct, b);
     return b;
+  }
+
+  // Every field of a equals b's (present in both or in neither).
+  static void expect_same_batch(const ReadBatch& a, const ReadBatch& b) {
+    auto one = [](const auto& x, const auto& y, const char* what) {
+      ASSERT_EQ(x.has_value(), y.has_value()) << what;
+      if (x) expect_same(*x, *y);
+    };
+    one(a.session, b.session, "session");
+    one(a.user, b.user, "user");
+    one(a.handbook, b.handbook, "handbook");
+    one(a.vault_key, b.vault_key, "vault_key");
+    one(a.vault_entry, b.vault_entry, "vault_entry");
+    expect_same(a.links, b.links);
+    expect_same(a.vault_entries, b.vault_entries);
+    EXPECT_EQ(a.vault_index.size(), b.vault_index.size());
   }
 
   // Everything b holds equals what the single-row methods return for the same want.
