@@ -86,7 +86,8 @@ class Purger {
 
 // Counts the database connections running an operation, for the pool-use gauge of /metrics
 // (SPEC 9). The count is taken inside the work, which runs on a connection of the backend's own:
-// PostgreSQL's pool, SQLite's per-thread readers and its writer.
+// PostgreSQL's pool, SQLite's per-thread readers and its writer; a request's read (read()) counts
+// from its start to its answer (on PostgreSQL it has no job: it waits in its thread's pipeline).
 class MeteredStorage final : public storage::Storage {
  public:
   explicit MeteredStorage(std::unique_ptr<storage::Storage> inner) : inner_(std::move(inner)) {}

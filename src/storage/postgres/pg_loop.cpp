@@ -179,7 +179,10 @@ class WriteConn final : public SocketWaiter, public std::enable_shared_from_this
 class Pipe {
  public:
   explicit Pipe(PgLoop& loop) : loop_(loop) {}
-  ~Pipe() { drop(); }
+  ~Pipe() {
+    delete_waiting_reads();  // a closed loop's reads still in flight when its io_context went
+    drop();
+  }
 
   // From a read job's fiber: the statements go out with the next batch; returns their results
   // or throws what the first failing one means.
@@ -223,23 +226,14 @@ class Pipe {
     wake_all();
   }
 
-  // Fibers are abandoned as they are; the requests without one are this pipe's to delete (with
-  // their waiters: the awaiting coroutine goes with its io_context, like any pending handler).
+  // Fibers are abandoned as they are; the requests without one are this pipe's to delete.
   void abandon() noexcept {
-    std::vector<Req*> own;
-    auto mine = [&own](Req* q) {
-      if (q && q->waiter && std::find(own.begin(), own.end(), q) == own.end()) own.push_back(q);
-    };
-    for (Req* q : queued_) mine(q);
-    for (auto& s : sent_) mine(s.req);
-    for (Req* q : retry_) mine(q);
-    for (Req* q : wake_) mine(q);
+    delete_waiting_reads();
     queued_.clear();
     sent_.clear();
     retry_.clear();
     wake_.clear();
     drop();
-    for (Req* q : own) delete q;
   }
 
  private:
@@ -263,6 +257,25 @@ class Pipe {
     const char* sql;   // prepare
     std::string name;  // prepare
   };
+
+  // Deletes the requests without a fiber that are still anywhere in the pipe, with their waiters
+  // (the awaiting coroutine goes with its io_context, like any pending handler), and forgets them.
+  void delete_waiting_reads() noexcept {
+    std::vector<Req*> own;
+    auto mine = [&own](Req* q) {
+      if (q && q->waiter && std::find(own.begin(), own.end(), q) == own.end()) own.push_back(q);
+    };
+    for (Req* q : queued_) mine(q);
+    for (auto& s : sent_) mine(s.req);
+    for (Req* q : retry_) mine(q);
+    for (Req* q : wake_) mine(q);
+    std::erase_if(queued_, [](Req* q) { return q->waiter != nullptr; });
+    for (auto& s : sent_)
+      if (s.req && s.req->waiter) s.req = nullptr;
+    std::erase_if(retry_, [](Req* q) { return q->waiter != nullptr; });
+    std::erase_if(wake_, [](Req* q) { return q->waiter != nullptr; });
+    for (Req* q : own) delete q;
+  }
 
   PGconn* pg() const { return conn_->handle(); }
   PgLoop::Clock::time_point window() const {
@@ -523,21 +536,29 @@ class Pipe {
   void wake_all() {
     auto wake = std::move(wake_);
     wake_.clear();
-    for (Req* q : wake) {
-      if (q->run) {
-        loop_.resume(q->run);  // q lived on its stack: gone now
-        continue;
+    for (std::size_t i = 0; i < wake.size(); ++i) {
+      try {
+        wake_one(wake[i]);
+      } catch (...) {
+        // Whatever the resumed caller let escape goes on up; the others are still woken.
+        wake_.insert(wake_.begin(), wake.begin() + static_cast<std::ptrdiff_t>(i) + 1, wake.end());
+        if (!wake_.empty()) schedule_wake();
+        throw;
       }
-      // The waiter may go on to the caller's next statement (inline, on this thread): the pipe
-      // is consistent here and q is no longer anywhere in it.
-      std::unique_ptr<Req> own(q);
-      std::unique_ptr<ReadWaiter> w = std::move(q->waiter);
-      std::vector<Result> results = std::move(q->results);
-      std::exception_ptr error = q->error;
-      own.reset();
-      loop_.read_done();
-      w->answered(std::move(results), error);
     }
+  }
+
+  void wake_one(Req* q) {
+    if (q->run) return loop_.resume(q->run);  // q lived on its stack: gone now
+    // The waiter may go on with its caller's request (inline, on this thread): the pipe is
+    // consistent here and q is no longer anywhere in it.
+    std::unique_ptr<Req> own(q);
+    std::unique_ptr<ReadWaiter> w = std::move(q->waiter);
+    std::vector<Result> results = std::move(q->results);
+    std::exception_ptr error = q->error;
+    own.reset();
+    loop_.read_done();
+    w->answered(std::move(results), error);
   }
 
   PgLoop& loop_;
@@ -608,6 +629,7 @@ void PgLoop::start_here(Access a, detail::JobPtr job) {
 }
 
 void PgLoop::read(const Batch& b, std::unique_ptr<ReadWaiter> w) {
+  if (b.empty()) throw std::logic_error("postgresql: a read of no statements");  // never answered
   boost::asio::dispatch(*exec_, [self = shared_from_this(), &b, w = std::move(w)]() mutable {
     self->read_here(b, std::move(w));
   });
@@ -625,8 +647,8 @@ void PgLoop::read_here(const Batch& b, std::unique_ptr<ReadWaiter> w) {
     });
     return;
   }
+  pipe_->submit(b, std::move(w));  // it answers from a later handler, never from here
   ++runs_;
-  pipe_->submit(b, std::move(w));
 }
 
 void PgLoop::read_done() {

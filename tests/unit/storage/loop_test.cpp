@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -488,6 +489,73 @@ TEST_P(LoopTest, ReadWithoutAJobAfterCloseIsUnavailable) {
   EXPECT_THROW(net_->read(*st_, after), sr::UnavailableError);
   EXPECT_FALSE(after.user);
   st_.reset();
+}
+
+// close() with a read in flight on a backend that does not answer: the read fails at its
+// deadline like a job's (the closed loop's watchdog still runs), it does not hang.
+TEST_P(LoopTest, ReadWithoutAJobInFlightAtCloseFailsAtItsDeadline) {
+  constexpr int kTimeoutMs = 300;
+  auto st = open(4, kTimeoutMs);
+  int64_t uid = make_user("f");
+  int64_t pid = 0;
+  net_->run(*st, Access::read, [&](Repository& r) { pid = backend_pid(r); });
+  StoppedBackend stopped(url_, pid);
+  if (!stopped.stopped()) {
+    if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
+    FAIL() << "cannot signal the server's backend (not the same user or host); "
+              "SR_TEST_ALLOW_NO_PG=1 skips this";
+  }
+  ReadBatch b;
+  b.want = {.user_id = uid, .user = true};
+  std::promise<std::string> outcome;
+  boost::asio::co_spawn(
+      net_->io(), [&]() -> Task<void> { co_await st->read(b); },
+      [&](std::exception_ptr e) {
+        std::string o = "answered";
+        try {
+          if (e) std::rethrow_exception(e);
+        } catch (const sr::UnavailableError&) {
+          o = "unavailable";
+        } catch (...) {
+          o = "another error";
+        }
+        outcome.set_value(o);
+      });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // sent, unanswered
+  st->close();
+  auto f = outcome.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::milliseconds(kTimeoutMs + 2000 + 1500)),
+            std::future_status::ready)
+      << "a read in flight at close() hung";
+  EXPECT_EQ(f.get(), "unavailable");
+  EXPECT_FALSE(b.user);
+}
+
+// The io_context goes while a read waits (a server stopped past its grace period): the read and
+// its caller's coroutine are deleted with it, never answered (under the sanitizers: no leak).
+TEST_P(LoopTest, ReadWithoutAJobPendingWhenItsIoContextGoesIsDeletedWithIt) {
+  auto st = open(4);
+  int64_t uid = make_user("g");
+  auto thread = std::make_unique<NetThread>();
+  int64_t pid = 0;
+  thread->run(*st, Access::read, [&](Repository& r) { pid = backend_pid(r); });
+  StoppedBackend stopped(url_, pid);
+  if (!stopped.stopped()) {
+    if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
+    FAIL() << "cannot signal the server's backend (not the same user or host); "
+              "SR_TEST_ALLOW_NO_PG=1 skips this";
+  }
+  ReadBatch b;
+  b.want = {.user_id = uid, .user = true};
+  std::atomic<bool> answered{false};
+  boost::asio::co_spawn(
+      thread->io(), [&]() -> Task<void> { co_await st->read(b); },
+      [&](std::exception_ptr) { answered = true; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // sent, unanswered
+  thread.reset();
+  EXPECT_FALSE(answered);
+  EXPECT_FALSE(b.user);
+  st->close();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LoopTest, ::testing::Values(Backend::postgresql), backend_name);
