@@ -54,6 +54,28 @@ class LoopTest : public StorageTest {
     StorageTest::SetUp();
   }
 
+  // Stops (SIGSTOP) the backend of `thread`'s read connection for st into `out`; leaves `out`
+  // empty, the test skipped or failed, when the backend cannot be signalled.
+  void stop_read_backend(NetThread& thread, Storage& st, std::unique_ptr<StoppedBackend>& out) {
+    int64_t pid = 0;
+    thread.run(st, Access::read, [&](Repository& r) { pid = backend_pid(r); });
+    auto stopped = std::make_unique<StoppedBackend>(url_, pid);
+    if (stopped->stopped()) {
+      out = std::move(stopped);
+      return;
+    }
+    if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
+    FAIL() << "cannot signal the server's backend (not the same user or host); "
+              "SR_TEST_ALLOW_NO_PG=1 skips this";
+  }
+
+  // A read of user uid's row (Storage::read).
+  static ReadBatch user_read(int64_t uid) {
+    ReadBatch b;
+    b.want = {.user_id = uid, .user = true};
+    return b;
+  }
+
   // n jobs started together on the fixture's network thread; waits for all of them. f(i, repo)
   // runs as job i; outcome[i] is "" or the exception's type and message.
   std::vector<std::string> run_many(Storage& st, int n, Access a,
@@ -265,14 +287,9 @@ TEST_P(LoopTest, StoppedBackendFailsWithinTheDeadline) {
   auto read_on = [&](Storage& s, const std::function<void(Repository&)>& f) {
     net_->run(s, Access::read, f);
   };
-  int64_t pid = 0;
-  read_on(*st, [&](Repository& r) { pid = backend_pid(r); });
-  StoppedBackend stopped(url_, pid);
-  if (!stopped.stopped()) {
-    if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
-    FAIL() << "cannot signal the server's backend (not the same user or host); "
-              "SR_TEST_ALLOW_NO_PG=1 skips this";
-  }
+  std::unique_ptr<StoppedBackend> stopped;
+  stop_read_backend(*net_, *st, stopped);
+  if (!stopped) return;
   auto t0 = Clock::now();
   EXPECT_THROW(read_on(*st, [](Repository& r) { r.ping(); }), sr::UnavailableError);
   auto took = Clock::now() - t0;
@@ -455,23 +472,16 @@ TEST_P(LoopTest, ReadWithoutAJobFailsWithinTheDeadlineOnAStoppedBackend) {
   constexpr int kTimeoutMs = 300;
   auto st = open(4, kTimeoutMs);
   int64_t uid = make_user("s");
-  int64_t pid = 0;
-  net_->run(*st, Access::read, [&](Repository& r) { pid = backend_pid(r); });
-  StoppedBackend stopped(url_, pid);
-  if (!stopped.stopped()) {
-    if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
-    FAIL() << "cannot signal the server's backend (not the same user or host); "
-              "SR_TEST_ALLOW_NO_PG=1 skips this";
-  }
-  ReadBatch b;
-  b.want = {.user_id = uid, .user = true};
+  std::unique_ptr<StoppedBackend> stopped;
+  stop_read_backend(*net_, *st, stopped);
+  if (!stopped) return;
+  ReadBatch b = user_read(uid);
   auto t0 = Clock::now();
   EXPECT_THROW(net_->read(*st, b), sr::UnavailableError);
   auto took = Clock::now() - t0;
   EXPECT_GE(took, std::chrono::milliseconds(kTimeoutMs + 2000 - 100));
   EXPECT_LT(took, std::chrono::milliseconds(kTimeoutMs + 2000 + 1500));
-  ReadBatch again;
-  again.want = {.user_id = uid, .user = true};
+  ReadBatch again = user_read(uid);
   EXPECT_NO_THROW(net_->read(*st, again));  // on a new connection
   EXPECT_TRUE(again.user && again.user->id == uid);
   st->close();
@@ -479,13 +489,11 @@ TEST_P(LoopTest, ReadWithoutAJobFailsWithinTheDeadlineOnAStoppedBackend) {
 
 TEST_P(LoopTest, ReadWithoutAJobAfterCloseIsUnavailable) {
   int64_t uid = make_user("c");
-  ReadBatch b;
-  b.want = {.user_id = uid, .user = true};
+  ReadBatch b = user_read(uid);
   net_->read(*st_, b);
   EXPECT_TRUE(b.user);
   st_->close();
-  ReadBatch after;
-  after.want = {.user_id = uid, .user = true};
+  ReadBatch after = user_read(uid);
   EXPECT_THROW(net_->read(*st_, after), sr::UnavailableError);
   EXPECT_FALSE(after.user);
   st_.reset();
@@ -497,16 +505,10 @@ TEST_P(LoopTest, ReadWithoutAJobInFlightAtCloseFailsAtItsDeadline) {
   constexpr int kTimeoutMs = 300;
   auto st = open(4, kTimeoutMs);
   int64_t uid = make_user("f");
-  int64_t pid = 0;
-  net_->run(*st, Access::read, [&](Repository& r) { pid = backend_pid(r); });
-  StoppedBackend stopped(url_, pid);
-  if (!stopped.stopped()) {
-    if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
-    FAIL() << "cannot signal the server's backend (not the same user or host); "
-              "SR_TEST_ALLOW_NO_PG=1 skips this";
-  }
-  ReadBatch b;
-  b.want = {.user_id = uid, .user = true};
+  std::unique_ptr<StoppedBackend> stopped;
+  stop_read_backend(*net_, *st, stopped);
+  if (!stopped) return;
+  ReadBatch b = user_read(uid);
   std::promise<std::string> outcome;
   boost::asio::co_spawn(
       net_->io(), [&]() -> Task<void> { co_await st->read(b); },
@@ -537,16 +539,10 @@ TEST_P(LoopTest, ReadWithoutAJobPendingWhenItsIoContextGoesIsDeletedWithIt) {
   auto st = open(4);
   int64_t uid = make_user("g");
   auto thread = std::make_unique<NetThread>();
-  int64_t pid = 0;
-  thread->run(*st, Access::read, [&](Repository& r) { pid = backend_pid(r); });
-  StoppedBackend stopped(url_, pid);
-  if (!stopped.stopped()) {
-    if (pg_may_skip()) GTEST_SKIP() << "cannot signal the server's backend";
-    FAIL() << "cannot signal the server's backend (not the same user or host); "
-              "SR_TEST_ALLOW_NO_PG=1 skips this";
-  }
-  ReadBatch b;
-  b.want = {.user_id = uid, .user = true};
+  std::unique_ptr<StoppedBackend> stopped;
+  stop_read_backend(*thread, *st, stopped);
+  if (!stopped) return;
+  ReadBatch b = user_read(uid);
   std::atomic<bool> answered{false};
   boost::asio::co_spawn(
       thread->io(), [&]() -> Task<void> { co_await st->read(b); },
