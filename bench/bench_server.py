@@ -32,3 +32,18 @@ class BenchServer(conftest.Server):
         if self.port is None:
             raise RuntimeError("strongroom did not report listening")
         return self
+
+    def wait_idle(self, timeout=3.0):
+        """Waits until the server holds no client connection but the one asking (its
+        http_open_connections gauge): wrk's 256 connections of a run are 256 of the 256 allowed per
+        address, and a run started while the server still closes the last run's (a few ms to ~20 ms
+        after wrk exits, while their last requests finish) gets some refused, which wrk counts as
+        read errors."""
+        import urllib.request
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with urllib.request.urlopen(self.url + "/metrics", timeout=2) as r:
+                for line in r.read().decode().splitlines():
+                    if line.startswith("http_open_connections ") and float(line.split()[1]) <= 1:
+                        return
+            time.sleep(0.01)

@@ -103,6 +103,7 @@ def measure(binary, backend):
         subprocess.run(["wrk", "-t1", "-c8", "-d1s", "-s", LUA, s.url + args.path], env=env,
                        capture_output=True)
         pid = s.proc.pid
+        s.wait_idle()  # the warm-up's connections closed: wrk's 256 are all an address may open
         perf = None
         if args.perf:
             perf = subprocess.Popen(["perf", "record", "-q", "-F", "2999", "-o",

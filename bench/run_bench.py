@@ -32,7 +32,9 @@ LUA = os.path.join(os.path.dirname(__file__), "lua")
 out = []
 
 
-def wrk(url, threads, conns, script=None, env=None, duration=None):
+def wrk(url, threads, conns, script=None, env=None, duration=None, server=None):
+    if server:
+        server.wait_idle()  # the last run's connections closed (BenchServer.wait_idle)
     cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration or args.duration}", "--latency", url]
     if script:
         cmd[1:1] = ["-s", os.path.join(LUA, script)]
@@ -86,13 +88,15 @@ def bare_path(rounds=3):
                           stdout=subprocess.PIPE, text=True)
     ys.stdout.readline()  # "listening PORT"
     s = BenchServer(backend="sqlite", env={"STRONGROOM_RATE_LIMIT_SCALE": "1000000"}).start()
-    targets = {"yardstick": (ys.pid, f"http://127.0.0.1:{ys_port}/healthz"),
-               "strongroom": (s.proc.pid, s.url + "/healthz")}
+    targets = {"yardstick": (ys.pid, f"http://127.0.0.1:{ys_port}/healthz", None),
+               "strongroom": (s.proc.pid, s.url + "/healthz", s)}
     runs = {k: [] for k in targets}
-    for name, (_, url) in targets.items():
-        wrk(url, 2, 256, duration="2s")  # warm-up
+    for name, (_, url, server) in targets.items():
+        wrk(url, 2, 256, duration="2s", server=server)  # warm-up
     for _ in range(rounds):
-        for name, (pid, url) in targets.items():
+        for name, (pid, url, server) in targets.items():
+            if server:
+                server.wait_idle()  # before the CPU count starts
             c0 = cpu_seconds(pid)
             r = wrk(url, 2, 256)
             c1 = cpu_seconds(pid)
@@ -203,18 +207,19 @@ def main():
         c.s.close()
         env = {"SR_TOKEN": c.access, "SR_VAULT_TOKEN": vt}
         r = {}
-        r["healthz_256"] = wrk(s.url + "/healthz", 2, 256)
-        r["healthz_64"] = wrk(s.url + "/healthz", 1, 64)
+        r["healthz_256"] = wrk(s.url + "/healthz", 2, 256, server=s)
+        r["healthz_64"] = wrk(s.url + "/healthz", 1, 64, server=s)
         # The same wrk shape as the /healthz row they are compared with (-t2 -c256), so the ratios
         # compare the work per request and nothing else.
         # With the server's own CPU per request (utime + stime of its process during the run).
+        s.wait_idle()  # before the CPU count starts
         c0 = cpu_seconds(s.proc.pid)
         r["me"] = wrk(s.url + "/personal/me", 2, 256, "bearer_get.lua", env)
         r["me_cpu_us"] = (cpu_seconds(s.proc.pid) - c0) / max(r["me"]["requests"], 1) * 1e6
-        r["links"] = wrk(s.url + "/social/links", 2, 256, "bearer_get.lua", env)
-        r["entries"] = wrk(s.url + "/vault/entries", 2, 256, "bearer_get.lua", env)
-        r["entry"] = wrk(s.url + f"/vault/entries/{ids[0]}", 2, 256, "bearer_get.lua", env)
-        r["me_64"] = wrk(s.url + "/personal/me", 1, 64, "bearer_get.lua", env)
+        r["links"] = wrk(s.url + "/social/links", 2, 256, "bearer_get.lua", env, server=s)
+        r["entries"] = wrk(s.url + "/vault/entries", 2, 256, "bearer_get.lua", env, server=s)
+        r["entry"] = wrk(s.url + f"/vault/entries/{ids[0]}", 2, 256, "bearer_get.lua", env, server=s)
+        r["me_64"] = wrk(s.url + "/personal/me", 1, 64, "bearer_get.lua", env, server=s)
         loaded = rss_kib(s.proc.pid)
         # Vault unlock latency at the default Argon2id cost (one KDF per unlock), sequential.
         lat = []
