@@ -81,6 +81,11 @@ TEST_P(StorageTest, NonTextStringsInTextColumnsArePgRefusedAndFindNothing) {
     r([&](Repository& r) { r.read_batch(b); });
     EXPECT_FALSE(b.session);
     EXPECT_TRUE(b.user);
+    ReadBatch direct;  // the same through a request's read (PostgreSQL: without a job)
+    direct.want = b.want;
+    net_->read(*st_, direct);
+    EXPECT_FALSE(direct.session);
+    EXPECT_TRUE(direct.user);
 
     expect_refused_as_text([&] { w([&](Repository& r) { r.block_token(key, "live", uid, 9); }); });
     EXPECT_FALSE(r([&](Repository& r) { return r.is_token_blocked(key); }));
