@@ -126,7 +126,7 @@ class SqliteStorage final : public Storage {
   // All the reads of one unit of work share one read transaction: one consistent snapshot, and
   // one round of file and WAL-index locking (fcntl, SQLite's global unix-VFS mutex) instead of
   // one per statement -- measured as ~10% of the CPU of an authenticated GET before.
-  void read(const std::function<void(Repository&)>& work) {
+  void read_now(const std::function<void(Repository&)>& work) {
     Reader& r = reader();
     Query(r.db, "BEGIN").run();
     try {
@@ -140,14 +140,14 @@ class SqliteStorage final : public Storage {
 
   Task<void> run(Access access, std::function<void(Repository&)> work) override {
     if (access == Access::read) {
-      read(work);
+      read_now(work);
       co_return;
     }
     co_await detail::await_job(queue_, std::move(work));
   }
 
   void run_sync(Access access, const std::function<void(Repository&)>& work) override {
-    if (access == Access::read) return read(work);
+    if (access == Access::read) return read_now(work);
     if (std::this_thread::get_id() == writer_id_) return work(*writer_repo_);  // nested
     detail::run_job_sync(queue_, work);
   }
