@@ -37,15 +37,23 @@ class Job {
 
 using JobPtr = std::unique_ptr<Job>;
 
+// A completion handler's executor, holding its io_context's work: the caller's io_context must not
+// run out of work while the caller's database work is away (AsyncJob, PostgreSQL's ReadOp).
+template <class Handler>
+auto tracked_executor(const Handler& h) {
+  return boost::asio::prefer(boost::asio::get_associated_executor(h),
+                             boost::asio::execution::outstanding_work.tracked);
+}
+template <class Handler>
+using TrackedExecutor = decltype(tracked_executor(std::declval<const Handler&>()));
+
 template <class Handler>
 class AsyncJob final : public Job {
  public:
   AsyncJob(std::function<void(Repository&)> work, Handler handler)
       : work_(std::move(work)),
         handler_(std::move(handler)),
-        // Tracked: the caller's io_context must not run out of work while the job is away.
-        executor_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
-                                      boost::asio::execution::outstanding_work.tracked)) {}
+        executor_(tracked_executor(handler_)) {}
 
   void execute(Repository* repo, std::exception_ptr error) noexcept override {
     if (!error) {
@@ -63,8 +71,7 @@ class AsyncJob final : public Job {
  private:
   std::function<void(Repository&)> work_;
   Handler handler_;
-  decltype(boost::asio::prefer(std::declval<boost::asio::associated_executor_t<Handler>>(),
-                               boost::asio::execution::outstanding_work.tracked)) executor_;
+  TrackedExecutor<Handler> executor_;
 };
 
 class SyncJob final : public Job {

@@ -122,9 +122,7 @@ class ReadOp final : public ReadWaiter {
   ReadOp(Handler handler, std::vector<Result>& out)
       : handler_(std::move(handler)),
         out_(out),
-        // Tracked: the caller's io_context must not run out of work while the read is away.
-        executor_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
-                                      boost::asio::execution::outstanding_work.tracked)) {}
+        executor_(detail::tracked_executor(handler_)) {}
 
   void answered(std::vector<Result> results, std::exception_ptr failed) override {
     out_ = std::move(results);
@@ -135,8 +133,7 @@ class ReadOp final : public ReadWaiter {
  private:
   Handler handler_;
   std::vector<Result>& out_;
-  decltype(boost::asio::prefer(std::declval<boost::asio::associated_executor_t<Handler>>(),
-                               boost::asio::execution::outstanding_work.tracked)) executor_;
+  detail::TrackedExecutor<Handler> executor_;
 };
 
 // The repository of the run_sync job running on this thread (nested run_sync reuses it).
